@@ -1,0 +1,49 @@
+# Infinite Lanes — `make help` lists the targets. Everything runs inside ./.venv.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.DEFAULT_GOAL := help
+.PHONY: help run demo test lint typecheck pytest bench clean system-python
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+run: demo ## Set up and start (until the web server lands: print the default drift experiment)
+
+demo: $(VENV)/.runtime ## Run the default drift experiment and print what it measured
+	$(BIN)/python -m app demo
+
+test: lint typecheck pytest ## Install what the tests need and run lint, type checks and the whole suite
+
+lint: $(VENV)/.dev ## ruff
+	$(BIN)/ruff check app tests benchmarks
+
+typecheck: $(VENV)/.dev ## mypy --strict on app/
+	$(BIN)/mypy
+
+pytest: $(VENV)/.dev ## The test suite
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.runtime ## Benchmarks: kernel throughput against matmul, default experiment time
+	$(BIN)/python -m benchmarks.core
+
+clean: ## Remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+system-python: ## Debian: install python3-venv if this Python cannot make virtualenvs
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y python3-venv python3-pip; }
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), f"Python 3.11 or newer is needed, this is {sys.version}"'
+
+$(VENV)/bin/python: | system-python
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@

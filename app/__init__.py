@@ -1,0 +1,1 @@
+"""Infinite Lanes: an interactive explainer of the Neural Tangent Kernel."""

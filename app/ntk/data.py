@@ -1,0 +1,93 @@
+"""The ring road: districts on the unit circle, what the network must learn there, and a plotting grid.
+
+District i of N sits at angle ``γ_i = −π + 2π i / N``, at ``x_i = (cos γ_i, sin γ_i)``; the
+evaluation grid uses the same formula with more points, so when N divides the grid size
+every district lies on the grid (``γ = 0``, the point (1, 0), always does for even sizes).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.ntk.mlp import Array, _require
+
+TARGETS = ("sin", "cos", "xy", "bump", "step", "values")
+BUMP_WIDTH = 0.5  # radians: the bump is exp(−(1 − cos γ) / w²), ≈ a Gaussian of std w near γ = 0
+
+
+def ring_angles(count: int) -> Array:
+    """``count`` equispaced angles ``γ_i = −π + 2π i / count`` in ``[−π, π)``: ``(count,)``."""
+    _require(isinstance(count, int) and count >= 1, f"the number of points on the ring must be a positive integer, got {count!r}")
+    return -math.pi + 2 * math.pi * np.arange(count) / count
+
+
+def ring_points(gamma: Array) -> Array:
+    """Points on the unit circle, ``(cos γ, sin γ)``: ``(N,)`` → ``(N, 2)``."""
+    return np.stack([np.cos(gamma), np.sin(gamma)], axis=-1)
+
+
+def target_values(kind: str, gamma: Array, *, frequency: int = 1, values: Array | None = None) -> Array:
+    """The target function at angles ``γ`` ``(N,)`` → ``(N,)``.
+
+    ``sin``/``cos``: ``sin kγ``/``cos kγ`` with ``k = frequency``; ``xy``: ``x₁x₂ = cos γ sin γ``
+    (Jacot et al.'s target); ``bump``: ``exp(−(1 − cos γ)/w²)``, one district lit up;
+    ``step``: +1 on the half of the ring facing (1, 0), −1 on the other; ``values``: the
+    caller's own numbers, one per district.
+    """
+    _require(kind in TARGETS, f"target must be one of {TARGETS}, got {kind!r}")
+    _require(isinstance(frequency, int) and frequency >= 0, f"frequency must be a whole number ≥ 0, got {frequency!r}")
+    if kind == "values":
+        _require(values is not None, "target 'values' needs the values, one per district")
+        given = np.asarray(values, dtype=np.float64)
+        _require(given.shape == gamma.shape,
+                 f"target 'values' needs {gamma.shape[0]} values (one per district), got {given.shape}")
+        _require(bool(np.isfinite(given).all()), "target values must be finite numbers")
+        return given.copy()
+    _require(values is None, f"values are only used with target 'values', not {kind!r}")
+    if kind == "sin":
+        return np.sin(frequency * gamma)
+    if kind == "cos":
+        return np.cos(frequency * gamma)
+    if kind == "xy":
+        return np.cos(gamma) * np.sin(gamma)
+    if kind == "bump":
+        return np.exp(-(1 - np.cos(gamma)) / BUMP_WIDTH**2)
+    return np.where(np.abs(gamma) < math.pi / 2, 1.0, -1.0)
+
+
+@dataclass(frozen=True)
+class RingTask:
+    """A training set of districts and a dense grid: ``gamma_*`` ``(N,)``/``(G,)``, ``x_*`` ``(N, 2)``/``(G, 2)``."""
+
+    gamma_train: Array
+    x_train: Array
+    y_train: Array
+    gamma_grid: Array
+    x_grid: Array
+
+
+def ring_task(
+    districts: int,
+    grid: int,
+    target: str = "sin",
+    *,
+    frequency: int = 1,
+    values: Array | None = None,
+    noise: float = 0.0,
+    rng: np.random.Generator | None = None,
+) -> RingTask:
+    """Districts with (optionally noisy) targets, and a grid of ``grid`` points to draw functions and kernels on.
+
+    ``noise`` is the standard deviation of Gaussian noise added to the targets; it needs ``rng``.
+    """
+    _require(math.isfinite(noise) and noise >= 0, f"noise must be a finite number ≥ 0, got {noise!r}")
+    _require(noise == 0 or rng is not None, "noisy targets need a random generator (rng)")
+    gamma_train = ring_angles(districts)
+    y = target_values(target, gamma_train, frequency=frequency, values=values)
+    if noise > 0 and rng is not None:
+        y = y + noise * rng.standard_normal(y.shape)
+    gamma_grid = ring_angles(grid)
+    return RingTask(gamma_train, ring_points(gamma_train), y, gamma_grid, ring_points(gamma_grid))

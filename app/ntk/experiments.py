@@ -1,0 +1,237 @@
+"""Drift experiments: train networks of several widths on the ring road and measure how their kernels move.
+
+Shapes below: ``S`` seeds, ``K`` snapshots, ``G`` grid points, ``N`` districts, ``L`` hidden
+layers (so ``L + 1`` weight matrices), ``W`` widths.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from app.ntk.data import RingTask, ring_task
+from app.ntk.kernels import analytic_kernels, kernel_and_output
+from app.ntk.mlp import MLP, Array, _require, init_params, stack_params
+from app.ntk.training import gd_mse_prediction, train
+
+DEFAULT_WIDTHS = tuple(2**k for k in range(4, 13))  # 16, 32, …, 4096
+INPUT_DIM = 2  # the ring road lives in the plane
+
+
+@dataclass(frozen=True)
+class DriftConfig:
+    """Everything that determines a drift experiment; equal configs give identical results.
+
+    Network ``k`` of width ``n`` is drawn from ``np.random.default_rng([seed + k, n])``, so a
+    network is the same whichever other seeds or widths run beside it.
+    """
+
+    widths: tuple[int, ...] = DEFAULT_WIDTHS
+    seeds: int = 3
+    depth: int = 1
+    activation: str = "relu"
+    w_std: float = 1.0
+    b_std: float = 0.1
+    parameterization: str = "ntk"
+    alpha: float = 1.0
+    learning_rate: float = 1.0
+    steps: int = 500
+    snapshots: int = 6
+    districts: int = 8
+    grid: int = 64
+    target: str = "sin"
+    frequency: int = 1
+    values: tuple[float, ...] | None = None
+    noise: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _require(len(self.widths) >= 1 and all(isinstance(n, int) and n >= 1 for n in self.widths),
+                 f"widths must be one or more positive integers, got {self.widths!r}")
+        _require(list(self.widths) == sorted(set(self.widths)), f"widths must be increasing and distinct, got {self.widths!r}")
+        _require(isinstance(self.seeds, int) and self.seeds >= 1, f"seeds must be a positive integer, got {self.seeds!r}")
+        _require(isinstance(self.steps, int) and self.steps >= 0, f"steps must be a whole number ≥ 0, got {self.steps!r}")
+        _require(isinstance(self.snapshots, int) and 2 <= self.snapshots <= self.steps + 1,
+                 f"snapshots must be from 2 to steps + 1 = {self.steps + 1}, got {self.snapshots!r}")
+        _require(isinstance(self.grid, int) and self.grid >= 2, f"grid must be an integer ≥ 2, got {self.grid!r}")
+        _require(isinstance(self.seed, int) and self.seed >= 0, f"seed must be a whole number ≥ 0, got {self.seed!r}")
+        _require(math.isfinite(self.learning_rate) and self.learning_rate > 0,
+                 f"learning_rate must be a finite positive number, got {self.learning_rate!r}")
+        self.mlp(self.widths[0])  # validates the architecture fields
+
+    def mlp(self, width: int) -> MLP:
+        """The architecture at one width."""
+        return MLP(self.depth, width, self.activation, self.w_std, self.b_std, self.parameterization, self.alpha)
+
+    @property
+    def snapshot_steps(self) -> tuple[int, ...]:
+        """``snapshots`` evenly spaced training steps from 0 to ``steps``."""
+        return tuple(int(k) for k in np.unique(np.round(np.linspace(0, self.steps, self.snapshots)).astype(int)))
+
+    def task(self) -> RingTask:
+        """The districts, their targets and the grid."""
+        return ring_task(self.districts, self.grid, self.target, frequency=self.frequency,
+                         values=None if self.values is None else np.asarray(self.values),
+                         noise=self.noise, rng=np.random.default_rng([self.seed, 0]))
+
+
+@dataclass(frozen=True)
+class WidthResult:
+    """One width's networks (all seeds), measured at the snapshot steps. Entries after a network diverged are NaN.
+
+    - ``kernel`` ``(S, K, G, G)``: Θ̂_t on the grid (``[:, 0]`` is Θ̂_0).
+    - ``drift`` ``(S, K)``: ``‖Θ̂_t − Θ̂_0‖_F / ‖Θ̂_0‖_F`` on the grid.
+    - ``weight_change`` ``(S, K, L + 1)``: ``‖W_l(t) − W_l(0)‖_F / ‖W_l(0)‖_F`` per weight matrix.
+    - ``init_distance`` ``(S,)``: ``‖Θ̂_0 − Θ‖_F / ‖Θ‖_F`` against the analytic kernel (None without one).
+    - ``function`` ``(S, K, G)``: the trained model ``f_α`` on the grid.
+    - ``forecast`` ``(S, K, G)``: the infinite-width prediction from the same initial outputs (None without one).
+    - ``loss`` ``(S, steps + 1)``; ``diverged_at`` ``(S,)`` (−1: never); ``divergence``: reasons in words.
+    - ``lr_limit`` ``(S,)``: ``2N/λ_max`` of Θ̂_0 on the districts, the largest stable learning rate.
+    """
+
+    width: int
+    kernel: Array
+    drift: Array
+    weight_change: Array
+    init_distance: Array | None
+    function: Array
+    forecast: Array | None
+    loss: Array
+    diverged_at: np.ndarray
+    divergence: tuple[str | None, ...]
+    lr_limit: Array
+
+
+@dataclass(frozen=True)
+class SlopeFit:
+    """``log y = intercept + slope · log width``: least squares over every (width, seed) point; ``stderr`` is the slope's."""
+
+    slope: float
+    stderr: float
+    intercept: float
+    points: int
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The infinite-width side: analytic kernels on the grid and districts, and the mean forecast ``(K, G)`` (f0 = 0)."""
+
+    kernel_grid: Array
+    kernel_grid_train: Array
+    kernel_train: Array
+    mean_forecast: Array
+    note: str | None
+
+
+@dataclass(frozen=True)
+class DriftResult:
+    """A whole experiment: the config, the ring, the infinite-width reference (None for 'standard'),
+    the per-width results in width order, and log-log slopes against width (``slopes`` keys:
+    ``drift``, ``init_distance``, ``weight_change_1`` … ``weight_change_{L+1}``)."""
+
+    config: DriftConfig
+    task: RingTask
+    snapshot_steps: tuple[int, ...]
+    reference: Reference | None
+    widths: tuple[WidthResult, ...]
+    slopes: dict[str, SlopeFit] = field(default_factory=dict)
+
+
+WidthCallback = Callable[[WidthResult], None]
+
+
+def drift_experiment(config: DriftConfig, on_width: WidthCallback | None = None) -> DriftResult:
+    """Train every width × seed, measure kernels, weights and functions, and fit slopes against width.
+
+    ``on_width`` is called with each width's result as soon as it is ready (for streaming).
+    """
+    task = config.task()
+    reference = reference_kernels(config, task)
+    results = []
+    for width in config.widths:
+        result = run_width(config, task, reference, width)
+        if on_width is not None:
+            on_width(result)
+        results.append(result)
+    return DriftResult(config, task, config.snapshot_steps, reference, tuple(results), fit_slopes(results))
+
+
+def reference_kernels(config: DriftConfig, task: RingTask) -> Reference | None:
+    """The analytic kernels and the mean infinite-width forecast, or None where no limit exists."""
+    if config.parameterization == "standard":
+        return None
+    mlp = config.mlp(config.widths[0])
+    _, ntk_grid = analytic_kernels(mlp, task.x_grid)
+    _, ntk_grid_train = analytic_kernels(mlp, task.x_grid, task.x_train)
+    _, ntk_train = analytic_kernels(mlp, task.x_train)
+    forecast = gd_mse_prediction(ntk_train, ntk_grid_train, task.y_train, np.array(config.snapshot_steps, dtype=float),
+                                 config.learning_rate, discrete=True)
+    return Reference(ntk_grid, ntk_grid_train, ntk_train, forecast.f_test, forecast.note)
+
+
+def run_width(config: DriftConfig, task: RingTask, reference: Reference | None, width: int) -> WidthResult:
+    """Train ``config.seeds`` networks of one width together and measure them at every snapshot."""
+    mlp = config.mlp(width)
+    params = stack_params([init_params(mlp, INPUT_DIM, np.random.default_rng([config.seed + k, width]))
+                           for k in range(config.seeds)])
+    weights0 = [W for W, _ in params]
+    kernels, functions, moves = [], [], []
+
+    def measure(step: int, current: list[tuple[Array, Array]]) -> None:
+        kernel, output = kernel_and_output(mlp, current, task.x_grid)
+        kernels.append(kernel)
+        functions.append(output)
+        moves.append(np.stack([_relative(W, W0) for (W, _), W0 in zip(current, weights0, strict=True)], axis=-1))
+
+    history = train(mlp, params, task.x_train, task.y_train, learning_rate=config.learning_rate,
+                    steps=config.steps, snapshot_steps=config.snapshot_steps, on_snapshot=measure)
+    steps = np.array(config.snapshot_steps)
+    valid = (history.diverged_at[:, None] < 0) | (steps[None, :] < history.diverged_at[:, None])  # (S, K)
+    kernel = np.where(valid[..., None, None], np.stack(kernels, axis=1), np.nan)
+    f0_grid = functions[0]
+    function = np.where(valid[..., None], f0_grid[:, None] + mlp.alpha * (np.stack(functions, axis=1) - f0_grid[:, None]), np.nan)
+    drift = _relative(kernel, kernel[:, :1])
+    weight_change = np.where(valid[..., None], np.stack(moves, axis=1), np.nan)
+    init_distance, forecast = None, None
+    if reference is not None:
+        init_distance = _relative(kernel[:, 0], reference.kernel_grid[None])
+        f0_train = kernel_and_output(mlp, params, task.x_train)[1]
+        forecast = np.stack([gd_mse_prediction(reference.kernel_train, reference.kernel_grid_train, task.y_train,
+                                               steps.astype(float), config.learning_rate, f0_train=f0_train[k],
+                                               f0_test=f0_grid[k], discrete=True).f_test
+                             for k in range(config.seeds)])
+    return WidthResult(width, kernel, drift, weight_change, init_distance, function, forecast, history.loss,
+                       history.diverged_at, history.reasons, history.lr_limit)
+
+
+def _relative(a: Array, b: Array) -> Array:
+    """``‖a − b‖_F / ‖b‖_F`` over the last two axes (``(..., p, q)`` → ``(...)``)."""
+    return np.asarray(np.linalg.norm(a - b, axis=(-2, -1)) / np.linalg.norm(b, axis=(-2, -1)))
+
+
+def fit_slopes(results: list[WidthResult] | tuple[WidthResult, ...]) -> dict[str, SlopeFit]:
+    """Log-log slopes against width of the final drift, each layer's final weight change and the init distance."""
+    widths = np.array([r.width for r in results], dtype=float)
+    series = {"drift": np.stack([r.drift[:, -1] for r in results])}  # (W, S)
+    if results[0].init_distance is not None:
+        series["init_distance"] = np.stack([r.init_distance for r in results if r.init_distance is not None])
+    for layer in range(results[0].weight_change.shape[-1]):
+        series[f"weight_change_{layer + 1}"] = np.stack([r.weight_change[:, -1, layer] for r in results])
+    return {name: loglog_fit(np.broadcast_to(widths[:, None], values.shape), values) for name, values in series.items()}
+
+
+def loglog_fit(x: Array, y: Array) -> SlopeFit:
+    """Least-squares line through ``(log x, log y)`` over the finite positive points; NaN where fewer than 3."""
+    keep = np.isfinite(y) & (y > 0)
+    lx, ly = np.log(x[keep]), np.log(y[keep])
+    if lx.size < 3 or np.ptp(lx) == 0:
+        return SlopeFit(math.nan, math.nan, math.nan, int(lx.size))
+    dx = lx - lx.mean()
+    slope = float(dx @ (ly - ly.mean()) / (dx @ dx))
+    intercept = float(ly.mean() - slope * lx.mean())
+    residual = ly - intercept - slope * lx
+    stderr = math.sqrt(float(residual @ residual) / (lx.size - 2) / float(dx @ dx))
+    return SlopeFit(slope, stderr, intercept, int(lx.size))

@@ -1,0 +1,113 @@
+"""Neural tangent kernels: empirical (finite width, layer by layer) and analytic (infinite width).
+
+Both follow neural-tangents' conventions (``empirical_ntk_fn``, ``stax.Dense/Relu/Erf``),
+MATH.md §2–3. ``x2=None`` means ``x2 = x1`` (and then shared work is done once).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from app.ntk.mlp import MLP, Array, Params, _as_inputs, _require, forward_trace, output_sensitivities
+
+
+def empirical_ntk(mlp: MLP, params: Params, x1: Array, x2: Array | None = None) -> Array:
+    """The finite-width NTK ``Θ̂(x, x') = Σ_p η_p ∂f(x)/∂p ∂f(x')/∂p``: ``(N1, d)``, ``(N2, d)`` → ``(..., N1, N2)``.
+
+    Computed layer by layer, never through a Jacobian (MATH.md §3):
+
+        Θ̂ = Σ_{l=1..L+1} ⟨δ_l(x), δ_l(x')⟩ · (w_lr · w_mult² ⟨a_{l-1}(x), a_{l-1}(x')⟩ + b_lr · b_mult²)
+
+    which in the NTK parameterization is ``(σw²/n_{l-1}) ⟨a, a'⟩ + σb²``. ``η_p`` are the
+    per-parameter learning-rate factors (all 1 except in the mean-field parameterization),
+    so this is the kernel that drives the function under gradient descent. Stacked
+    parameters (leading axes ``...``) give stacked kernels.
+    """
+    return kernel_and_output(mlp, params, x1, x2)[0]
+
+
+def kernel_and_output(mlp: MLP, params: Params, x1: Array, x2: Array | None = None) -> tuple[Array, Array]:
+    """``(Θ̂(x1, x2), f(x1))``: the empirical NTK and, from the same forward pass, the outputs ``(..., N1)``."""
+    x1 = _as_inputs(x1)
+    trace1 = forward_trace(mlp, params, x1)
+    deltas1 = output_sensitivities(params, trace1)
+    if x2 is None:
+        trace2, deltas2 = trace1, deltas1
+    else:
+        x2 = _as_inputs(x2)
+        _require(x2.shape[1] == x1.shape[1], f"x1 and x2 must have the same input dimension, got {x1.shape[1]} and {x2.shape[1]}")
+        trace2 = forward_trace(mlp, params, x2)
+        deltas2 = output_sensitivities(params, trace2)
+    kernel: Array = np.zeros(())
+    for l, s in enumerate(trace1.scales):
+        inputs_gram = _gram(trace1.inputs[l], trace2.inputs[l])
+        kernel = kernel + _gram(deltas1[l], deltas2[l]) * (s.w_lr * s.w_mult**2 * inputs_gram + s.b_lr * s.b_mult**2)
+    return kernel, trace1.output
+
+
+def _gram(a: Array, b: Array) -> Array:
+    """``a @ bᵀ`` over the last axis: ``(..., N1, n)``, ``(..., N2, n)`` → ``(..., N1, N2)``."""
+    return a @ np.swapaxes(b, -1, -2)
+
+
+def analytic_kernels(mlp: MLP, x1: Array, x2: Array | None = None) -> tuple[Array, Array]:
+    """The infinite-width ``(nngp, ntk)``, each ``(N1, N2)``, exactly as neural-tangents computes them.
+
+    Per layer we track the cross covariance ``Σ(x, x')`` and the variances ``Σ(x, x)``,
+    ``Σ(x', x')`` (each with its own diagonal formula, MATH.md §2):
+
+        input:        K = x·x'/d,   Θ̃ = 0
+        dense:        Σ = σw² K + σb²,   Θ = Σ + σw² Θ̃
+        activation:   K = E[φ(u)φ(v)],   Θ̃ = Θ · E[φ'(u)φ'(v)],   (u, v) ~ N(0, Σ)
+        readout:      nngp = σw² K_L + σb²,   ntk = nngp + σw² Θ̃_L
+
+    The mean-field parameterization's learning-rate-weighted kernel at init has the same
+    limit as the NTK parameterization's; the standard parameterization's NTK grows with
+    width and has no finite limit, so it is refused.
+    """
+    _require(mlp.parameterization != "standard",
+             "the standard parameterization's NTK grows with width and has no infinite-width limit; "
+             "use parameterization='ntk' for analytic kernels")
+    x1 = _as_inputs(x1)
+    x2 = x1 if x2 is None else _as_inputs(x2)
+    _require(x2.shape[1] == x1.shape[1], f"x1 and x2 must have the same input dimension, got {x1.shape[1]} and {x2.shape[1]}")
+    d = x1.shape[1]
+    var_w, var_b = mlp.w_std**2, mlp.b_std**2
+    cross, var1, var2 = x1 @ x2.T / d, np.sum(x1**2, axis=1) / d, np.sum(x2**2, axis=1) / d
+    ntk_tilde: Array = np.zeros_like(cross)
+    for _ in range(mlp.depth):
+        cross, var1, var2 = var_w * cross + var_b, var_w * var1 + var_b, var_w * var2 + var_b
+        ntk = cross + var_w * ntk_tilde
+        if mlp.activation == "relu":
+            cross, slope_cross = _relu_moments(cross, var1, var2)
+            var1, var2 = var1 / 2, var2 / 2
+        else:
+            cross, slope_cross = _erf_moments(cross, var1, var2)
+            var1, var2 = _erf_variance(var1), _erf_variance(var2)
+        ntk_tilde = ntk * slope_cross
+    nngp = var_w * cross + var_b
+    return nngp, nngp + var_w * ntk_tilde
+
+
+def _relu_moments(q12: Array, q11: Array, q22: Array) -> tuple[Array, Array]:
+    """Arc-cosine kernels: ``(E[relu(u) relu(v)], E[step(u) step(v)])`` for ``(u, v) ~ N(0, [[q11, q12], [q12, q22]])``.
+
+    ``θ = atan2(√(q11 q22 − q12²), q12)`` (atan2, not arccos of a ratio: rounding would leave
+    [−1, 1]); ``E[relu relu] = (√(q11 q22 − q12²) + (π − θ) q12) / 2π``, ``E[step step] = (π − θ) / 2π``.
+    """
+    det = np.sqrt(np.maximum(np.outer(q11, q22) - q12**2, 0.0))
+    theta = np.arctan2(det, q12)
+    return (det + (math.pi - theta) * q12) / (2 * math.pi), (math.pi - theta) / (2 * math.pi)
+
+
+def _erf_moments(q12: Array, q11: Array, q22: Array) -> tuple[Array, Array]:
+    """``(E[erf(u) erf(v)], E[erf'(u) erf'(v)])`` in closed form (Williams 1997)."""
+    norm = np.outer(1 + 2 * q11, 1 + 2 * q22)
+    return (2 / math.pi) * np.arcsin(2 * q12 / np.sqrt(norm)), (4 / math.pi) / np.sqrt(norm - 4 * q12**2)
+
+
+def _erf_variance(q: Array) -> Array:
+    """``E[erf(u)²] = (2/π) arcsin(2q / (1 + 2q))`` for ``u ~ N(0, q)``."""
+    return (2 / math.pi) * np.arcsin(2 * q / (1 + 2 * q))

@@ -1,0 +1,223 @@
+"""The fully connected network: architecture, initialization, forward pass and backprop.
+
+Conventions are neural-tangents' (``stax.Dense(..., parameterization='ntk')``), MATH.md §1:
+every trainable number is a unit Gaussian at init and each layer carries its scale,
+
+    h_l = (σw / √n_{l-1}) · a_{l-1} @ W_l + σb · b_l,    a_0 = x,  a_l = φ(h_l),
+    f(x) = h_{L+1}   (the readout is an ordinary layer with one output, no extra scale).
+
+All three parameterizations are written as one layer form with per-layer constants
+(:class:`LayerScale`): ``h = w_mult · a @ W + b_mult · b`` with ``W ~ N(0, w_init²)``,
+``b ~ N(0, b_init²)``, trained with learning rate ``η · w_lr`` (``η · b_lr`` for b).
+
+Every array function here accepts stacked networks: parameters may carry leading batch
+axes (``W`` shaped ``(..., fan_in, fan_out)``), which is how all seeds of one width are
+trained with one set of numpy calls per step. Inputs ``x`` are shared, shaped ``(N, d)``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.special import erf
+
+Array = NDArray[np.float64]
+Params = list[tuple[Array, Array]]  # [(W_l, b_l)]: W (..., fan_in, fan_out), b (..., fan_out)
+
+ACTIVATIONS = ("relu", "erf")
+PARAMETERIZATIONS = ("ntk", "standard", "mean_field")
+MAX_DEPTH = 4
+MAX_MEAN_FIELD_DEPTH = 1
+
+
+@dataclass(frozen=True)
+class MLP:
+    """A fully connected network with ``depth`` hidden layers of ``width`` units and a scalar output.
+
+    ``alpha`` is Chizat–Oyallon–Bach's lazy-training scale: training fits
+    ``f_α(x) = f(x; θ_0) + α (f(x; θ) − f(x; θ_0))`` on the loss ``L(f_α) / α²``.
+    ``alpha = 1`` is the ordinary network; large α is lazier, small α richer (MATH.md §6).
+    We offset by ``f(x; θ_0)`` instead of centring at zero so that α = 1 is exactly the
+    unscaled network; the dynamics in function space are the same either way.
+    """
+
+    depth: int = 1
+    width: int = 512
+    activation: str = "relu"
+    w_std: float = 1.0
+    b_std: float = 0.1
+    parameterization: str = "ntk"
+    alpha: float = 1.0
+
+    def __post_init__(self) -> None:
+        _require(isinstance(self.depth, int) and 1 <= self.depth <= MAX_DEPTH,
+                 f"depth must be an integer from 1 to {MAX_DEPTH} hidden layers, got {self.depth!r}")
+        _require(isinstance(self.width, int) and self.width >= 1,
+                 f"width must be a positive integer, got {self.width!r}")
+        _require(self.activation in ACTIVATIONS,
+                 f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
+        _require(self.parameterization in PARAMETERIZATIONS,
+                 f"parameterization must be one of {PARAMETERIZATIONS}, got {self.parameterization!r}")
+        _require(math.isfinite(self.w_std) and self.w_std > 0,
+                 f"w_std must be a finite positive number, got {self.w_std!r}")
+        _require(math.isfinite(self.b_std) and self.b_std >= 0,
+                 f"b_std must be a finite number ≥ 0, got {self.b_std!r}")
+        _require(math.isfinite(self.alpha) and self.alpha > 0,
+                 f"alpha must be a finite positive number, got {self.alpha!r}")
+        _require(self.parameterization != "mean_field" or self.depth <= MAX_MEAN_FIELD_DEPTH,
+                 f"the mean_field parameterization is implemented for depth {MAX_MEAN_FIELD_DEPTH} only "
+                 f"(got depth {self.depth}); use alpha < 1 to see the rich regime in deeper networks")
+
+
+class LayerScale(NamedTuple):
+    """One layer's constants: ``h = w_mult · a @ W + b_mult · b``, ``W ~ N(0, w_init²)``, lr ``η·w_lr``."""
+
+    fan_in: int
+    fan_out: int
+    w_mult: float
+    b_mult: float
+    w_init: float
+    b_init: float
+    w_lr: float
+    b_lr: float
+
+
+@lru_cache(maxsize=256)
+def layer_scales(mlp: MLP, input_dim: int) -> tuple[LayerScale, ...]:
+    """The constants of the ``depth + 1`` layers (hidden layers, then the readout).
+
+    - ntk:        multipliers ``σw/√fan_in``, ``σb``; unit-Gaussian init; learning rate η.
+    - standard:   multipliers 1; init ``N(0, σw²/fan_in)``, ``N(0, σb²)``; learning rate η.
+    - mean_field: as ntk, but the readout multiplier is ``σw/n`` and every parameter except
+      the readout bias trains at ``η·n`` (the readout bias's gradient is already O(1)).
+    """
+    _require(isinstance(input_dim, int) and input_dim >= 1, f"input_dim must be a positive integer, got {input_dim!r}")
+    fans = [input_dim] + [mlp.width] * mlp.depth + [1]
+    scales = []
+    for fan_in, fan_out in itertools.pairwise(fans):
+        if mlp.parameterization == "standard":
+            scales.append(LayerScale(fan_in, fan_out, 1.0, 1.0, mlp.w_std / math.sqrt(fan_in), mlp.b_std, 1.0, 1.0))
+        else:
+            scales.append(LayerScale(fan_in, fan_out, mlp.w_std / math.sqrt(fan_in), mlp.b_std, 1.0, 1.0, 1.0, 1.0))
+    if mlp.parameterization == "mean_field":
+        n = float(mlp.width)
+        scales = [s._replace(w_lr=n, b_lr=n) for s in scales[:-1]]
+        scales.append(LayerScale(mlp.width, 1, mlp.w_std / n, mlp.b_std, 1.0, 1.0, n, 1.0))
+    return tuple(scales)
+
+
+def init_params(mlp: MLP, input_dim: int, rng: np.random.Generator) -> Params:
+    """Draw one network's parameters: ``[(W_l, b_l)]`` with ``W_l`` ``(fan_in, fan_out)``, ``b_l`` ``(fan_out,)``."""
+    return [
+        (s.w_init * rng.standard_normal((s.fan_in, s.fan_out)), s.b_init * rng.standard_normal(s.fan_out))
+        for s in layer_scales(mlp, input_dim)
+    ]
+
+
+def stack_params(networks: list[Params]) -> Params:
+    """Stack several networks' parameters along a new leading axis: ``W`` → ``(S, fan_in, fan_out)``."""
+    _require(len(networks) > 0, "stack_params needs at least one network")
+    return [(np.stack([net[l][0] for net in networks]), np.stack([net[l][1] for net in networks]))
+            for l in range(len(networks[0]))]
+
+
+def activate(activation: str, h: Array) -> tuple[Array, Array]:
+    """``(φ(h), φ'(h))`` elementwise; ``h`` is overwritten.
+
+    We take relu'(0) = 0 (JAX takes 1/2). It never changes a kernel here: a pre-activation
+    is exactly 0 only when everything feeding it is, and then every gradient through it is 0.
+    """
+    if activation == "relu":
+        slope = (h > 0).astype(np.float64)
+        return np.multiply(h, slope, out=h), slope
+    return erf(h), (2.0 / math.sqrt(math.pi)) * np.exp(-h * h)
+
+
+class Trace(NamedTuple):
+    """What the backward pass needs from the forward pass, per layer l = 1..L+1."""
+
+    scales: tuple[LayerScale, ...]
+    inputs: list[Array]   # a_{l-1}: (..., N, fan_in); inputs[0] is x itself, (N, d)
+    slopes: list[Array]   # φ'(h_l) for the hidden layers: (..., N, n_l)
+    output: Array         # f(x): (..., N)
+
+
+def forward_trace(mlp: MLP, params: Params, x: Array) -> Trace:
+    """Run the network on ``x`` ``(N, d)`` keeping each layer's input and activation slope."""
+    scales = layer_scales(mlp, x.shape[-1])
+    inputs, slopes = [x], []
+    a = x
+    for s, (W, b) in zip(scales[:-1], params[:-1], strict=False):
+        h = _scaled_matmul(s.w_mult, a, W)
+        h += s.b_mult * b[..., None, :]
+        a, slope = activate(mlp.activation, h)
+        inputs.append(a)
+        slopes.append(slope)
+    s, (W, b) = scales[-1], params[-1]
+    output = _scaled_matmul(s.w_mult, a, W)[..., 0] + s.b_mult * b
+    return Trace(scales, inputs, slopes, output)
+
+
+def forward(mlp: MLP, params: Params, x: Array) -> Array:
+    """The network's output ``f(x; θ)``: ``x`` ``(N, d)`` → ``(..., N)``. (The raw network: no α offset.)"""
+    return forward_trace(mlp, params, _as_inputs(x)).output
+
+
+def output_sensitivities(params: Params, trace: Trace) -> list[Array]:
+    """``δ_l = ∂f/∂h_l`` for l = 1..L+1, each ``(..., N, fan_out_l)``.
+
+    ``δ_{L+1} = 1`` and ``δ_l = φ'(h_l) ⊙ (w_mult_{l+1} · δ_{l+1} @ W_{l+1}ᵀ)`` (MATH.md §3).
+    """
+    return _backprop(params, trace, np.ones_like(trace.output))
+
+
+def loss_gradient(params: Params, trace: Trace, cotangent: Array) -> Params:
+    """``Σ_i g_i ∂f(x_i)/∂θ`` for a cotangent ``g`` shaped ``(..., N)``, as ``[(∂W_l, ∂b_l)]``.
+
+    With ``δ̃_l = Σ_i g_i δ_l(x_i)`` (δ propagated down from ``g`` instead of from 1):
+    ``∂W_l = w_mult · a_{l-1}ᵀ δ̃_l`` and ``∂b_l = b_mult · 1ᵀ δ̃_l``.
+    """
+    ones = np.ones(cotangent.shape[-1])  # the sum over inputs as a matmul: faster than .sum(axis=-2)
+    return [(_scaled_matmul(s.w_mult, np.swapaxes(a, -1, -2), delta), s.b_mult * (ones @ delta))
+            for s, a, delta in zip(trace.scales, trace.inputs, _backprop(params, trace, cotangent), strict=True)]
+
+
+def _backprop(params: Params, trace: Trace, cotangent: Array) -> list[Array]:
+    """Propagate ``cotangent`` ``(..., N)`` from the output down: ``[δ̃_1 … δ̃_{L+1}]``."""
+    deltas = [cotangent[..., None]]  # (..., N, 1)
+    for l in range(len(params) - 1, 0, -1):  # hidden layers, from the top
+        W, w_mult = params[l][0], trace.scales[l].w_mult
+        if W.shape[-1] == 1:  # the readout: an outer product, far cheaper by broadcasting than as a matmul
+            back = (w_mult * deltas[-1]) * np.swapaxes(W, -1, -2)
+        else:
+            back = _scaled_matmul(w_mult, deltas[-1], np.swapaxes(W, -1, -2))
+        deltas.append(np.multiply(back, trace.slopes[l - 1], out=back))
+    return deltas[::-1]
+
+
+def _scaled_matmul(c: float, a: Array, b: Array) -> Array:
+    """``c · (a @ b)``, with the scalar applied to whichever operand is smaller."""
+    if c == 1.0:
+        return a @ b
+    if a.size <= b.size:
+        return (c * a) @ b
+    return a @ (c * b)
+
+
+def _as_inputs(x: Array) -> Array:
+    x = np.asarray(x, dtype=np.float64)
+    _require(x.ndim == 2 and x.shape[0] >= 1 and x.shape[1] >= 1, f"inputs must be shaped (N, d) with N, d ≥ 1, got {x.shape}")
+    _require(bool(np.isfinite(x).all()), "inputs must be finite numbers (no NaN or inf)")
+    return x
+
+
+def _require(condition: bool, message: str) -> None:
+    """Raise ``ValueError(message)`` unless ``condition``: the maths core's one way to refuse input."""
+    if not condition:
+        raise ValueError(message)

@@ -1,0 +1,230 @@
+"""Full-batch gradient descent on the mean squared error, and its infinite-width limit (MATH.md §4).
+
+Loss ``L = 1/(2N) Σ_i (f(x_i) − y_i)²``. A finite network is trained step by step with
+manual backprop (all seeds of one width at once, as stacked arrays); an infinitely wide
+one follows a fixed kernel Θ, and its outputs are known in closed form at any time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.ntk.kernels import empirical_ntk
+from app.ntk.mlp import MLP, Array, Params, _as_inputs, _require, forward_trace, layer_scales, loss_gradient
+
+DIVERGENCE_FACTOR = 1e6       # a loss this many times its initial value counts as diverged
+SINGULAR_RTOL = 1e-10         # eigenvalues below this fraction of λ_max count as zero
+UNLEARNABLE_NEGLIGIBLE = 1e-9  # a share of the residual in the null space below this is rounding, not signal
+
+
+# --- the infinite-width prediction ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class KernelPrediction:
+    """Outputs of gradient descent with a fixed kernel; unpacks as ``f_train, f_test``.
+
+    ``f_train`` is ``(N,)`` or ``(T, N)`` and ``f_test`` ``(M,)`` or ``(T, M)`` (``T`` times
+    asked for). ``rank`` counts the kernel's eigenvalues above ``SINGULAR_RTOL · λ_max``;
+    ``unlearnable_fraction`` is the share of ``‖y − f0‖²`` lying in its null space, which
+    gradient descent never fits. ``note`` says in words what is wrong, or is ``None``.
+    """
+
+    f_train: Array
+    f_test: Array
+    rank: int
+    unlearnable_fraction: float
+    lr_limit: float
+    note: str | None
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter((self.f_train, self.f_test))
+
+
+def gd_mse_prediction(
+    ntk_train_train: Array,
+    ntk_test_train: Array,
+    y_train: Array,
+    t: float | Array,
+    learning_rate: float,
+    f0_train: float | Array = 0.0,
+    f0_test: float | Array = 0.0,
+    *,
+    discrete: bool = False,
+    ridge: float = 0.0,
+) -> KernelPrediction:
+    """Outputs after training time ``t`` with a fixed kernel Θ (neural-tangents' ``gradient_descent_mse``).
+
+    With ``Θ = Θ(X, X) = U diag(λ) Uᵀ`` ``(N, N)``, ``Θ* = Θ(X*, X)`` ``(M, N)`` and τ = η t:
+
+        f_train(t) = y + U e^{−τλ/N} Uᵀ (f0 − y)
+        f_test(t)  = f0* + Θ* U diag((1 − e^{−τλ/N}) / λ) Uᵀ (y − f0)
+
+    computed in the eigenbasis with ``expm1``; ``t = inf`` is kernel regression. With
+    ``discrete=True``, ``t`` counts gradient-descent steps of size η and ``e^{−ηλt/N}`` becomes
+    ``(1 − ηλ/N)^t`` — what a linearized network trained step by step does; it diverges
+    above ``η_max = 2N / λ_max``. Zero eigenvalues (a singular kernel) contribute nothing
+    (their limit, not ``0/0``) and are reported; ``ridge`` adds ``ridge · I`` to Θ, only
+    when asked.
+    """
+    kernel = np.asarray(ntk_train_train, dtype=np.float64)
+    cross = np.asarray(ntk_test_train, dtype=np.float64)
+    y = np.asarray(y_train, dtype=np.float64)
+    n = y.shape[0] if y.ndim == 1 else -1
+    _require(y.ndim == 1 and n >= 1, f"y_train must be shaped (N,), got {y.shape}")
+    _require(kernel.shape == (n, n), f"ntk_train_train must be shaped (N, N) = ({n}, {n}), got {kernel.shape}")
+    _require(cross.ndim == 2 and cross.shape[1] == n, f"ntk_test_train must be shaped (M, {n}), got {cross.shape}")
+    _require(bool(np.isfinite(kernel).all() and np.isfinite(cross).all() and np.isfinite(y).all()),
+             "kernels and targets must be finite")
+    _require(np.allclose(kernel, kernel.T, rtol=1e-8, atol=1e-12 * np.abs(kernel).max()), "ntk_train_train must be symmetric")
+    _require(math.isfinite(learning_rate) and learning_rate > 0, f"learning_rate must be positive, got {learning_rate!r}")
+    _require(math.isfinite(ridge) and ridge >= 0, f"ridge must be ≥ 0, got {ridge!r}")
+    times = np.asarray(t, dtype=np.float64)
+    _require(times.ndim <= 1 and bool(np.all(times >= 0)) and not np.isnan(times).any(),
+             "t must be a time ≥ 0 (or inf), or a 1-D array of them")
+    _require(not discrete or bool(np.all((times == np.floor(times)) | np.isinf(times))),
+             "with discrete=True, t counts steps: whole numbers or inf")
+
+    eigvals, eigvecs = np.linalg.eigh(0.5 * (kernel + kernel.T) + ridge * np.eye(n))
+    lam_max = max(float(eigvals[-1]), 0.0)
+    learned = eigvals > SINGULAR_RTOL * lam_max
+    lam = np.where(learned, eigvals, 0.0)
+    residual0 = eigvecs.T @ (y - np.broadcast_to(f0_train, (n,)))  # (N,) in the eigenbasis
+    unlearnable = float(np.sum(residual0[~learned] ** 2) / max(np.sum(residual0**2), np.finfo(float).tiny))
+    lr_limit = 2 * n / lam_max if lam_max > 0 else math.inf
+
+    decay = _decay(lam, times[..., None], learning_rate / n, discrete)  # (..., N) remaining fraction per mode
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gain = np.where(learned, (1 - decay) / np.where(learned, lam, 1.0), 0.0)  # (1 − e^{−τλ/N}) / λ
+    f_train = y + (decay * -residual0) @ eigvecs.T
+    f_test = np.broadcast_to(f0_test, (cross.shape[0],)) + (gain * residual0) @ (cross @ eigvecs).T
+    note = _prediction_note(n, int(learned.sum()), unlearnable, learning_rate, lr_limit, discrete)
+    return KernelPrediction(f_train, f_test, int(learned.sum()), unlearnable, lr_limit, note)
+
+
+def _decay(lam: Array, times: Array, rate: float, discrete: bool) -> Array:
+    """The fraction of each eigen-mode's residual left after ``times``: ``e^{−rate·λ·t}`` or ``(1 − rate·λ)^t``."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if discrete:
+            factor = 1 - rate * lam
+            finite = np.where(np.isinf(times), 0.0, times)
+            decayed = np.where(np.isinf(times), np.where(np.abs(factor) < 1, 0.0, np.where(factor == 1, 1.0, np.inf)),
+                               factor**finite)
+            return np.asarray(decayed)
+        return np.where(lam > 0, np.exp(-rate * lam * times), 1.0)
+
+
+def _prediction_note(n: int, rank: int, unlearnable: float, lr: float, lr_limit: float, discrete: bool) -> str | None:
+    notes = []
+    if rank < n and unlearnable > UNLEARNABLE_NEGLIGIBLE:
+        notes.append(f"the kernel is singular (rank {rank} of {n}): {unlearnable:.0%} of what is left to fit lies in "
+                     f"directions gradient descent cannot move, and that part is never fitted (a ridge would regularize it)")
+    elif rank < n:
+        notes.append(f"the kernel is singular (rank {rank} of {n}), but the target lies in the directions it can fit")
+    if discrete and lr >= lr_limit:
+        notes.append(f"learning rate {lr:g} is above 2N/λ_max ≈ {lr_limit:.3g}: discrete gradient descent diverges")
+    return "; ".join(notes) or None
+
+
+# --- training a finite network ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TrainingHistory:
+    """What one run of :func:`train` produced, for ``S`` stacked networks.
+
+    ``loss`` ``(S, steps + 1)`` (NaN after a network diverged), ``diverged_at`` ``(S,)``
+    (the first step whose loss exploded, −1 if none), ``reasons`` a plain-words cause per
+    network (``None`` if it did not diverge), ``lr_limit`` ``(S,)`` ``2N/λ_max`` at init.
+    """
+
+    loss: Array
+    diverged_at: np.ndarray
+    reasons: tuple[str | None, ...]
+    lr_limit: Array
+
+
+SnapshotFn = Callable[[int, Params], None]  # called as on_snapshot(step, stacked params)
+
+
+def train(
+    mlp: MLP,
+    params: Params,
+    x: Array,
+    y: Array,
+    *,
+    learning_rate: float,
+    steps: int,
+    snapshot_steps: tuple[int, ...] = (),
+    on_snapshot: SnapshotFn | None = None,
+) -> TrainingHistory:
+    """Full-batch gradient descent on ``L(f_α) / α²`` for stacked networks (params with a leading axis S).
+
+    Each step, for every network at once: ``r = f_α(X) − y`` ``(S, N)``, then
+    ``θ ← θ − η_p · (1/(αN)) Σ_i r_i ∂f(x_i)/∂θ`` (``η_p`` the per-layer learning rates).
+    ``on_snapshot(step, params)`` is called with the parameters *before* the update of each
+    step in ``snapshot_steps`` (step ``steps`` is after the last update). A network whose loss
+    becomes non-finite or exceeds ``DIVERGENCE_FACTOR`` × its initial loss is frozen at its
+    last good parameters, its later losses are NaN and the reason is recorded.
+    """
+    x = _as_inputs(x)
+    y = np.asarray(y, dtype=np.float64)
+    _require(y.shape == (x.shape[0],), f"targets must be shaped (N,) = ({x.shape[0]},), got {y.shape}")
+    _require(math.isfinite(learning_rate) and learning_rate > 0, f"learning_rate must be positive, got {learning_rate!r}")
+    _require(isinstance(steps, int) and steps >= 0, f"steps must be a whole number ≥ 0, got {steps!r}")
+    _require(all(0 <= k <= steps for k in snapshot_steps), f"snapshot steps must lie in 0..{steps}")
+    rates = [(s.w_lr, s.b_lr) for s in layer_scales(mlp, x.shape[1])]  # relative to learning_rate
+    lr_limit = 2 * x.shape[0] / np.linalg.eigvalsh(empirical_ntk(mlp, params, x))[:, -1]  # (S,)
+    f0 = forward_trace(mlp, params, x).output  # (S, N)
+    offset = (1 - mlp.alpha) * f0 - y  # so that f_α − y = α f + offset
+    step_size = learning_rate / (mlp.alpha * x.shape[0])  # θ ← θ − step_size · rate_p · Σ_i r_i ∂f(x_i)/∂θ
+    loss = np.empty((f0.shape[0], steps + 1))
+    ceiling = np.full(f0.shape[0], np.inf)  # set after step 0
+    diverged_at = np.full(f0.shape[0], -1)
+    alive = np.ones(f0.shape[0], dtype=bool)
+    previous = params
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected from the loss, not warnings
+        for step in range(steps + 1):
+            if alive.any():
+                trace = forward_trace(mlp, params, x)
+                residual = mlp.alpha * trace.output + offset  # (S, N)
+                loss[:, step] = np.einsum("sn,sn->s", residual, residual) / (2 * x.shape[0])
+                if not (loss[:, step] <= ceiling).all():  # catches NaN too
+                    exploded = alive & ~(loss[:, step] <= ceiling)
+                    alive &= ~exploded
+                    diverged_at[exploded] = step
+                    params = _keep(params, previous, exploded)
+                if step == 0:
+                    ceiling = DIVERGENCE_FACTOR * np.maximum(loss[:, 0], 1e-300)
+            if on_snapshot is not None and step in snapshot_steps:
+                on_snapshot(step, params)
+            if step < steps and alive.any():
+                cotangent = step_size * (residual if alive.all() else np.where(alive[:, None], residual, 0.0))
+                grads = loss_gradient(params, trace, cotangent)
+                previous = params
+                params = [(W - (gW if w_rate == 1 else w_rate * gW), b - (gb if b_rate == 1 else b_rate * gb))
+                          for (w_rate, b_rate), (W, b), (gW, gb) in zip(rates, params, grads, strict=True)]
+                if not alive.all():
+                    params = _keep(params, previous, ~alive)  # frozen networks stay as they were
+    for k, step in enumerate(diverged_at):
+        if step >= 0:
+            loss[k, step:] = np.nan
+    reasons = tuple(None if k < 0 else _divergence_reason(learning_rate, float(limit), int(k))
+                    for k, limit in zip(diverged_at, lr_limit, strict=True))
+    return TrainingHistory(loss, diverged_at, reasons, lr_limit)
+
+
+def _divergence_reason(learning_rate: float, lr_limit: float, step: int) -> str:
+    if learning_rate > lr_limit:
+        return (f"learning rate {learning_rate:g} is above 2N/λ_max ≈ {lr_limit:.3g} for this width, "
+                f"so gradient descent overshoots and the loss exploded at step {step}")
+    return (f"the loss exploded at step {step} although learning rate {learning_rate:g} was below "
+            f"2N/λ_max ≈ {lr_limit:.3g} at initialization: the kernel grew during training")
+
+
+def _keep(params: Params, previous: Params, which: np.ndarray) -> Params:
+    """``params`` with the networks marked in ``which`` ``(S,)`` taken from ``previous`` instead."""
+    return [(np.where(which[:, None, None], Wp, W), np.where(which[:, None], bp, b))
+            for (W, b), (Wp, bp) in zip(params, previous, strict=True)]

@@ -1,0 +1,154 @@
+"""Empirical and analytic kernels against hand values, published numbers, an explicit Jacobian,
+numerical integration and Monte Carlo."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate, special, stats
+
+from app.ntk import MLP, analytic_kernels, empirical_ntk, forward, init_params, loglog_fit, ring_angles, ring_points, stack_params
+from app.ntk.kernels import _erf_moments, _relu_moments
+from tests.ntk.oracles import jacobian_ntk
+from tests.ntk.test_mlp import ARCHITECTURES
+
+
+def test_hand_computed_one_layer_relu_kernels() -> None:
+    # MATH.md §2: one hidden ReLU layer, x = x' on the unit circle, σw = 1.5, σb = 0.
+    # rtol 1e-8: at θ = 0 the arc-cosine formula is √-sensitive to rounding (MATH.md §2, "Precision").
+    x = ring_points(np.array([0.7]))
+    nngp, ntk = analytic_kernels(MLP(depth=1, w_std=1.5, b_std=0.0), x)
+    assert nngp[0, 0] == pytest.approx(1.265625, rel=1e-8)
+    assert ntk[0, 0] == pytest.approx(2.53125, rel=1e-8)
+
+
+def test_reproduces_jacot_et_al_figure_1_infinite_width_curve() -> None:
+    # Jacot et al. 2018, Fig. 1: 3 hidden ReLU layers, σw = 1, σb = 0.1, Θ(x0, x(γ)) with x0 = (1, 0);
+    # published to 4 decimals: 0.2825 at γ = 0, 0.0927 at ±π/2, 0.0644 at ±π.
+    gamma = np.array([0.0, math.pi / 2, -math.pi / 2, math.pi])
+    _, ntk = analytic_kernels(MLP(depth=3, w_std=1.0, b_std=0.1), ring_points(np.zeros(1)), ring_points(gamma))
+    np.testing.assert_allclose(ntk[0], [0.2825, 0.0927, 0.0927, 0.0644], atol=5e-5)
+
+
+@pytest.mark.parametrize("mlp", ARCHITECTURES, ids=repr)
+def test_layerwise_empirical_ntk_equals_explicit_jacobian_product(mlp: MLP, rng: np.random.Generator) -> None:
+    # Same sums in a different order: float64 agreement to ~1e-13; 1e-10 leaves room for cancellation.
+    x1, x2 = rng.standard_normal((4, 3)), rng.standard_normal((5, 3))
+    params = init_params(mlp, 3, rng)
+    np.testing.assert_allclose(empirical_ntk(mlp, params, x1, x2), jacobian_ntk(mlp, params, x1, x2), rtol=1e-10, atol=1e-12)
+
+
+def test_empirical_ntk_of_one_set_is_symmetric_and_equals_the_two_set_call(rng: np.random.Generator) -> None:
+    mlp = MLP(depth=2, width=16, activation="erf")
+    x = rng.standard_normal((6, 2))
+    params = init_params(mlp, 2, rng)
+    kernel = empirical_ntk(mlp, params, x)
+    np.testing.assert_allclose(kernel, kernel.T, rtol=1e-13)
+    np.testing.assert_allclose(kernel, empirical_ntk(mlp, params, x, x), rtol=1e-13)
+
+
+def test_stacked_empirical_ntk_is_each_networks_kernel(rng: np.random.Generator) -> None:
+    mlp = MLP(depth=2, width=8)
+    x = rng.standard_normal((4, 2))
+    nets = [init_params(mlp, 2, np.random.default_rng(seed)) for seed in range(3)]
+    np.testing.assert_allclose(empirical_ntk(mlp, stack_params(nets), x),
+                               np.stack([empirical_ntk(mlp, net, x) for net in nets]), rtol=1e-13)
+
+
+def test_mean_field_learning_rate_weighted_kernel_equals_the_ntk_parameterizations_at_init(rng: np.random.Generator) -> None:
+    # Readout σw/n with learning rate ×n contributes σw²/n per unit, exactly like σw/√n with learning rate 1.
+    x = rng.standard_normal((5, 2))
+    ntk_net, mf_net = MLP(width=32, parameterization="ntk"), MLP(width=32, parameterization="mean_field")
+    params = init_params(ntk_net, 2, rng)
+    np.testing.assert_allclose(empirical_ntk(mf_net, params, x), empirical_ntk(ntk_net, params, x), rtol=1e-12)
+
+
+def _gaussian_pair(q11: float, q12: float, q22: float) -> tuple[float, float]:
+    """v | u ~ N(slope · u, residual²) for (u, v) ~ N(0, [[q11, q12], [q12, q22]])."""
+    slope = q12 / q11
+    return slope, math.sqrt(max(q22 - slope * q12, 0.0))
+
+
+@pytest.mark.parametrize(("q11", "q12", "q22"), [(1.0, 0.3, 2.0), (0.5, -0.4, 0.9), (2.0, 1.9, 1.9), (1.0, 0.0, 1.0)])
+def test_relu_moments_equal_numerical_integration(q11: float, q12: float, q22: float) -> None:
+    # Oracle: condition on u, use the Gaussian's E[relu(v) | u] = μΦ(μ/s) + sφ(μ/s) and P(v > 0 | u) = Φ(μ/s),
+    # then integrate over u > 0 with adaptive quadrature (abs. error ~1e-12).
+    slope, resid = _gaussian_pair(q11, q12, q22)
+    density = stats.norm(scale=math.sqrt(q11)).pdf
+
+    def relu_mean(mu: float) -> float:
+        return mu * stats.norm.cdf(mu / resid) + resid * stats.norm.pdf(mu / resid)
+
+    relu_relu = integrate.quad(lambda u: density(u) * u * relu_mean(slope * u), 0, np.inf, epsabs=1e-13)[0]
+    step_step = integrate.quad(lambda u: density(u) * stats.norm.cdf(slope * u / resid), 0, np.inf, epsabs=1e-13)[0]
+    k, dk = _relu_moments(np.array([[q12]]), np.array([q11]), np.array([q22]))
+    assert k[0, 0] == pytest.approx(relu_relu, abs=1e-9)
+    assert dk[0, 0] == pytest.approx(step_step, abs=1e-9)
+
+
+@pytest.mark.parametrize(("q11", "q12", "q22"), [(1.0, 0.3, 2.0), (0.5, -0.4, 0.9), (3.0, 2.9, 3.0)])
+def test_erf_moments_equal_numerical_integration(q11: float, q12: float, q22: float) -> None:
+    # Oracle: a smooth 2-D integral over ±12 standard deviations with adaptive quadrature (error ~1e-10).
+    cov = np.array([[q11, q12], [q12, q22]])
+    density = stats.multivariate_normal(cov=cov).pdf
+    s1, s2 = 12 * math.sqrt(q11), 12 * math.sqrt(q22)
+
+    def expect(g: object) -> float:
+        return integrate.dblquad(lambda v, u: density([u, v]) * g(u, v), -s1, s1, -s2, s2, epsabs=1e-11)[0]  # type: ignore[operator]
+
+    deriv = lambda z: 2 / math.sqrt(math.pi) * math.exp(-z * z)  # noqa: E731
+    k, dk = _erf_moments(np.array([[q12]]), np.array([q11]), np.array([q22]))
+    assert k[0, 0] == pytest.approx(expect(lambda u, v: special.erf(u) * special.erf(v)), abs=1e-8)
+    assert dk[0, 0] == pytest.approx(expect(lambda u, v: deriv(u) * deriv(v)), abs=1e-8)
+
+
+@pytest.mark.parametrize("activation", ["relu", "erf"])
+def test_nngp_is_the_covariance_of_random_networks(activation: str) -> None:
+    # Monte Carlo over 4000 random networks of width 64: the sample covariance's relative error is ~√(2/4000) ≈ 2%
+    # per entry; the finite width adds an O(1/n) ≈ 1.5% bias. 8% on the Frobenius norm is a > 3σ margin.
+    mlp = MLP(depth=2, width=64, activation=activation, w_std=1.3, b_std=0.2)
+    x = ring_points(ring_angles(5)) * np.array([1.0, 0.6])
+    nets = stack_params([init_params(mlp, 2, np.random.default_rng([7, k])) for k in range(4000)])
+    outputs = forward(mlp, nets, x)  # (4000, 5)
+    sample_cov = outputs.T @ outputs / outputs.shape[0]
+    nngp, _ = analytic_kernels(mlp, x)
+    assert np.linalg.norm(sample_cov - nngp) / np.linalg.norm(nngp) < 0.08
+
+
+@pytest.mark.parametrize("activation", ["relu", "erf"])
+def test_empirical_ntk_averages_to_the_analytic_ntk(activation: str) -> None:
+    # 64 networks of width 1024: per-network relative fluctuation ~1/√1024 ≈ 3%, so the mean's is ~0.4%; the O(1/n)
+    # bias is ~0.1%. 2% leaves a wide margin.
+    mlp = MLP(depth=3, width=1024, activation=activation, w_std=1.2, b_std=0.3)
+    x = ring_points(ring_angles(6))
+    nets = stack_params([init_params(mlp, 2, np.random.default_rng([8, k])) for k in range(64)])
+    mean_kernel = empirical_ntk(mlp, nets, x).mean(axis=0)
+    _, ntk = analytic_kernels(mlp, x)
+    assert np.linalg.norm(mean_kernel - ntk) / np.linalg.norm(ntk) < 0.02
+
+
+def test_empirical_ntk_converges_to_the_analytic_one_like_one_over_root_width() -> None:
+    # MATH.md §5: the init kernel's relative distance from the analytic one ∝ n^(−1/2). Fitted over 4 widths × 6 seeds.
+    mlp_at = lambda n: MLP(depth=2, width=n, activation="relu")  # noqa: E731
+    x = ring_points(ring_angles(8))
+    _, ntk = analytic_kernels(mlp_at(1), x)
+    widths, errors = [], []
+    for n in (64, 256, 1024, 4096):
+        nets = stack_params([init_params(mlp_at(n), 2, np.random.default_rng([9, k, n])) for k in range(6)])
+        distance = np.linalg.norm(empirical_ntk(mlp_at(n), nets, x) - ntk, axis=(1, 2)) / np.linalg.norm(ntk)
+        widths += [n] * 6
+        errors += list(distance)
+    fit = loglog_fit(np.array(widths, dtype=float), np.array(errors))
+    assert -0.65 < fit.slope < -0.35, fit
+
+
+def test_analytic_kernels_are_refused_for_the_standard_parameterization() -> None:
+    with pytest.raises(ValueError, match="no infinite-width limit"):
+        analytic_kernels(MLP(parameterization="standard"), np.ones((2, 2)))
+
+
+def test_analytic_kernels_refuse_mismatched_input_dimensions() -> None:
+    with pytest.raises(ValueError, match="same input dimension"):
+        analytic_kernels(MLP(), np.ones((2, 2)), np.ones((2, 3)))
