@@ -1,0 +1,125 @@
+"""Drift experiments: the measured scaling laws of MATH.md §5–6, determinism, and slope fitting."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from app.ntk import DriftConfig, WidthResult, drift_experiment, loglog_fit
+
+SMALL = DriftConfig(widths=(32, 128), seeds=2, steps=50, snapshots=3, districts=4, grid=16)
+
+
+def test_results_have_the_documented_shapes() -> None:
+    result = drift_experiment(DriftConfig(widths=(16, 32), seeds=2, depth=2, steps=20, snapshots=3, districts=4, grid=12))
+    assert result.snapshot_steps == (0, 10, 20)
+    width = result.widths[0]
+    assert width.kernel.shape == (2, 3, 12, 12)
+    assert width.drift.shape == (2, 3) and np.all(width.drift[:, 0] == 0)
+    assert width.weight_change.shape == (2, 3, 3)
+    assert width.function.shape == (2, 3, 12) and width.forecast is not None and width.forecast.shape == (2, 3, 12)
+    assert width.loss.shape == (2, 21) and width.init_distance is not None and width.init_distance.shape == (2,)
+    assert result.reference is not None and result.reference.mean_forecast.shape == (3, 12)
+    assert set(result.slopes) == {"drift", "init_distance", "weight_change_1", "weight_change_2", "weight_change_3"}
+
+
+def test_the_forecast_starts_where_the_network_starts() -> None:
+    width = drift_experiment(SMALL).widths[0]
+    assert width.forecast is not None
+    np.testing.assert_allclose(width.forecast[:, 0], width.function[:, 0], rtol=1e-12)
+
+
+def test_ntk_drift_falls_with_width_between_the_two_reference_slopes() -> None:
+    # MATH.md §5: bounded by n^(−1/2), in practice near n^(−1). Measured here: −0.75 ± 0.05 (4 widths × 2 seeds).
+    result = drift_experiment(DriftConfig(widths=(64, 256, 1024, 4096), seeds=2, districts=16, snapshots=2))
+    drift, init = result.slopes["drift"], result.slopes["init_distance"]
+    assert -1.2 < drift.slope < -0.5, drift
+    assert -0.75 < init.slope < -0.3, init  # the init kernel's fluctuation: ∝ n^(−1/2)
+
+
+def test_mean_field_drift_does_not_fall_with_width() -> None:
+    # MATH.md §6: the kernel keeps moving O(1) at any width (measured here ≈ 1.5 at every width, slope ≈ 0).
+    result = drift_experiment(DriftConfig(widths=(64, 256, 1024, 4096), seeds=2, districts=16, snapshots=2,
+                                          parameterization="mean_field"))
+    assert abs(result.slopes["drift"].slope) < 0.2, result.slopes["drift"]
+    assert np.all(result.widths[-1].drift[:, -1] > 0.5)
+
+
+def test_drift_falls_like_one_over_alpha() -> None:
+    # Chizat, Oyallon & Bach: the relative kernel change ∝ 1/α at fixed width (measured slope ≈ −1.0 over α ∈ [1/4, 4]).
+    alphas = np.array([0.25, 1.0, 4.0])
+    drifts = [drift_experiment(DriftConfig(widths=(256,), seeds=3, alpha=float(a), steps=300, snapshots=2)).widths[0].drift[:, -1]
+              for a in alphas]
+    fit = loglog_fit(np.repeat(alphas, 3), np.concatenate(drifts))
+    assert -1.4 < fit.slope < -0.7, fit
+    assert np.mean(drifts[0]) > np.mean(drifts[1]) > np.mean(drifts[2])
+
+
+def test_a_network_is_the_same_whichever_others_run_beside_it() -> None:
+    common = {"steps": 30, "snapshots": 2, "districts": 4, "grid": 8}
+    wide = drift_experiment(DriftConfig(widths=(16, 64), seeds=2, **common))
+    alone = drift_experiment(DriftConfig(widths=(64,), seeds=3, **common))
+    np.testing.assert_array_equal(wide.widths[1].kernel, alone.widths[0].kernel[:2])
+    np.testing.assert_array_equal(wide.widths[1].loss, alone.widths[0].loss[:2])
+
+
+def test_each_width_is_reported_as_soon_as_it_is_done() -> None:
+    seen: list[int] = []
+    result = drift_experiment(SMALL, on_width=lambda width: seen.append(width.width))
+    assert seen == [32, 128] == [w.width for w in result.widths]
+
+
+def test_divergence_is_a_result_with_a_reason_not_an_error() -> None:
+    result = drift_experiment(DriftConfig(widths=(32, 64, 128, 256), seeds=2, learning_rate=30.0, steps=100, snapshots=3,
+                                          districts=8, grid=16))
+    width: WidthResult = result.widths[0]
+    assert np.all(width.diverged_at > 0)
+    assert all(reason is not None and "above 2N/λ_max" in reason for reason in width.divergence)
+    assert np.isnan(width.drift[:, -1]).all() and np.isnan(width.function[:, -1]).all()
+    assert math.isnan(result.slopes["drift"].slope)  # nothing finite left to fit
+
+
+def test_the_standard_parameterization_has_no_infinite_width_reference() -> None:
+    result = drift_experiment(DriftConfig(widths=(16, 32, 64), seeds=1, parameterization="standard", learning_rate=0.1,
+                                          steps=20, snapshots=2, districts=4, grid=8))
+    assert result.reference is None and result.widths[0].init_distance is None and result.widths[0].forecast is None
+    assert "init_distance" not in result.slopes
+
+
+def test_loglog_fit_recovers_an_exact_power_law() -> None:
+    widths = np.array([16.0, 64.0, 256.0, 1024.0])
+    fit = loglog_fit(widths, 3.0 * widths**-0.75)
+    assert fit.slope == pytest.approx(-0.75, abs=1e-12) and fit.stderr < 1e-12
+    assert fit.intercept == pytest.approx(math.log(3.0), abs=1e-12) and fit.points == 4
+
+
+def test_loglog_fit_standard_error_matches_the_textbook_formula() -> None:
+    x = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
+    y = np.exp(np.array([0.1, -0.5, -1.6, -2.0, -2.9]))
+    fit = loglog_fit(x, y)
+    lx, ly = np.log(x), np.log(y)
+    coefficients, residuals, *_ = np.polyfit(lx, ly, 1, full=True)
+    sxx = np.sum((lx - lx.mean()) ** 2)
+    assert fit.slope == pytest.approx(coefficients[0], rel=1e-12)
+    assert fit.stderr == pytest.approx(math.sqrt(residuals[0] / 3 / sxx), rel=1e-12)
+
+
+def test_loglog_fit_skips_non_positive_and_missing_points_and_needs_three() -> None:
+    assert loglog_fit(np.array([1.0, 2.0, 4.0, 8.0]), np.array([1.0, np.nan, 0.0, 0.125])).points == 2
+    assert math.isnan(loglog_fit(np.array([1.0, 2.0]), np.array([1.0, 0.5])).slope)
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"widths": ()}, "widths must be one or more positive integers"),
+    ({"widths": (64, 32)}, "increasing and distinct"),
+    ({"seeds": 0}, "seeds must be a positive integer"),
+    ({"steps": 10, "snapshots": 12}, r"snapshots must be from 2 to steps \+ 1 = 11"),
+    ({"grid": 1}, "grid must be an integer ≥ 2"),
+    ({"learning_rate": math.nan}, "learning_rate must be a finite positive number"),
+    ({"depth": 9}, "depth must be an integer from 1 to 4"),
+])
+def test_bad_configs_are_refused_with_a_reason(fields: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        DriftConfig(**fields)  # type: ignore[arg-type]
