@@ -184,8 +184,14 @@ def loss_gradient(params: Params, trace: Trace, cotangent: Array) -> Params:
     ``∂W_l = w_mult · a_{l-1}ᵀ δ̃_l`` and ``∂b_l = b_mult · 1ᵀ δ̃_l``.
     """
     ones = np.ones(cotangent.shape[-1])  # the sum over inputs as a matmul: faster than .sum(axis=-2)
-    return [(_scaled_matmul(s.w_mult, np.swapaxes(a, -1, -2), delta), s.b_mult * (ones @ delta))
-            for s, a, delta in zip(trace.scales, trace.inputs, _backprop(params, trace, cotangent), strict=True)]
+    grads = []
+    for s, a, delta in zip(trace.scales, trace.inputs, _backprop(params, trace, cotangent), strict=True):
+        if a.ndim == 2:  # inputs shared by all stacked networks: one matmul [w_mult·aᵀ; b_mult·1ᵀ] @ δ̃ gives both
+            both = np.vstack([s.w_mult * a.T, s.b_mult * ones]) @ delta  # (..., fan_in + 1, fan_out)
+            grads.append((both[..., :-1, :], both[..., -1, :]))
+        else:
+            grads.append((_scaled_matmul(s.w_mult, np.swapaxes(a, -1, -2), delta), s.b_mult * (ones @ delta)))
+    return grads
 
 
 def _backprop(params: Params, trace: Trace, cotangent: Array) -> list[Array]:

@@ -184,29 +184,31 @@ def train(
     ceiling = np.full(f0.shape[0], np.inf)  # set after step 0
     diverged_at = np.full(f0.shape[0], -1)
     alive = np.ones(f0.shape[0], dtype=bool)
+    all_alive = True
     previous = params
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected from the loss, not warnings
         for step in range(steps + 1):
-            if alive.any():
+            if all_alive or alive.any():
                 trace = forward_trace(mlp, params, x)
-                residual = mlp.alpha * trace.output + offset  # (S, N)
+                residual = trace.output + offset if mlp.alpha == 1 else mlp.alpha * trace.output + offset  # (S, N)
                 loss[:, step] = np.einsum("sn,sn->s", residual, residual) / (2 * x.shape[0])
                 if not (loss[:, step] <= ceiling).all():  # catches NaN too
                     exploded = alive & ~(loss[:, step] <= ceiling)
                     alive &= ~exploded
+                    all_alive = False
                     diverged_at[exploded] = step
                     params = _keep(params, previous, exploded)
                 if step == 0:
                     ceiling = DIVERGENCE_FACTOR * np.maximum(loss[:, 0], 1e-300)
             if on_snapshot is not None and step in snapshot_steps:
                 on_snapshot(step, params)
-            if step < steps and alive.any():
-                cotangent = step_size * (residual if alive.all() else np.where(alive[:, None], residual, 0.0))
+            if step < steps and (all_alive or alive.any()):
+                cotangent = step_size * (residual if all_alive else np.where(alive[:, None], residual, 0.0))
                 grads = loss_gradient(params, trace, cotangent)
                 previous = params
                 params = [(W - (gW if w_rate == 1 else w_rate * gW), b - (gb if b_rate == 1 else b_rate * gb))
                           for (w_rate, b_rate), (W, b), (gW, gb) in zip(rates, params, grads, strict=True)]
-                if not alive.all():
+                if not all_alive:
                     params = _keep(params, previous, ~alive)  # frozen networks stay as they were
     for k, step in enumerate(diverged_at):
         if step >= 0:
