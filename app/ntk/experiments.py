@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -143,20 +144,32 @@ class DriftResult:
 WidthCallback = Callable[[WidthResult], None]
 
 
-def drift_experiment(config: DriftConfig, on_width: WidthCallback | None = None) -> DriftResult:
+def drift_experiment(config: DriftConfig, on_width: WidthCallback | None = None, executor: Executor | None = None) -> DriftResult:
     """Train every width × seed, measure kernels, weights and functions, and fit slopes against width.
 
-    ``on_width`` is called with each width's result as soon as it is ready (for streaming).
+    ``on_width`` is called with each width's result as soon as it is ready (for streaming):
+    in width order when run here, in order of completion when an ``executor`` (e.g. a
+    process pool, one process per core) runs the widths in parallel, widest first. The
+    widths are independent, so the result is identical either way.
     """
     task = config.task()
     reference = reference_kernels(config, task)
-    results = []
-    for width in config.widths:
-        result = run_width(config, task, reference, width)
+    results: dict[int, WidthResult] = {}
+
+    def finished(result: WidthResult) -> None:
+        results[result.width] = result
         if on_width is not None:
             on_width(result)
-        results.append(result)
-    return DriftResult(config, task, config.snapshot_steps, reference, tuple(results), fit_slopes(results))
+
+    if executor is None:
+        for width in config.widths:
+            finished(run_width(config, task, reference, width))
+    else:
+        futures = [executor.submit(run_width, config, task, reference, width) for width in reversed(config.widths)]
+        for future in as_completed(futures):
+            finished(future.result())
+    in_order = tuple(results[width] for width in config.widths)
+    return DriftResult(config, task, config.snapshot_steps, reference, in_order, fit_slopes(in_order))
 
 
 def reference_kernels(config: DriftConfig, task: RingTask) -> Reference | None:

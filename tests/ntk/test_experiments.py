@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pytest
@@ -123,3 +124,16 @@ def test_loglog_fit_skips_non_positive_and_missing_points_and_needs_three() -> N
 def test_bad_configs_are_refused_with_a_reason(fields: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         DriftConfig(**fields)  # type: ignore[arg-type]
+
+
+def test_widths_run_in_parallel_processes_give_the_identical_result() -> None:
+    config = DriftConfig(widths=(16, 32, 64), seeds=2, steps=40, snapshots=3, districts=4, grid=8)
+    seen: list[int] = []
+    with ProcessPoolExecutor(2) as pool:
+        parallel = drift_experiment(config, on_width=lambda width: seen.append(width.width), executor=pool)
+    serial = drift_experiment(config)
+    assert sorted(seen) == [16, 32, 64]
+    for a, b in zip(parallel.widths, serial.widths, strict=True):
+        np.testing.assert_array_equal(a.kernel, b.kernel)
+        np.testing.assert_array_equal(a.loss, b.loss)
+    assert parallel.slopes == serial.slopes
