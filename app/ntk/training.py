@@ -96,25 +96,30 @@ def gd_mse_prediction(
     unlearnable = float(np.sum(residual0[~learned] ** 2) / max(np.sum(residual0**2), np.finfo(float).tiny))
     lr_limit = 2 * n / lam_max if lam_max > 0 else math.inf
 
-    decay = _decay(lam, times[..., None], learning_rate / n, discrete)  # (..., N) remaining fraction per mode
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gain = np.where(learned, (1 - decay) / np.where(learned, lam, 1.0), 0.0)  # (1 − e^{−τλ/N}) / λ
-    f_train = y + (decay * -residual0) @ eigvecs.T
+    remaining, done = _mode_fractions(lam, times[..., None], learning_rate / n, discrete)  # (..., N) per mode
+    gain = np.where(learned, done / np.where(learned, lam, 1.0), 0.0)  # (1 − e^{−τλ/N}) / λ; 0 on the null space
+    f_train = y + (remaining * -residual0) @ eigvecs.T
     f_test = np.broadcast_to(f0_test, (cross.shape[0],)) + (gain * residual0) @ (cross @ eigvecs).T
     note = _prediction_note(n, int(learned.sum()), unlearnable, learning_rate, lr_limit, discrete)
     return KernelPrediction(f_train, f_test, int(learned.sum()), unlearnable, lr_limit, note)
 
 
-def _decay(lam: Array, times: Array, rate: float, discrete: bool) -> Array:
-    """The fraction of each eigen-mode's residual left after ``times``: ``e^{−rate·λ·t}`` or ``(1 − rate·λ)^t``."""
+def _mode_fractions(lam: Array, times: Array, rate: float, discrete: bool) -> tuple[Array, Array]:
+    """Per eigen-mode, the fraction of the residual left after ``times`` and the fraction fitted (their sum is 1).
+
+    Gradient flow: ``e^{−rate·λ·t}`` and ``−expm1(−rate·λ·t)`` (exact for small arguments); ``t = inf``
+    leaves nothing of a mode with λ > 0, whatever the rate. Discrete steps: ``(1 − rate·λ)^t``;
+    at ``t = inf`` that is 0 for ``|1 − rate·λ| < 1``, 1 for λ = 0, and unbounded (inf) otherwise.
+    """
+    infinite = np.isinf(times)
     with np.errstate(over="ignore", invalid="ignore"):
         if discrete:
             factor = 1 - rate * lam
-            finite = np.where(np.isinf(times), 0.0, times)
-            decayed = np.where(np.isinf(times), np.where(np.abs(factor) < 1, 0.0, np.where(factor == 1, 1.0, np.inf)),
-                               factor**finite)
-            return np.asarray(decayed)
-        return np.where(lam > 0, np.exp(-rate * lam * times), 1.0)
+            limit = np.where(np.abs(factor) < 1, 0.0, np.where(lam == 0, 1.0, np.inf))
+            remaining = np.where(infinite, limit, factor ** np.where(infinite, 0.0, times))
+            return remaining, 1 - remaining
+        exponent = np.where(infinite, np.where(lam > 0, -np.inf, 0.0), -rate * lam * np.where(infinite, 0.0, times))
+        return np.exp(exponent), -np.expm1(exponent)
 
 
 def _prediction_note(n: int, rank: int, unlearnable: float, lr: float, lr_limit: float, discrete: bool) -> str | None:

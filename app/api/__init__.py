@@ -1,0 +1,1 @@
+"""The JSON API (``/api/v1``) and the health endpoints: thin handlers over ``app.ntk``."""

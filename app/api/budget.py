@@ -1,0 +1,21 @@
+"""Refuse requests over this server's compute budget before they start, saying how to get under it."""
+
+from __future__ import annotations
+
+from app.api.errors import InvalidInput
+from app.config import Settings
+from app.ntk.cost import Cost
+
+
+def check_budget(cost: Cost, settings: Settings, advice: str) -> None:
+    """Raise :class:`InvalidInput` (``compute_budget``) if ``cost`` exceeds a limit; ``advice`` says what to reduce."""
+    if cost.flops > settings.compute_budget_flops:
+        raise InvalidInput(f"this request needs about {cost.flops:.2g} floating-point operations, above this server's "
+                           f"limit of {settings.compute_budget_flops:.2g}; {advice}", "compute_budget")
+    if cost.parameters > settings.max_parameters:
+        raise InvalidInput(f"this request holds {cost.parameters:,} network parameters at once, above this server's "
+                           f"limit of {settings.max_parameters:,}; {advice}", "compute_budget")
+    if cost.result_numbers > settings.max_result_numbers:
+        raise InvalidInput(f"this request would return {cost.result_numbers:,} numbers, above this server's limit of "
+                           f"{settings.max_result_numbers:,}; use fewer snapshots, seeds or widths, or a coarser grid",
+                           "compute_budget")

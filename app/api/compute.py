@@ -1,0 +1,275 @@
+"""Running computations for the API: off the event loop, bounded, shared, cached, cancellable.
+
+- CPU work runs in a small thread pool (``max_concurrent`` threads per worker process), so
+  the event loop keeps answering (``/healthz``) while experiments run; scale across cores
+  with uvicorn workers or replicas.
+- Admission control: at most ``max_concurrent + max_queued`` computations are admitted per
+  worker; beyond that :class:`Overloaded` (→ 503 with Retry-After) instead of a growing queue.
+- Identical concurrent requests share one computation (a :class:`Flight`); finished drift
+  experiments stay in a small LRU of arrays, so other views of them (another kernel width)
+  cost no recomputation. When nobody waits for a flight any more (timeout, client gone),
+  it is cancelled at the next width boundary.
+- Serialized responses are cached separately (:class:`ResponseCache`, bounded by count and bytes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import AsyncGenerator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from app.config import Settings
+from app.ntk import DriftConfig, DriftResult, WidthResult, drift_experiment
+
+T = TypeVar("T")
+
+
+class Overloaded(Exception):
+    """Too many computations admitted already; try again after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Cancelled(Exception):
+    """Raised inside a computation whose every requester has gone."""
+
+
+# --- cached responses -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CachedBody:
+    """A finished JSON body, with its gzip form and a strong ETag from its content."""
+
+    body: bytes
+    gzipped: bytes
+    etag: str
+
+    @classmethod
+    def of(cls, body: bytes) -> CachedBody:
+        digest = hashlib.sha256(body).hexdigest()[:32]
+        return cls(body, gzip.compress(body, compresslevel=6, mtime=0), f'"{digest}"')
+
+    @property
+    def size(self) -> int:
+        return len(self.body) + len(self.gzipped)
+
+
+class ResponseCache:
+    """LRU of :class:`CachedBody` bounded by entry count and total bytes."""
+
+    def __init__(self, max_entries: int, max_bytes: int) -> None:
+        self._entries: OrderedDict[str, CachedBody] = OrderedDict()
+        self._max_entries, self._max_bytes, self._bytes = max_entries, max_bytes, 0
+
+    def get(self, key: str) -> CachedBody | None:
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+        return entry
+
+    def put(self, key: str, body: bytes) -> CachedBody:
+        entry = CachedBody.of(body)
+        if key in self._entries:
+            self._bytes -= self._entries.pop(key).size
+        if entry.size <= self._max_bytes and self._max_entries > 0:
+            self._entries[key] = entry
+            self._bytes += entry.size
+        while len(self._entries) > self._max_entries or self._bytes > self._max_bytes:
+            self._bytes -= self._entries.popitem(last=False)[1].size
+        return entry
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+# --- shared computations --------------------------------------------------------------------
+
+@dataclass
+class Flight:
+    """One drift experiment in progress, shared by every request that asked for it."""
+
+    done: asyncio.Future[DriftResult]
+    widths: list[WidthResult] = field(default_factory=list)
+    listeners: set[asyncio.Queue[WidthResult | BaseException | DriftResult]] = field(default_factory=set)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    interest: int = 0
+
+    def publish(self, width: WidthResult) -> None:
+        self.widths.append(width)
+        for queue in self.listeners:
+            queue.put_nowait(width)
+
+    def finish(self, outcome: DriftResult | BaseException) -> None:
+        for queue in self.listeners:
+            queue.put_nowait(outcome)
+        if isinstance(outcome, BaseException):
+            self.done.set_exception(outcome)
+            self.done.exception()  # retrieved here, so an unawaited failure is not logged as lost
+        else:
+            self.done.set_result(outcome)
+
+
+class ComputeService:
+    """The API's one gateway to CPU work (see the module docstring)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.responses = ResponseCache(settings.cache_entries, settings.cache_bytes)
+        self._pool: ThreadPoolExecutor | None = None  # made on first use, after every close()
+        self._admitted = 0
+        self._flights: dict[DriftConfig, Flight] = {}
+        self._results: OrderedDict[DriftConfig, DriftResult] = OrderedDict()
+        self._typical_seconds = 1.0  # running mean of computation times, for Retry-After
+
+    # -- status --
+    @property
+    def saturated(self) -> bool:
+        return self._admitted >= self.settings.max_concurrent + self.settings.max_queued
+
+    def retry_after(self) -> int:
+        """Seconds until a slot is likely free: the admitted work spread over the workers."""
+        waiting = self._admitted / self.settings.max_concurrent
+        return max(1, math.ceil(self._typical_seconds * max(waiting, 1)))
+
+    def close(self) -> None:
+        """Cancel what runs and stop the threads (at shutdown); a later request starts new ones."""
+        for flight in self._flights.values():
+            flight.cancel.set()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.settings.max_concurrent, thread_name_prefix="compute")
+        return self._pool
+
+    # -- generic work --
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` in the pool under admission control and the time limit."""
+        self._admit()
+        started = time.perf_counter()
+        future = asyncio.get_running_loop().run_in_executor(self._executor(), fn, *args)
+        future.add_done_callback(lambda _: self._release(started))
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self.settings.compute_timeout_s)
+        except TimeoutError:
+            raise self._timed_out() from None
+
+    # -- drift experiments --
+    async def drift(self, config: DriftConfig) -> DriftResult:
+        """The finished experiment: from the result cache, an ongoing identical flight, or a new one."""
+        cached = self._cached_result(config)
+        if cached is not None:
+            return cached
+        flight = self._flight(config)
+        flight.interest += 1
+        try:
+            return await asyncio.wait_for(asyncio.shield(flight.done), self.settings.compute_timeout_s)
+        except TimeoutError:
+            raise self._timed_out() from None
+        finally:
+            self._lose_interest(flight)
+
+    async def drift_stream(self, config: DriftConfig) -> AsyncGenerator[WidthResult | DriftResult, None]:
+        """Each width's result as it finishes (earlier ones replayed), then the whole experiment."""
+        cached = self._cached_result(config)
+        if cached is not None:
+            for width in cached.widths:
+                yield width
+            yield cached
+            return
+        flight = self._flight(config)
+        queue: asyncio.Queue[WidthResult | BaseException | DriftResult] = asyncio.Queue()
+        for width in flight.widths:
+            queue.put_nowait(width)
+        flight.listeners.add(queue)
+        flight.interest += 1
+        deadline = time.monotonic() + self.settings.compute_timeout_s
+        try:
+            while True:
+                try:
+                    item = await asyncio.wait_for(queue.get(), max(deadline - time.monotonic(), 0))
+                except TimeoutError:
+                    raise self._timed_out() from None
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if isinstance(item, DriftResult):
+                    return
+        finally:
+            flight.listeners.discard(queue)
+            self._lose_interest(flight)
+
+    # -- internals --
+    def _admit(self) -> None:
+        if self.saturated:
+            raise Overloaded(f"the server is busy ({self._admitted} computations running or queued); "
+                             f"try again in {self.retry_after()} s", self.retry_after())
+        self._admitted += 1
+
+    def _release(self, started: float) -> None:
+        self._admitted -= 1
+        self._typical_seconds = 0.8 * self._typical_seconds + 0.2 * (time.perf_counter() - started)
+
+    def _timed_out(self) -> Overloaded:
+        return Overloaded(f"the computation did not finish within {self.settings.compute_timeout_s:g} s; "
+                          f"the server may be busy: try again in {self.retry_after()} s, or ask for less "
+                          f"(fewer or narrower widths, fewer steps or seeds)", self.retry_after())
+
+    def _cached_result(self, config: DriftConfig) -> DriftResult | None:
+        result = self._results.get(config)
+        if result is not None:
+            self._results.move_to_end(config)
+        return result
+
+    def _flight(self, config: DriftConfig) -> Flight:
+        """The live flight for ``config``, or a new one started now (which needs admission)."""
+        flight = self._flights.get(config)
+        if flight is not None and not flight.cancel.is_set():
+            return flight
+        self._admit()
+        loop = asyncio.get_running_loop()
+        flight = Flight(loop.create_future())
+        self._flights[config] = flight
+        started = time.perf_counter()
+
+        def on_width(width: WidthResult) -> None:  # runs in the worker thread
+            if flight.cancel.is_set():
+                raise Cancelled
+            loop.call_soon_threadsafe(flight.publish, width)
+
+        work = loop.run_in_executor(self._executor(), drift_experiment, config, on_width)
+        work.add_done_callback(lambda future: self._land(config, flight, future, started))
+        return flight
+
+    def _land(self, config: DriftConfig, flight: Flight, future: asyncio.Future[DriftResult], started: float) -> None:
+        """A flight finished (on the event loop): release its slot, keep its result, tell its listeners."""
+        self._release(started)
+        if self._flights.get(config) is flight:
+            del self._flights[config]
+        error = future.exception() if not future.cancelled() else Cancelled()
+        if error is None:
+            result = future.result()
+            if self.settings.result_cache_entries > 0:
+                self._results[config] = result
+                while len(self._results) > self.settings.result_cache_entries:
+                    self._results.popitem(last=False)
+            flight.finish(result)
+        else:
+            flight.finish(error)
+
+    def _lose_interest(self, flight: Flight) -> None:
+        flight.interest -= 1
+        if flight.interest <= 0 and not flight.done.done():
+            flight.cancel.set()

@@ -1,0 +1,82 @@
+"""Drift experiments: one JSON document, or Server-Sent Events as widths finish."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from app.api.budget import check_budget
+from app.api.compute import Overloaded
+from app.api.deps import ServiceDep, SettingsDep
+from app.api.errors import InvalidInput, responses
+from app.api.http import cached_json
+from app.api.schemas import DriftQuery, DriftResponse, drift_document, dumps, width_document
+from app.config import Settings
+from app.ntk import DriftConfig, DriftResult, WidthResult
+from app.ntk.cost import drift_cost
+
+router = APIRouter(prefix="/experiments", tags=["experiments"])
+ADVICE = "use fewer or narrower widths (the widest costs most), fewer steps, seeds or snapshots, or a smaller grid"
+
+
+def admissible_config(query: DriftQuery, settings: Settings) -> DriftConfig:
+    """The core's config for ``query``, refused with 422 if the core rejects it or it is over budget."""
+    try:
+        config = query.to_config()
+    except ValueError as error:
+        raise InvalidInput(str(error)) from None
+    check_budget(drift_cost(config), settings, ADVICE)
+    return config
+
+
+@router.get("/drift", summary="Train networks of several widths and measure how their kernels move",
+            response_model=None, responses=responses({"model": DriftResponse}))
+async def drift(query: Annotated[DriftQuery, Query()], request: Request, service: ServiceDep,
+                settings: SettingsDep) -> Response:
+    """Every parameter has a default, so a URL names a result: identical URLs are answered from cache."""
+    key = f"drift:{sorted(query.model_dump().items())}"  # canonical: parameter order and defaults do not matter
+    entry = service.responses.get(key)
+    if entry is None:
+        result = await service.drift(admissible_config(query, settings))
+        entry = service.responses.put(key, dumps(drift_document(query, result)))
+    return cached_json(request, entry)
+
+
+@router.get("/drift/stream", summary="The same experiment as Server-Sent Events, one event per finished width",
+            response_class=StreamingResponse,
+            responses=responses({"content": {"text/event-stream": {"schema": {"type": "string"}}},
+                                 "description": "`event: width` per finished width (data: one entry of `widths`), then "
+                                                "`event: result` (data: the whole document), or `event: error`."}))
+async def drift_stream(query: Annotated[DriftQuery, Query()], service: ServiceDep, settings: SettingsDep) -> StreamingResponse:
+    config = admissible_config(query, settings)
+    events = service.drift_stream(config)
+    try:
+        first = await anext(events)  # overload and errors before the first event are plain HTTP errors
+    except Overloaded:
+        await events.aclose()
+        raise
+    return StreamingResponse(_sse(query, first, events), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+async def _sse(query: DriftQuery, first: WidthResult | DriftResult,
+               rest: AsyncGenerator[WidthResult | DriftResult, None]) -> AsyncIterator[bytes]:
+    item = first
+    try:
+        while True:
+            if isinstance(item, DriftResult):
+                yield _event("result", dumps(drift_document(query, item)))
+                return
+            yield _event("width", dumps(width_document(item)))
+            item = await anext(rest)
+    except Overloaded as error:
+        yield _event("error", dumps({"detail": str(error), "retry_after": error.retry_after}))
+    finally:
+        await rest.aclose()
+
+
+def _event(name: str, data: bytes) -> bytes:
+    return b"event: " + name.encode() + b"\ndata: " + data + b"\n\n"

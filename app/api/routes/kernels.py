@@ -1,0 +1,86 @@
+"""Kernels and infinite-width predictions for points the caller sends."""
+
+from __future__ import annotations
+
+import numpy as np
+from fastapi import APIRouter, Request, Response
+
+from app.api.budget import check_budget
+from app.api.deps import ServiceDep, SettingsDep
+from app.api.errors import InvalidInput, responses
+from app.api.http import cached_json
+from app.api.schemas import (
+    KernelsRequest,
+    KernelsResponse,
+    PredictionRequest,
+    PredictionResponse,
+    dumps,
+    kernels_document,
+    prediction_document,
+)
+from app.ntk import MLP, analytic_kernels, empirical_ntk, gd_mse_prediction, init_params
+from app.ntk.cost import Cost, kernel_flops, parameter_count
+
+router = APIRouter(tags=["kernels"])
+ADVICE = "use a narrower or shallower network, or fewer points"
+
+
+@router.post("/kernels", summary="Analytic (infinite-width) and/or empirical NNGP and NTK between points",
+             response_model=None, responses=responses({"model": KernelsResponse}, body=True))
+async def kernels(body: KernelsRequest, request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
+    """Kernels in full float64 precision. The standard parameterization has no analytic limit (422 if asked)."""
+    if "analytic" in body.kinds and body.parameterization == "standard":
+        raise InvalidInput("the standard parameterization's NTK grows with width and has no infinite-width limit; "
+                           "ask for kinds=['empirical'] or use parameterization='ntk'", location=("body", "kinds"))
+    mlp = _mlp(body, body.width)
+    x1, x2 = body.arrays()
+    if "empirical" in body.kinds:
+        d, n1, n2 = x1.shape[1], x1.shape[0], 0 if x2 is None else x2.shape[0]
+        cost = Cost(kernel_flops(body.depth, body.width, d, n1, n2), parameter_count(body.depth, body.width, d), n1 * n1)
+        check_budget(cost, settings, ADVICE)
+    key = "kernels:" + body.model_dump_json()
+    entry = service.responses.get(key)
+    if entry is None:
+        entry = service.responses.put(key, dumps(await service.run(_kernels, body, mlp, x1, x2)))
+    return cached_json(request, entry)
+
+
+def _kernels(body: KernelsRequest, mlp: MLP, x1: np.ndarray, x2: np.ndarray | None) -> dict[str, object]:
+    nngp = ntk = empirical = None
+    if "analytic" in body.kinds:
+        nngp, ntk = analytic_kernels(mlp, x1, x2)
+    if "empirical" in body.kinds:
+        params = init_params(mlp, x1.shape[1], np.random.default_rng([body.seed, body.width]))
+        empirical = empirical_ntk(mlp, params, x1, x2)
+    return kernels_document(nngp, ntk, empirical)
+
+
+@router.post("/predictions", summary="The infinite-width network trained on your points: kernel regression over time",
+             response_model=None, responses=responses({"model": PredictionResponse}, body=True))
+async def predictions(body: PredictionRequest, request: Request, service: ServiceDep) -> Response:
+    """Mean prediction (f0 = 0) of gradient descent with the analytic NTK, at each requested time."""
+    if body.parameterization == "standard":
+        raise InvalidInput("the standard parameterization has no infinite-width limit; use parameterization='ntk'",
+                           location=("body", "parameterization"))
+    key = "predictions:" + body.model_dump_json()
+    entry = service.responses.get(key)
+    if entry is None:
+        entry = service.responses.put(key, dumps(await service.run(_predict, body)))
+    return cached_json(request, entry)
+
+
+def _predict(body: PredictionRequest) -> dict[str, object]:
+    mlp = _mlp(body, 1)
+    x_train, x_test = np.array(body.x_train, dtype=float), np.array(body.x_test, dtype=float)
+    _, ntk_train = analytic_kernels(mlp, x_train)
+    _, ntk_test = analytic_kernels(mlp, x_test, x_train)
+    prediction = gd_mse_prediction(ntk_train, ntk_test, np.array(body.y_train), body.time_array(), body.learning_rate,
+                                   discrete=body.discrete, ridge=body.ridge)
+    return prediction_document(body, prediction)
+
+
+def _mlp(body: KernelsRequest | PredictionRequest, width: int) -> MLP:
+    try:
+        return MLP(body.depth, width, body.activation, body.w_std, body.b_std, body.parameterization)
+    except ValueError as error:
+        raise InvalidInput(str(error), location=("body",)) from None

@@ -1,0 +1,16 @@
+"""Named scenarios."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.api.presets import PRESETS
+from app.api.schemas import PresetModel
+
+router = APIRouter(prefix="/presets", tags=["presets"])
+
+
+@router.get("", summary="Named scenarios: full, valid parameter sets for /experiments/drift")
+async def list_presets() -> list[PresetModel]:
+    return [PresetModel(id=p.id, title=p.title, description=p.description, query=p.query.model_dump(exclude_none=True))
+            for p in PRESETS]

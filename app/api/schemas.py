@@ -1,0 +1,324 @@
+"""The API's JSON: request models with their bounds, response models, and the serialization of results.
+
+This is the only module that turns numpy results into JSON (and the only one that knows
+how numbers are rounded for plotting). Handlers stay thin; the maths core knows no JSON.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal, get_args
+
+import numpy as np
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from app.ntk import DriftConfig, DriftResult, KernelPrediction, WidthResult
+from app.ntk.experiments import DEFAULT_WIDTHS
+from app.ntk.mlp import ACTIVATIONS, MAX_DEPTH, PARAMETERIZATIONS
+
+API_VERSION = "1"
+MAX_WIDTH = 8192
+MAX_WIDTHS = 12
+PLOT_DIGITS = 4          # significant digits of arrays meant for plotting
+MAX_LOSS_POINTS = 201    # loss curves are subsampled to at most this many steps
+
+Activation = Literal["relu", "erf"]
+Parameterization = Literal["ntk", "standard", "mean_field"]
+Target = Literal["sin", "cos", "xy", "bump", "step", "values"]
+assert set(get_args(Activation)) == set(ACTIVATIONS) and set(get_args(Parameterization)) == set(PARAMETERIZATIONS)
+
+Strict = ConfigDict(extra="forbid", allow_inf_nan=False)
+StrictBody = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)  # JSON bodies: no type coercion (false ≠ 0)
+
+
+# --- requests -------------------------------------------------------------------------------
+
+class Architecture(BaseModel):
+    """The network: the fields of ``app.ntk.MLP`` except width (and alpha, which only matters for training)."""
+
+    model_config = Strict
+
+    depth: int = Field(1, ge=1, le=MAX_DEPTH, description="Hidden layers.")
+    activation: Activation = Field("relu", description="Nonlinearity: 'relu' or 'erf'.")
+    w_std: float = Field(1.0, ge=0.01, le=4, description="σw, the weights' scale.")
+    b_std: float = Field(0.1, ge=0, le=4, description="σb, the biases' scale (0: no bias).")
+    parameterization: Parameterization = Field("ntk", description="'ntk', 'standard' or 'mean_field' (depth 1 only).")
+
+
+class DriftQuery(Architecture):
+    """Every parameter of a drift experiment, as query parameters with defaults: a URL names a result."""
+
+    widths: str = Field(",".join(map(str, DEFAULT_WIDTHS)), pattern=r"^\d{1,5}(,\d{1,5}){0,11}$",
+                        description=f"Comma-separated, increasing widths, each 1–{MAX_WIDTH}, at most {MAX_WIDTHS}.")
+    seeds: int = Field(3, ge=1, le=8, description="Networks per width (seeds seed … seed + seeds − 1).")
+    alpha: float = Field(1.0, ge=0.01, le=100, description="Lazy-training scale α (1: the ordinary network).")
+    learning_rate: float = Field(1.0, ge=1e-6, le=100, description="Gradient-descent step size η.")
+    steps: int = Field(500, ge=1, le=10000, description="Gradient-descent steps.")
+    snapshots: int = Field(6, ge=2, le=41,
+                           description="Evenly spaced times (including 0 and steps) at which kernels are measured.")
+    districts: int = Field(8, ge=1, le=128, description="Training points on the ring.")
+    grid: int = Field(64, ge=8, le=128, description="Grid points on the ring for kernels and functions.")
+    target: Target = Field("sin", description="What the network learns: sin kγ, cos kγ, x₁x₂, a bump, a step, or 'values'.")
+    frequency: int = Field(1, ge=0, le=16, description="k in sin kγ / cos kγ.")
+    values: str | None = Field(None, max_length=4000, pattern=r"^-?\d+(\.\d+)?([eE][-+]?\d+)?(,-?\d+(\.\d+)?([eE][-+]?\d+)?)*$",
+                               description="With target=values: comma-separated numbers, one per district.")
+    noise: float = Field(0.0, ge=0, le=2, description="Standard deviation of Gaussian noise added to the targets.")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="First seed.")
+    kernel_width: int | None = Field(None, ge=1, le=MAX_WIDTH,
+                                     description="Include this width's kernel on the grid at every snapshot (first seed).")
+
+    @field_validator("widths")
+    @classmethod
+    def _widths_in_range(cls, widths: str) -> str:
+        numbers = [int(w) for w in widths.split(",")]
+        if not all(1 <= n <= MAX_WIDTH for n in numbers):
+            raise ValueError(f"each width must be from 1 to {MAX_WIDTH}")
+        if numbers != sorted(set(numbers)):
+            raise ValueError("widths must be increasing and distinct")
+        return widths
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DriftQuery:
+        if self.kernel_width is not None and self.kernel_width not in self.width_list:
+            raise ValueError(f"kernel_width must be one of the widths ({self.widths}), got {self.kernel_width}")
+        if (self.target == "values") != (self.values is not None):
+            raise ValueError("give values exactly when target=values (one number per district)")
+        if self.values is not None and len(self.values.split(",")) != self.districts:
+            raise ValueError(f"values must hold one number per district: {self.districts} expected, "
+                             f"got {len(self.values.split(','))}")
+        if self.snapshots > self.steps + 1:
+            raise ValueError(f"snapshots must be at most steps + 1 = {self.steps + 1}")
+        return self
+
+    @property
+    def width_list(self) -> tuple[int, ...]:
+        return tuple(int(w) for w in self.widths.split(","))
+
+    def to_config(self) -> DriftConfig:
+        """The core's config (its own checks may still refuse with ValueError, e.g. deep mean-field)."""
+        values = None if self.values is None else tuple(float(v) for v in self.values.split(","))
+        return DriftConfig(self.width_list, self.seeds, self.depth, self.activation, self.w_std, self.b_std,
+                           self.parameterization, self.alpha, self.learning_rate, self.steps, self.snapshots,
+                           self.districts, self.grid, self.target, self.frequency, values, self.noise, self.seed)
+
+
+Points = Annotated[list[Annotated[list[float], Field(min_length=1, max_length=16)]], Field(min_length=1, max_length=256)]
+
+
+class KernelsRequest(Architecture):
+    """Kernels between two sets of points (``x2`` omitted: ``x2 = x1``)."""
+
+    model_config = StrictBody
+
+    x1: Points = Field(description="Points, N1 × d (N1 ≤ 256, d ≤ 16).")
+    x2: Points | None = Field(None, description="Points, N2 × d; omitted means x1.")
+    kinds: list[Literal["analytic", "empirical"]] = Field(["analytic"], min_length=1, max_length=2,
+                                                          description="Which kernels to compute.")
+    width: int = Field(512, ge=1, le=MAX_WIDTH, description="Width of the sampled network (empirical only).")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of the sampled network (empirical only).")
+
+    @model_validator(mode="after")
+    def _same_dimension(self) -> KernelsRequest:
+        dims = {len(p) for p in self.x1} | {len(p) for p in self.x2 or []}
+        if len(dims) != 1:
+            raise ValueError(f"every point must have the same dimension d, got dimensions {sorted(dims)}")
+        return self
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray | None]:
+        return np.array(self.x1, dtype=float), None if self.x2 is None else np.array(self.x2, dtype=float)
+
+
+class PredictionRequest(Architecture):
+    """The infinite-width network's outputs after training on (x_train, y_train) by gradient descent."""
+
+    model_config = StrictBody
+
+    x_train: Points = Field(description="Training points, N × d.")
+    y_train: list[float] = Field(min_length=1, max_length=256, description="Targets, one per training point.")
+    x_test: Points = Field(description="Points to predict at, M × d.")
+    times: list[float | Literal["inf"]] = Field(["inf"], min_length=1, max_length=64,
+                                                description="Training times t (steps when discrete), or 'inf'.")
+    learning_rate: float = Field(1.0, ge=1e-6, le=100, description="η.")
+    discrete: bool = Field(False, description="Step-by-step gradient descent instead of gradient flow.")
+    ridge: float = Field(0.0, ge=0, le=1e3, description="Added to the kernel's diagonal (only when asked).")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PredictionRequest:
+        if len(self.y_train) != len(self.x_train):
+            raise ValueError(f"y_train needs one value per training point: {len(self.x_train)} expected, got {len(self.y_train)}")
+        dims = {len(p) for p in self.x_train} | {len(p) for p in self.x_test}
+        if len(dims) != 1:
+            raise ValueError(f"every point must have the same dimension d, got dimensions {sorted(dims)}")
+        for t in self.times:
+            if t != "inf" and (t < 0 or (self.discrete and t != math.floor(t)) or t > 1e9):
+                raise ValueError("times must be ≥ 0 and ≤ 1e9 (whole numbers when discrete), or 'inf'")
+        return self
+
+    def time_array(self) -> np.ndarray:
+        return np.array([math.inf if t == "inf" else t for t in self.times], dtype=float)
+
+
+# --- responses ------------------------------------------------------------------------------
+
+Matrix = list[list[float]]
+MaybeFloat = float | None  # null where a network had diverged
+
+
+class SlopeModel(BaseModel):
+    slope: MaybeFloat = Field(description="Fitted exponent: log y = intercept + slope · log width.")
+    stderr: MaybeFloat = Field(description="Standard error of the slope.")
+    intercept: MaybeFloat
+    points: int = Field(description="(width, seed) points in the fit (diverged or non-positive ones left out).")
+
+
+class WidthModel(BaseModel):
+    width: int
+    drift: list[list[MaybeFloat]] = Field(description="Relative kernel change ‖Θ_t − Θ_0‖/‖Θ_0‖, seeds × snapshots.")
+    weight_change: list[list[list[MaybeFloat]]] = Field(description="‖W_l(t) − W_l(0)‖/‖W_l(0)‖, seeds × snapshots × layers.")
+    init_distance: list[MaybeFloat] | None = Field(description="‖Θ̂_0 − Θ‖/‖Θ‖ per seed (null: no analytic kernel).")
+    function: list[list[list[MaybeFloat]]] = Field(description="The trained network on the grid, seeds × snapshots × grid.")
+    forecast: list[list[list[MaybeFloat]]] | None = Field(description="Infinite-width prediction from the same start.")
+    loss_steps: list[int]
+    loss: list[list[MaybeFloat]] = Field(description="Training loss per seed at loss_steps.")
+    diverged_at: list[int] = Field(description="Step at which each seed diverged, −1 if it did not.")
+    divergence: list[str | None] = Field(description="Why, in words.")
+    lr_limit: list[float] = Field(description="2N/λ_max at init: the largest stable learning rate per seed.")
+
+
+class ReferenceModel(BaseModel):
+    kernel: Matrix | None = Field(description="Analytic NTK on the grid (when kernel_width was asked for).")
+    forecast: Matrix = Field(description="Infinite-width prediction from f0 = 0, snapshots × grid.")
+    note: str | None = Field(description="What is wrong with the infinite-width prediction, if anything.")
+
+
+class KernelSnapshots(BaseModel):
+    width: int
+    seed: int
+    snapshots: list[list[list[MaybeFloat]]] = Field(description="Θ̂_t on the grid, snapshots × grid × grid.")
+
+
+class DriftResponse(BaseModel):
+    version: str
+    query: dict[str, Any] = Field(description="The full parameter set that produced this result.")
+    snapshot_steps: list[int]
+    gamma_grid: list[float]
+    gamma_train: list[float]
+    y_train: list[float]
+    reference: ReferenceModel | None
+    widths: list[WidthModel]
+    kernel: KernelSnapshots | None
+    slopes: dict[str, SlopeModel]
+
+
+class KernelsResponse(BaseModel):
+    nngp: Matrix | None = Field(description="Analytic NNGP kernel (N1 × N2), full precision.")
+    ntk: Matrix | None = Field(description="Analytic NTK (N1 × N2), full precision.")
+    empirical_ntk: Matrix | None = Field(description="Empirical NTK of one sampled network of the given width.")
+
+
+class PredictionResponse(BaseModel):
+    times: list[float | Literal["inf"]]
+    f_train: list[list[MaybeFloat]] = Field(description="times × N (null where discrete steps diverge)")
+    f_test: list[list[MaybeFloat]] = Field(description="times × M (null where discrete steps diverge)")
+    rank: int
+    unlearnable_fraction: float
+    lr_limit: float | None = Field(description="2N/λ_max (null if the kernel is zero).")
+    note: str | None
+
+
+class PresetModel(BaseModel):
+    id: str
+    title: str
+    description: str
+    query: dict[str, Any] = Field(description="Query parameters of /api/v1/experiments/drift.")
+
+
+class ErrorModel(BaseModel):
+    detail: str
+
+
+# --- serialization --------------------------------------------------------------------------
+
+def dumps(document: Any) -> bytes:
+    """Compact JSON; NaN and ±inf become null; numpy arrays are written natively."""
+    return orjson.dumps(document, default=_contiguous, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def _contiguous(value: Any) -> Any:
+    """orjson writes only C-ordered arrays itself; hand it a C-ordered copy of any other."""
+    if isinstance(value, np.ndarray):
+        return np.ascontiguousarray(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def plot_round(values: np.ndarray, digits: int = PLOT_DIGITS) -> np.ndarray:
+    """Round to ``digits`` significant figures, elementwise (NaN stays NaN, 0 stays 0).
+
+    Dividing by a power of ten gives the nearest double to the short decimal, so the JSON
+    writer prints it short: ``0.1234``, not ``0.12340000000000001``.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exponent = digits - 1 - np.floor(np.log10(np.abs(values)))
+    exponent = np.where(np.isfinite(exponent), exponent, 0).astype(int)
+    up = np.round(values * 10.0 ** np.maximum(exponent, 0)) / 10.0 ** np.maximum(exponent, 0)
+    down = np.round(values / 10.0 ** np.maximum(-exponent, 0)) * 10.0 ** np.maximum(-exponent, 0)
+    rounded: np.ndarray = np.where(exponent >= 0, up, down)
+    return rounded
+
+
+def drift_document(query: DriftQuery, result: DriftResult) -> dict[str, Any]:
+    """The JSON document of one drift experiment (see :class:`DriftResponse`)."""
+    kernel = None
+    if query.kernel_width is not None:
+        focus = next(w for w in result.widths if w.width == query.kernel_width)
+        kernel = {"width": focus.width, "seed": query.seed, "snapshots": plot_round(focus.kernel[0])}
+    reference = None
+    if result.reference is not None:
+        reference = {"kernel": None if kernel is None else plot_round(result.reference.kernel_grid),
+                     "forecast": plot_round(result.reference.mean_forecast), "note": result.reference.note}
+    return {
+        "version": API_VERSION,
+        "query": query.model_dump(),
+        "snapshot_steps": list(result.snapshot_steps),
+        "gamma_grid": plot_round(result.task.gamma_grid, 6),
+        "gamma_train": plot_round(result.task.gamma_train, 6),
+        "y_train": result.task.y_train,
+        "reference": reference,
+        "widths": [width_document(w) for w in result.widths],
+        "kernel": kernel,
+        "slopes": {name: {"slope": fit.slope, "stderr": fit.stderr, "intercept": fit.intercept, "points": fit.points}
+                   for name, fit in result.slopes.items()},
+    }
+
+
+def width_document(width: WidthResult) -> dict[str, Any]:
+    """One width's results, rounded for plotting (see :class:`WidthModel`)."""
+    steps = width.loss.shape[1]
+    loss_steps = np.unique(np.linspace(0, steps - 1, min(steps, MAX_LOSS_POINTS)).round().astype(int))
+    return {
+        "width": width.width,
+        "drift": plot_round(width.drift),
+        "weight_change": plot_round(width.weight_change),
+        "init_distance": None if width.init_distance is None else plot_round(width.init_distance),
+        "function": plot_round(width.function),
+        "forecast": None if width.forecast is None else plot_round(width.forecast),
+        "loss_steps": loss_steps,
+        "loss": plot_round(width.loss[:, loss_steps]),
+        "diverged_at": width.diverged_at,
+        "divergence": list(width.divergence),
+        "lr_limit": plot_round(width.lr_limit),
+    }
+
+
+def kernels_document(nngp: np.ndarray | None, ntk: np.ndarray | None, empirical: np.ndarray | None) -> dict[str, Any]:
+    """Kernels in full precision (see :class:`KernelsResponse`)."""
+    return {"nngp": nngp, "ntk": ntk, "empirical_ntk": empirical}
+
+
+def prediction_document(request: PredictionRequest, prediction: KernelPrediction) -> dict[str, Any]:
+    """Infinite-width predictions in full precision (see :class:`PredictionResponse`)."""
+    return {"times": request.times, "f_train": prediction.f_train, "f_test": prediction.f_test,
+            "rank": prediction.rank, "unlearnable_fraction": prediction.unlearnable_fraction,
+            "lr_limit": prediction.lr_limit if math.isfinite(prediction.lr_limit) else None, "note": prediction.note}

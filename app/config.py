@@ -1,0 +1,39 @@
+"""Settings: one class, read from environment variables (prefix ``LANES_``; ``PORT`` and ``WORKERS`` also work)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob an operator can turn. The README's "Settings" table lists them with their defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="LANES_", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Address to bind.")
+    port: int = Field(8000, ge=1, le=65535, validation_alias=AliasChoices("LANES_PORT", "PORT"),
+                      description="Port to bind.")
+    workers: int = Field(1, ge=1, le=64, validation_alias=AliasChoices("LANES_WORKERS", "WORKERS"),
+                         description="uvicorn worker processes.")
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = Field("info", description="uvicorn log level.")
+    cache_entries: int = Field(256, ge=0, description="Responses kept per worker (LRU), by count ...")
+    cache_bytes: int = Field(64 * 2**20, ge=0, description="... and by total size in bytes.")
+    result_cache_entries: int = Field(8, ge=0, description="Computed experiments kept as arrays, to answer other views of them.")
+    compute_budget_flops: float = Field(1e11, gt=0,
+                                        description="Largest estimated cost of one request, in floating-point operations.")
+    max_parameters: int = Field(2**25, gt=0, description="Largest number of network parameters held at once by one request.")
+    max_result_numbers: int = Field(4_000_000, gt=0, description="Largest number of values one experiment may return.")
+    max_concurrent: int = Field(1, ge=1, le=64, description="Computations running at once per worker.")
+    max_queued: int = Field(4, ge=0, le=1000, description="Computations waiting per worker; beyond that: 503 + Retry-After.")
+    compute_timeout_s: float = Field(30.0, gt=0, description="Longest a request waits for its computation; then 503.")
+    frame_ancestors: str = Field("*", description="CSP frame-ancestors for embeds: '*' or space-separated origins.")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings, read once (tests override the dependency or build their own app)."""
+    return Settings()

@@ -1,0 +1,44 @@
+"""The application: ``create_app()`` builds it; ``app`` is what uvicorn serves (``app.main:app``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.middleware.gzip import GZipMiddleware
+
+from app.api.compute import ComputeService
+from app.api.errors import install_error_handlers
+from app.api.router import api_router, health_router
+from app.config import Settings, get_settings
+
+DESCRIPTION = """Infinite Lanes computes neural tangent kernels on request: analytic (infinite-width) and
+empirical kernels for your points, infinite-width predictions, and drift experiments that train
+networks of several widths and measure how far their kernels move. Every input is bounded (422
+with the allowed range); requests over the compute budget are refused before they start; a busy
+server answers 503 with Retry-After."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app with ``settings`` (default: from the environment)."""
+    settings = settings or get_settings()
+
+    compute = ComputeService(settings)  # its threads start on first use
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        compute.close()
+
+    app = FastAPI(title="Infinite Lanes", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.compute = compute
+    app.dependency_overrides[get_settings] = lambda: settings
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(api_router)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,134 @@
+"""GET /api/v1/experiments/drift and its SSE stream, through HTTP."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from app.api.schemas import DriftResponse
+from app.ntk import DriftConfig, drift_experiment
+
+URL = "/api/v1/experiments/drift"
+SMALL = {"widths": "16,64", "seeds": 2, "steps": 40, "snapshots": 3, "districts": 4, "grid": 16}
+SMALL_CONFIG = DriftConfig(widths=(16, 64), seeds=2, steps=40, snapshots=3, districts=4, grid=16)
+
+
+def test_the_document_carries_the_cores_numbers(client: TestClient) -> None:
+    response = client.get(URL, params=SMALL)
+    assert response.status_code == 200
+    document = response.json()
+    DriftResponse.model_validate(document)
+    expected = drift_experiment(SMALL_CONFIG)
+    # Plotted arrays carry 4 significant digits: relative error ≤ 5e-4. Slopes are sent in full precision.
+    for sent, width in zip(document["widths"], expected.widths, strict=True):
+        np.testing.assert_allclose(sent["drift"], width.drift, rtol=5e-4, atol=0)
+        np.testing.assert_allclose(sent["function"], width.function, rtol=5e-4, atol=1e-12)
+        assert sent["diverged_at"] == [-1, -1]
+    assert document["slopes"]["drift"]["slope"] == expected.slopes["drift"].slope or np.isnan(expected.slopes["drift"].slope)
+    assert document["snapshot_steps"] == [0, 20, 40]
+    assert document["kernel"] is None and document["reference"]["kernel"] is None
+
+
+def test_no_parameters_means_the_default_experiment(client: TestClient) -> None:
+    document = client.get(URL).json()
+    assert document["query"]["widths"] == "16,32,64,128,256,512,1024,2048,4096"
+    assert [w["width"] for w in document["widths"]] == [16, 32, 64, 128, 256, 512, 1024, 2048, 4096]
+    assert -1.0 < document["slopes"]["drift"]["slope"] < -0.5
+
+
+def test_kernel_width_adds_that_widths_kernel_and_the_analytic_one(client: TestClient) -> None:
+    document = client.get(URL, params=SMALL | {"kernel_width": 64}).json()
+    kernels = np.array(document["kernel"]["snapshots"])
+    assert kernels.shape == (3, 16, 16) and document["kernel"]["width"] == 64
+    np.testing.assert_allclose(kernels, drift_experiment(SMALL_CONFIG).widths[1].kernel[0], rtol=5e-4)
+    assert np.array(document["reference"]["kernel"]).shape == (16, 16)
+
+
+def test_results_are_cacheable_by_etag_whatever_the_parameter_order(client: TestClient) -> None:
+    first = client.get(URL, params=SMALL)
+    reordered = client.get(URL + "?" + "&".join(f"{k}={v}" for k, v in reversed(SMALL.items())))
+    assert first.headers["etag"] == reordered.headers["etag"]
+    assert first.headers["cache-control"] == "public, max-age=86400"
+    assert client.get(URL, params=SMALL, headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+    assert client.get(URL, params=SMALL | {"seed": 1}).headers["etag"] != first.headers["etag"]
+
+
+def test_large_documents_travel_gzipped(client: TestClient) -> None:
+    response = client.get(URL, params=SMALL, headers={"Accept-Encoding": "gzip"})
+    assert response.headers["content-encoding"] == "gzip" and "Accept-Encoding" in response.headers["vary"]
+    plain = client.get(URL, params=SMALL, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert plain.json() == response.json()
+
+
+def test_divergence_is_a_result_not_an_error(client: TestClient) -> None:
+    document = client.get(URL, params=SMALL | {"learning_rate": 40}).json()
+    narrow = document["widths"][0]
+    assert all(step > 0 for step in narrow["diverged_at"])
+    assert all("above 2N/λ_max" in reason for reason in narrow["divergence"])
+    assert narrow["drift"][0][-1] is None  # NaN travels as null
+
+
+def _events(text: str) -> list[tuple[str, dict[str, object]]]:
+    events = []
+    for block in text.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines())
+        events.append((lines["event"], json.loads(lines["data"])))
+    return events
+
+
+def test_the_stream_sends_each_width_then_the_whole_result(client: TestClient) -> None:
+    response = client.get(URL + "/stream", params=SMALL)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+    events = _events(response.text)
+    assert [name for name, _ in events] == ["width", "width", "result"]
+    assert [data["width"] for _, data in events[:2]] == [16, 64]
+    assert events[2][1] == client.get(URL, params=SMALL).json()
+
+
+def test_the_stream_of_a_finished_experiment_replays_it(client: TestClient) -> None:
+    client.get(URL, params=SMALL)
+    events = _events(client.get(URL + "/stream", params=SMALL).text)
+    assert [name for name, _ in events] == ["width", "width", "result"]
+
+
+BAD_QUERIES = [
+    ({"widths": "abc"}, "String should match pattern"),
+    ({"widths": "0,16"}, "each width must be from 1 to 8192"),
+    ({"widths": "64,32"}, "widths must be increasing and distinct"),
+    ({"widths": "16,9000"}, "each width must be from 1 to 8192"),
+    ({"widths": ",".join(str(n) for n in range(1, 14))}, "String should match pattern"),
+    ({"depth": 5}, "less than or equal to 4"),
+    ({"activation": "tanh"}, "Input should be 'relu' or 'erf'"),
+    ({"learning_rate": 0}, "greater than or equal to 0.000001"),
+    ({"learning_rate": "nan"}, "finite number"),
+    ({"steps": 20000}, "less than or equal to 10000"),
+    ({"steps": 10, "snapshots": 20}, "snapshots must be at most steps + 1 = 11"),
+    ({"target": "values"}, "give values exactly when target=values"),
+    ({"target": "values", "values": "1,2"}, "one number per district: 8 expected, got 2"),
+    ({"target": "values", "values": "1,2,x"}, "String should match pattern"),
+    ({"kernel_width": 100}, "kernel_width must be one of the widths"),
+    ({"colour": "red"}, "Extra inputs are not permitted"),
+    ({"parameterization": "mean_field", "depth": 2}, "mean_field parameterization is implemented for depth 1 only"),
+    ({"widths": "8192", "depth": 4}, "floating-point operations, above this server's limit"),
+    ({"seed": -1}, "greater than or equal to 0"),
+]
+
+
+@pytest.mark.parametrize(("params", "message"), BAD_QUERIES, ids=[str(p) for p, _ in BAD_QUERIES])
+def test_bad_queries_get_422_saying_what_is_wrong(client: TestClient, params: dict[str, object], message: str) -> None:
+    for url in (URL, URL + "/stream"):
+        response = client.get(url, params=params)
+        assert response.status_code == 422, response.text
+        messages = " | ".join(error["msg"] for error in response.json()["detail"])
+        assert message in messages
+
+
+def test_the_budget_message_names_the_limit(make_client: object) -> None:
+    client = make_client(compute_budget_flops=1e9)  # type: ignore[operator]
+    detail = client.get(URL).json()["detail"][0]
+    assert detail["type"] == "compute_budget"
+    assert "limit of 1e+09" in detail["msg"] and "fewer or narrower widths" in detail["msg"]
