@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
-from fastapi.encoders import jsonable_encoder
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from app.api.compute import Overloaded
-from app.api.schemas import dumps
 
 
 class InvalidInput(Exception):
@@ -38,10 +36,12 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(error, Overloaded)
         return JSONResponse({"detail": str(error)}, status_code=503, headers={"Retry-After": str(error.retry_after)})
 
-    async def validation(_: Request, error: Exception) -> Response:
-        # FastAPI's own handler echoes the input back and fails (500) on NaN/Infinity; ours writes them as null.
+    async def validation(_: Request, error: Exception) -> JSONResponse:
+        # FastAPI's own handler echoes each bad input back: unbounded in size, and a 500 for NaN or a 20-digit
+        # integer (not representable in JSON numbers we write). We say where and what, without the echo.
         assert isinstance(error, RequestValidationError)
-        return Response(dumps({"detail": jsonable_encoder(error.errors())}), status_code=422, media_type="application/json")
+        detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()]
+        return JSONResponse({"detail": detail}, status_code=422)
 
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(InvalidInput, invalid)

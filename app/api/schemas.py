@@ -103,7 +103,9 @@ class DriftQuery(Architecture):
                            self.districts, self.grid, self.target, self.frequency, values, self.noise, self.seed)
 
 
-Points = Annotated[list[Annotated[list[float], Field(min_length=1, max_length=16)]], Field(min_length=1, max_length=256)]
+MAX_COORDINATE = 1e4  # larger inputs overflow deep kernels (x·x' is squared at every layer)
+Coordinate = Annotated[float, Field(ge=-MAX_COORDINATE, le=MAX_COORDINATE)]
+Points = Annotated[list[Annotated[list[Coordinate], Field(min_length=1, max_length=16)]], Field(min_length=1, max_length=256)]
 
 
 class KernelsRequest(Architecture):
@@ -135,7 +137,8 @@ class PredictionRequest(Architecture):
     model_config = StrictBody
 
     x_train: Points = Field(description="Training points, N × d.")
-    y_train: list[float] = Field(min_length=1, max_length=256, description="Targets, one per training point.")
+    y_train: list[Annotated[float, Field(ge=-1e6, le=1e6)]] = Field(min_length=1, max_length=256,
+                                                                     description="Targets, one per training point.")
     x_test: Points = Field(description="Points to predict at, M × d.")
     times: list[float | Literal["inf"]] = Field(["inf"], min_length=1, max_length=64,
                                                 description="Training times t (steps when discrete), or 'inf'.")

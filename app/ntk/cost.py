@@ -8,8 +8,9 @@ Per network with ``L`` hidden layers of width ``n``, input dimension ``d`` and `
     gradient  2 F(N)   (δ propagation and the weight-gradient products)
     kernel    F(G) + 2G (L−1) n²  +  2G² (2nL + d + 1)   on G points (forward, δ, Gram matrices)
 
-and every training step of one width costs ``STEP_OVERHEAD`` more: numpy's per-call overhead,
-which dominates narrow networks.
+and every training step of one width costs ``STEP_OVERHEAD`` more (numpy's per-call overhead,
+which dominates narrow networks) plus ``WEIGHT_TRAFFIC`` per weight (reading the weights in four
+matrix products, writing their gradient and the updated weights: memory-bound for wide layers).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from app.ntk.experiments import INPUT_DIM, DriftConfig
 
 ELEMENTWISE = 8            # elementwise passes per unit per layer (bias, activation, slope, products)
 STEP_OVERHEAD = 1e6        # FLOP-equivalents per training step per width: ~40 µs of call overhead at ~25 GFLOP/s
+WEIGHT_TRAFFIC = 60        # FLOP-equivalents per weight per training step: ~7 passes over memory (measured ~3 ns)
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,9 @@ def drift_cost(config: DriftConfig) -> Cost:
     steps, seeds, depth = config.steps + 1, config.seeds, config.depth
     flops = 0.0
     for width in config.widths:
-        training = 3 * forward_flops(depth, width, INPUT_DIM, config.districts) * steps * seeds
+        per_step = 3 * forward_flops(depth, width, INPUT_DIM, config.districts) + WEIGHT_TRAFFIC * parameter_count(
+            depth, width, INPUT_DIM)
+        training = per_step * steps * seeds
         snapshots = kernel_flops(depth, width, INPUT_DIM, config.grid, 0) * len(config.snapshot_steps) * seeds
         flops += training + snapshots + STEP_OVERHEAD * steps
     parameters = seeds * parameter_count(depth, max(config.widths), INPUT_DIM)

@@ -71,6 +71,7 @@ def analytic_kernels(mlp: MLP, x1: Array, x2: Array | None = None) -> tuple[Arra
              "the standard parameterization's NTK grows with width and has no infinite-width limit; "
              "use parameterization='ntk' for analytic kernels")
     x1 = _as_inputs(x1)
+    same = x2 is None
     x2 = x1 if x2 is None else _as_inputs(x2)
     _require(x2.shape[1] == x1.shape[1], f"x1 and x2 must have the same input dimension, got {x1.shape[1]} and {x2.shape[1]}")
     d = x1.shape[1]
@@ -78,6 +79,8 @@ def analytic_kernels(mlp: MLP, x1: Array, x2: Array | None = None) -> tuple[Arra
     cross, var1, var2 = x1 @ x2.T / d, np.sum(x1**2, axis=1) / d, np.sum(x2**2, axis=1) / d
     ntk_tilde: Array = np.zeros_like(cross)
     for _ in range(mlp.depth):
+        if same:  # x with itself: the diagonal is the variance exactly (θ = 0), not θ ≈ 1e-8 from rounding
+            np.fill_diagonal(cross, var1)
         cross, var1, var2 = var_w * cross + var_b, var_w * var1 + var_b, var_w * var2 + var_b
         ntk = cross + var_w * ntk_tilde
         if mlp.activation == "relu":
@@ -87,6 +90,8 @@ def analytic_kernels(mlp: MLP, x1: Array, x2: Array | None = None) -> tuple[Arra
             cross, slope_cross = _erf_moments(cross, var1, var2)
             var1, var2 = _erf_variance(var1), _erf_variance(var2)
         ntk_tilde = ntk * slope_cross
+    if same:
+        np.fill_diagonal(cross, var1)
     nngp = var_w * cross + var_b
     return nngp, nngp + var_w * ntk_tilde
 
@@ -103,9 +108,16 @@ def _relu_moments(q12: Array, q11: Array, q22: Array) -> tuple[Array, Array]:
 
 
 def _erf_moments(q12: Array, q11: Array, q22: Array) -> tuple[Array, Array]:
-    """``(E[erf(u) erf(v)], E[erf'(u) erf'(v)])`` in closed form (Williams 1997)."""
+    """``(E[erf(u) erf(v)], E[erf'(u) erf'(v)])`` in closed form (Williams 1997).
+
+    ``E[erf erf] = (2/π) arcsin(2 q12 / √((1 + 2q11)(1 + 2q22)))`` and ``E[erf' erf'] = (4/π) / √D`` with
+    ``D = (1 + 2q11)(1 + 2q22) − 4 q12² = 1 + 2q11 + 2q22 + 4 (q11 q22 − q12²)``, written in that
+    second form (and the determinant clipped at 0) so that large variances do not cancel.
+    """
     norm = np.outer(1 + 2 * q11, 1 + 2 * q22)
-    return (2 / math.pi) * np.arcsin(2 * q12 / np.sqrt(norm)), (4 / math.pi) / np.sqrt(norm - 4 * q12**2)
+    det = np.maximum(np.outer(q11, q22) - q12**2, 0.0)
+    slope = (4 / math.pi) / np.sqrt(np.add.outer(2 * q11, 2 * q22) + 1 + 4 * det)
+    return (2 / math.pi) * np.arcsin(np.clip(2 * q12 / np.sqrt(norm), -1.0, 1.0)), slope
 
 
 def _erf_variance(q: Array) -> Array:

@@ -43,8 +43,9 @@ class MLP:
     ``alpha`` is Chizat–Oyallon–Bach's lazy-training scale: training fits
     ``f_α(x) = f(x; θ_0) + α (f(x; θ) − f(x; θ_0))`` on the loss ``L(f_α) / α²``.
     ``alpha = 1`` is the ordinary network; large α is lazier, small α richer (MATH.md §6).
-    We offset by ``f(x; θ_0)`` instead of centring at zero so that α = 1 is exactly the
-    unscaled network; the dynamics in function space are the same either way.
+    We offset by ``f(x; θ_0)`` instead of centring at zero (as Chizat et al. and MATH.md do) so
+    that α = 1 is exactly the unscaled network: the model starts at ``f(θ_0)`` rather than 0,
+    i.e. the centred dynamics with target ``y − f(θ_0)``, and its forecasts start there too.
     """
 
     depth: int = 1
@@ -177,16 +178,22 @@ def output_sensitivities(params: Params, trace: Trace) -> list[Array]:
     return _backprop(params, trace, np.ones_like(trace.output))
 
 
-def loss_gradient(params: Params, trace: Trace, cotangent: Array) -> Params:
+def loss_gradient(params: Params, trace: Trace, cotangent: Array, weight_out: list[Array | None] | None = None) -> Params:
     """``Σ_i g_i ∂f(x_i)/∂θ`` for a cotangent ``g`` shaped ``(..., N)``, as ``[(∂W_l, ∂b_l)]``.
 
     With ``δ̃_l = Σ_i g_i δ_l(x_i)`` (δ propagated down from ``g`` instead of from 1):
-    ``∂W_l = w_mult · a_{l-1}ᵀ δ̃_l`` and ``∂b_l = b_mult · 1ᵀ δ̃_l``.
+    ``∂W_l = w_mult · a_{l-1}ᵀ δ̃_l`` and ``∂b_l = b_mult · 1ᵀ δ̃_l``. Where ``weight_out[l]`` is
+    an array, ``∂W_l`` is written into it (large layers: no fresh allocation each step).
     """
     ones = np.ones(cotangent.shape[-1])  # the sum over inputs as a matmul: faster than .sum(axis=-2)
     grads = []
-    for s, a, delta in zip(trace.scales, trace.inputs, _backprop(params, trace, cotangent), strict=True):
-        if a.ndim == 2:  # inputs shared by all stacked networks: one matmul [w_mult·aᵀ; b_mult·1ᵀ] @ δ̃ gives both
+    deltas = _backprop(params, trace, cotangent)
+    for l, (s, a, delta) in enumerate(zip(trace.scales, trace.inputs, deltas, strict=True)):
+        out = None if weight_out is None else weight_out[l]
+        if out is not None:
+            np.matmul(np.swapaxes(a, -1, -2), s.w_mult * delta, out=out)
+            grads.append((out, s.b_mult * (ones @ delta)))
+        elif a.ndim == 2:  # inputs shared by all stacked networks: one matmul [w_mult·aᵀ; b_mult·1ᵀ] @ δ̃ gives both
             both = np.vstack([s.w_mult * a.T, s.b_mult * ones]) @ delta  # (..., fan_in + 1, fan_out)
             grads.append((both[..., :-1, :], both[..., -1, :]))
         else:

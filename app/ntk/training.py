@@ -17,7 +17,9 @@ from app.ntk.kernels import empirical_ntk
 from app.ntk.mlp import MLP, Array, Params, _as_inputs, _require, forward_trace, layer_scales, loss_gradient
 
 DIVERGENCE_FACTOR = 1e6       # a loss this many times its initial value counts as diverged
-SINGULAR_RTOL = 1e-10         # eigenvalues below this fraction of λ_max count as zero
+REUSED_BUFFER_SIZE = 2**15    # weight matrices this large (all seeds) are updated into reused buffers
+SINGULAR_RTOL = 1e-7          # eigenvalues below this fraction of λ_max count as zero: above the ReLU kernel's
+                              # rounding (~1e-8 relative at (anti)parallel inputs, MATH.md §2), below real spectra
 UNLEARNABLE_NEGLIGIBLE = 1e-9  # a share of the residual in the null space below this is rounding, not signal
 
 
@@ -98,8 +100,10 @@ def gd_mse_prediction(
 
     remaining, done = _mode_fractions(lam, times[..., None], learning_rate / n, discrete)  # (..., N) per mode
     gain = np.where(learned, done / np.where(learned, lam, 1.0), 0.0)  # (1 − e^{−τλ/N}) / λ; 0 on the null space
-    f_train = y + (remaining * -residual0) @ eigvecs.T
-    f_test = np.broadcast_to(f0_test, (cross.shape[0],)) + (gain * residual0) @ (cross @ eigvecs).T
+    with np.errstate(all="ignore"):  # diverging discrete modes are NaN by now; they must not warn on the way
+        f_train = y + (remaining * -residual0) @ eigvecs.T
+        f_test = np.broadcast_to(f0_test, (cross.shape[0],)) + (gain * residual0) @ (cross @ eigvecs).T
+    f_train, f_test = np.where(np.isfinite(f_train), f_train, np.nan), np.where(np.isfinite(f_test), f_test, np.nan)
     note = _prediction_note(n, int(learned.sum()), unlearnable, learning_rate, lr_limit, discrete)
     return KernelPrediction(f_train, f_test, int(learned.sum()), unlearnable, lr_limit, note)
 
@@ -108,18 +112,28 @@ def _mode_fractions(lam: Array, times: Array, rate: float, discrete: bool) -> tu
     """Per eigen-mode, the fraction of the residual left after ``times`` and the fraction fitted (their sum is 1).
 
     Gradient flow: ``e^{−rate·λ·t}`` and ``−expm1(−rate·λ·t)`` (exact for small arguments); ``t = inf``
-    leaves nothing of a mode with λ > 0, whatever the rate. Discrete steps: ``(1 − rate·λ)^t``;
-    at ``t = inf`` that is 0 for ``|1 − rate·λ| < 1``, 1 for λ = 0, and unbounded (inf) otherwise.
+    leaves nothing of a mode with λ > 0, whatever the rate. Discrete steps: the factor
+    ``q = 1 − rate·λ`` per step gives ``q^t`` left and ``−expm1(t·log1p(−rate·λ))`` fitted while
+    ``q > 0``. A mode with ``|q| ≥ 1`` (λ > 0) grows or oscillates: NaN, at every time where it has
+    not stayed finite and at ``t = inf`` (even ``q = −1``, which oscillates forever, has no limit).
     """
     infinite = np.isinf(times)
-    with np.errstate(over="ignore", invalid="ignore"):
-        if discrete:
-            factor = 1 - rate * lam
-            limit = np.where(np.abs(factor) < 1, 0.0, np.where(lam == 0, 1.0, np.inf))
-            remaining = np.where(infinite, limit, factor ** np.where(infinite, 0.0, times))
-            return remaining, 1 - remaining
-        exponent = np.where(infinite, np.where(lam > 0, -np.inf, 0.0), -rate * lam * np.where(infinite, 0.0, times))
-        return np.exp(exponent), -np.expm1(exponent)
+    finite_times = np.where(infinite, 0.0, times)
+    with np.errstate(all="ignore"):
+        if not discrete:
+            exponent = np.where(infinite, np.where(lam > 0, -np.inf, 0.0), -rate * lam * finite_times)
+            return np.exp(exponent), -np.expm1(exponent)
+        factor = 1 - rate * lam
+        stable = np.abs(factor) < 1
+        log_factor = np.log1p(-rate * lam)  # defined where factor > 0
+        smooth = factor > 0
+        remaining = np.where(smooth, np.exp(finite_times * log_factor), factor**finite_times)
+        done = np.where(smooth, -np.expm1(finite_times * log_factor), 1 - remaining)
+        at_infinity = np.where(lam == 0, 0.0, np.where(stable, 1.0, np.nan))  # fraction fitted as t → ∞
+        done = np.where(infinite, at_infinity, done)
+        remaining = np.where(infinite, 1 - at_infinity, remaining)
+    bad = ~np.isfinite(remaining) | ~np.isfinite(done)
+    return np.where(bad, np.nan, remaining), np.where(bad, np.nan, done)
 
 
 def _prediction_note(n: int, rank: int, unlearnable: float, lr: float, lr_limit: float, discrete: bool) -> str | None:
@@ -169,8 +183,8 @@ def train(
 
     Each step, for every network at once: ``r = f_α(X) − y`` ``(S, N)``, then
     ``θ ← θ − η_p · (1/(αN)) Σ_i r_i ∂f(x_i)/∂θ`` (``η_p`` the per-layer learning rates).
-    ``on_snapshot(step, params)`` is called with the parameters *before* the update of each
-    step in ``snapshot_steps`` (step ``steps`` is after the last update). A network whose loss
+    ``on_snapshot(step, params)`` is called with (a copy of) the parameters *before* the update of
+    each step in ``snapshot_steps`` (step ``steps`` is after the last update). A network whose loss
     becomes non-finite or exceeds ``DIVERGENCE_FACTOR`` × its initial loss is frozen at its
     last good parameters, its later losses are NaN and the reason is recorded.
     """
@@ -180,8 +194,11 @@ def train(
     _require(math.isfinite(learning_rate) and learning_rate > 0, f"learning_rate must be positive, got {learning_rate!r}")
     _require(isinstance(steps, int) and steps >= 0, f"steps must be a whole number ≥ 0, got {steps!r}")
     _require(all(0 <= k <= steps for k in snapshot_steps), f"snapshot steps must lie in 0..{steps}")
+    _require(all(W.ndim == 3 for W, _ in params),
+             "train() takes stacked networks (weights shaped (S, fan_in, fan_out)): use stack_params([params])")
     rates = [(s.w_lr, s.b_lr) for s in layer_scales(mlp, x.shape[1])]  # relative to learning_rate
-    lr_limit = 2 * x.shape[0] / np.linalg.eigvalsh(empirical_ntk(mlp, params, x))[:, -1]  # (S,)
+    lam_max = np.linalg.eigvalsh(empirical_ntk(mlp, params, x))[:, -1]  # (S,)
+    lr_limit = np.divide(2 * x.shape[0], lam_max, out=np.full_like(lam_max, np.inf), where=lam_max > 0)
     f0 = forward_trace(mlp, params, x).output  # (S, N)
     offset = (1 - mlp.alpha) * f0 - y  # so that f_α − y = α f + offset
     step_size = learning_rate / (mlp.alpha * x.shape[0])  # θ ← θ − step_size · rate_p · Σ_i r_i ∂f(x_i)/∂θ
@@ -191,28 +208,28 @@ def train(
     alive = np.ones(f0.shape[0], dtype=bool)
     all_alive = True
     previous = params
+    buffers = _UpdateBuffers(params)
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected from the loss, not warnings
         for step in range(steps + 1):
             if all_alive or alive.any():
                 trace = forward_trace(mlp, params, x)
                 residual = trace.output + offset if mlp.alpha == 1 else mlp.alpha * trace.output + offset  # (S, N)
                 loss[:, step] = np.einsum("sn,sn->s", residual, residual) / (2 * x.shape[0])
-                if not (loss[:, step] <= ceiling).all():  # catches NaN too
-                    exploded = alive & ~(loss[:, step] <= ceiling)
+                if not ((loss[:, step] <= ceiling) & np.isfinite(loss[:, step])).all():  # NaN and inf too
+                    exploded = alive & ~((loss[:, step] <= ceiling) & np.isfinite(loss[:, step]))
                     alive &= ~exploded
                     all_alive = False
                     diverged_at[exploded] = step
                     params = _keep(params, previous, exploded)
                 if step == 0:
-                    ceiling = DIVERGENCE_FACTOR * np.maximum(loss[:, 0], 1e-300)
+                    ceiling = DIVERGENCE_FACTOR * np.maximum(np.nan_to_num(loss[:, 0]), 1e-300)
             if on_snapshot is not None and step in snapshot_steps:
-                on_snapshot(step, params)
+                on_snapshot(step, buffers.copied(params))
             if step < steps and (all_alive or alive.any()):
                 cotangent = step_size * (residual if all_alive else np.where(alive[:, None], residual, 0.0))
-                grads = loss_gradient(params, trace, cotangent)
+                grads = loss_gradient(params, trace, cotangent, buffers.gradients)
                 previous = params
-                params = [(W - (gW if w_rate == 1 else w_rate * gW), b - (gb if b_rate == 1 else b_rate * gb))
-                          for (w_rate, b_rate), (W, b), (gW, gb) in zip(rates, params, grads, strict=True)]
+                params = buffers.update(params, grads, rates, step)
                 if not all_alive:
                     params = _keep(params, previous, ~alive)  # frozen networks stay as they were
     for k, step in enumerate(diverged_at):
@@ -221,6 +238,36 @@ def train(
     reasons = tuple(None if k < 0 else _divergence_reason(learning_rate, float(limit), int(k))
                     for k, limit in zip(diverged_at, lr_limit, strict=True))
     return TrainingHistory(loss, diverged_at, reasons, lr_limit)
+
+
+class _UpdateBuffers:
+    """Reused arrays for the large weight matrices: their gradients, and the new weights.
+
+    Allocating (and page-faulting) a fresh n×n array per layer per step costs more than the
+    arithmetic. New weights alternate between two private buffers: the update of step k writes
+    over the weights of step k − 1, which nothing needs any more (``previous`` is then step k's).
+    The caller's initial arrays are never written.
+    """
+
+    def __init__(self, params: Params) -> None:
+        large = [W.size >= REUSED_BUFFER_SIZE for W, _ in params]
+        self.gradients: list[Array | None] = [np.empty_like(W) if big else None
+                                              for (W, _), big in zip(params, large, strict=True)]
+        self._weights = [[np.empty_like(W), np.empty_like(W)] if big else None for (W, _), big in zip(params, large, strict=True)]
+
+    def update(self, params: Params, grads: Params, rates: list[tuple[float, float]], step: int) -> Params:
+        """``θ − rate · ∂θ`` for every layer; large weights go into this step's buffer."""
+        new = []
+        for (W, b), (gW, gb), (w_rate, b_rate), spare in zip(params, grads, rates, self._weights, strict=True):
+            if w_rate != 1:
+                gW *= w_rate
+            W_new = W - gW if spare is None else np.subtract(W, gW, out=spare[step % 2])
+            new.append((W_new, b - (gb if b_rate == 1 else b_rate * gb)))
+        return new
+
+    def copied(self, params: Params) -> Params:
+        """``params`` with the buffered weights copied, safe to keep after the buffers are reused."""
+        return [(W.copy() if spare is not None else W, b) for (W, b), spare in zip(params, self._weights, strict=True)]
 
 
 def _divergence_reason(learning_rate: float, lr_limit: float, step: int) -> str:

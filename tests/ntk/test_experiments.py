@@ -8,7 +8,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pytest
 
-from app.ntk import DriftConfig, WidthResult, drift_experiment, loglog_fit
+from app.ntk import DriftConfig, WidthResult, analytic_kernels, drift_experiment, forward, init_params, loglog_fit
 
 SMALL = DriftConfig(widths=(32, 128), seeds=2, steps=50, snapshots=3, districts=4, grid=16)
 
@@ -26,10 +26,29 @@ def test_results_have_the_documented_shapes() -> None:
     assert set(result.slopes) == {"drift", "init_distance", "weight_change_1", "weight_change_2", "weight_change_3"}
 
 
-def test_the_forecast_starts_where_the_network_starts() -> None:
-    width = drift_experiment(SMALL).widths[0]
+def test_the_forecast_is_the_linearized_network_with_the_analytic_kernel_from_the_same_start() -> None:
+    # Oracle: iterate f ← f − (η/N) Θ (f − y), f* ← f* − (η/N) Θ* (f − y) from the network's own initial outputs.
+    result = drift_experiment(SMALL)
+    task, width = result.task, result.widths[1]
+    mlp = SMALL.mlp(width.width)
+    params = init_params(mlp, 2, np.random.default_rng([SMALL.seed, width.width]))
+    f, f_grid = forward(mlp, params, task.x_train), forward(mlp, params, task.x_grid)
+    _, ntk_train = analytic_kernels(mlp, task.x_train)
+    _, ntk_grid = analytic_kernels(mlp, task.x_grid, task.x_train)
+    rate = SMALL.learning_rate / SMALL.districts
+    for _ in range(SMALL.steps):
+        f, f_grid = f - rate * ntk_train @ (f - task.y_train), f_grid - rate * ntk_grid @ (f - task.y_train)
     assert width.forecast is not None
-    np.testing.assert_allclose(width.forecast[:, 0], width.function[:, 0], rtol=1e-12)
+    np.testing.assert_allclose(width.forecast[0, -1], f_grid, rtol=1e-9, atol=1e-12)
+
+
+def test_weights_move_like_the_published_per_layer_rates() -> None:
+    # MATH.md §5 (Lee et al. 2019): input and readout weights move ∝ n^(−1/2), hidden-to-hidden ones ∝ n^(−1).
+    result = drift_experiment(DriftConfig(widths=(64, 256, 1024, 4096), depth=2, seeds=2, districts=8, snapshots=2,
+                                          steps=300))
+    assert -0.7 < result.slopes["weight_change_1"].slope < -0.3, result.slopes["weight_change_1"]
+    assert -1.2 < result.slopes["weight_change_2"].slope < -0.8, result.slopes["weight_change_2"]
+    assert -0.7 < result.slopes["weight_change_3"].slope < -0.3, result.slopes["weight_change_3"]
 
 
 def test_ntk_drift_falls_with_width_between_the_two_reference_slopes() -> None:

@@ -17,11 +17,11 @@ from tests.ntk.test_mlp import ARCHITECTURES
 
 def test_hand_computed_one_layer_relu_kernels() -> None:
     # MATH.md §2: one hidden ReLU layer, x = x' on the unit circle, σw = 1.5, σb = 0.
-    # rtol 1e-8: at θ = 0 the arc-cosine formula is √-sensitive to rounding (MATH.md §2, "Precision").
+    # A point with itself takes θ = 0 exactly (the diagonal is the variance), so only rounding remains: 1e-14.
     x = ring_points(np.array([0.7]))
     nngp, ntk = analytic_kernels(MLP(depth=1, w_std=1.5, b_std=0.0), x)
-    assert nngp[0, 0] == pytest.approx(1.265625, rel=1e-8)
-    assert ntk[0, 0] == pytest.approx(2.53125, rel=1e-8)
+    assert nngp[0, 0] == pytest.approx(1.265625, rel=1e-14)
+    assert ntk[0, 0] == pytest.approx(2.53125, rel=1e-14)
 
 
 def test_reproduces_jacot_et_al_figure_1_infinite_width_curve() -> None:
@@ -53,8 +53,9 @@ def test_stacked_empirical_ntk_is_each_networks_kernel(rng: np.random.Generator)
     mlp = MLP(depth=2, width=8)
     x = rng.standard_normal((4, 2))
     nets = [init_params(mlp, 2, np.random.default_rng(seed)) for seed in range(3)]
-    np.testing.assert_allclose(empirical_ntk(mlp, stack_params(nets), x),
-                               np.stack([empirical_ntk(mlp, net, x) for net in nets]), rtol=1e-13)
+    expected = np.stack([empirical_ntk(mlp, net, x) for net in nets])
+    np.testing.assert_allclose(empirical_ntk(mlp, stack_params(nets), x), expected, rtol=1e-13,
+                               atol=1e-13 * np.abs(expected).max())  # entries near 0 differ by summation order only
 
 
 def test_mean_field_learning_rate_weighted_kernel_equals_the_ntk_parameterizations_at_init(rng: np.random.Generator) -> None:
@@ -88,7 +89,7 @@ def test_relu_moments_equal_numerical_integration(q11: float, q12: float, q22: f
     assert dk[0, 0] == pytest.approx(step_step, abs=1e-9)
 
 
-@pytest.mark.parametrize(("q11", "q12", "q22"), [(1.0, 0.3, 2.0), (0.5, -0.4, 0.9), (3.0, 2.9, 3.0)])
+@pytest.mark.parametrize(("q11", "q12", "q22"), [(1.0, 0.3, 2.0), (0.5, -0.4, 0.9), (3.0, 2.9, 3.0), (2.0, -1.99, 2.0)])
 def test_erf_moments_equal_numerical_integration(q11: float, q12: float, q22: float) -> None:
     # Oracle: a smooth 2-D integral over ±12 standard deviations with adaptive quadrature (error ~1e-10).
     cov = np.array([[q11, q12], [q12, q22]])
@@ -142,6 +143,31 @@ def test_empirical_ntk_converges_to_the_analytic_one_like_one_over_root_width() 
         errors += list(distance)
     fit = loglog_fit(np.array(widths, dtype=float), np.array(errors))
     assert -0.65 < fit.slope < -0.35, fit
+
+
+@pytest.mark.parametrize("q", [1.0, 1e6, 1e12])
+def test_moments_of_parallel_and_antiparallel_pairs_are_the_closed_forms(q: float) -> None:
+    # u = v: E[relu²] = q/2, E[step²] = 1/2; u = −v: both 0. erf: E[erf²] = (2/π) arcsin(2q/(1+2q)),
+    # E[erf'²] = (4/π)/√(1+4q), E[erf(u) erf(−u)] = −E[erf²]. Relative 1e-7: θ's √-sensitivity (MATH.md §2).
+    qs = np.array([q])
+    for sign in (1.0, -1.0):
+        relu, step = _relu_moments(np.array([[sign * q]]), qs, qs)
+        assert relu[0, 0] == pytest.approx(q / 2 if sign > 0 else 0.0, rel=1e-7, abs=1e-7 * q)
+        assert step[0, 0] == pytest.approx(0.5 if sign > 0 else 0.0, abs=1e-7)
+        erf_erf, slope = _erf_moments(np.array([[sign * q]]), qs, qs)
+        assert erf_erf[0, 0] == pytest.approx(sign * 2 / math.pi * math.asin(2 * q / (1 + 2 * q)), rel=1e-7)
+        assert np.isfinite(slope[0, 0])
+        if sign > 0:
+            assert slope[0, 0] == pytest.approx(4 / math.pi / math.sqrt(1 + 4 * q), rel=1e-7)
+
+
+def test_a_zero_input_without_biases_has_a_zero_kernel_and_no_warning() -> None:
+    mlp = MLP(depth=3, b_std=0.0)
+    x = np.array([[0.0, 0.0], [1.0, 0.0]])
+    nngp, ntk = analytic_kernels(mlp, x)
+    assert nngp[0].tolist() == [0.0, 0.0] and ntk[0].tolist() == [0.0, 0.0] and ntk[1, 1] > 0
+    params = init_params(MLP(depth=3, width=16, b_std=0.0), 2, np.random.default_rng(0))
+    assert empirical_ntk(MLP(depth=3, width=16, b_std=0.0), params, x)[0].tolist() == [0.0, 0.0]
 
 
 def test_analytic_kernels_are_refused_for_the_standard_parameterization() -> None:

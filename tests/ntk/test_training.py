@@ -77,13 +77,15 @@ def test_a_vector_of_times_gives_one_row_per_time(rng: np.random.Generator) -> N
                                    rtol=1e-12)
 
 
-def test_a_singular_kernel_is_reported_and_gives_no_garbage() -> None:
+@pytest.mark.parametrize("districts", [8, 24, 32, 48, 64])
+def test_a_singular_kernel_is_reported_and_gives_no_garbage(districts: int) -> None:
     # MATH.md §4: the bias-free one-layer ReLU NTK on equispaced circle points cannot see odd frequencies ≥ 3.
-    gamma = ring_angles(8)
+    # With many districts, antiparallel pairs make rounding-level eigenvalues (~1e-10 λ_max) that must count as 0.
+    gamma = ring_angles(districts)
     x = ring_points(gamma)
     _, kernel = analytic_kernels(MLP(depth=1, b_std=0.0), x)
     prediction = gd_mse_prediction(kernel, kernel, np.sin(3 * gamma), math.inf, 1.0)
-    assert prediction.rank < 8
+    assert prediction.rank < districts
     assert prediction.unlearnable_fraction == pytest.approx(1.0, abs=1e-9)
     assert prediction.note is not None and "singular" in prediction.note and "100%" in prediction.note
     assert np.abs(prediction.f_test).max() < 1e-8  # nothing of sin 3γ is learned, and nothing explodes
@@ -99,9 +101,27 @@ def test_a_ridge_regularizes_a_singular_kernel_on_request() -> None:
 def test_discrete_prediction_above_the_stable_learning_rate_says_it_diverges(rng: np.random.Generator) -> None:
     kernel, cross, y, *_ = _kernel_problem(rng)
     limit = 2 * y.size / np.linalg.eigvalsh(kernel)[-1]
-    prediction = gd_mse_prediction(kernel, cross, y, 10, 1.5 * limit, discrete=True)
+    prediction = gd_mse_prediction(kernel, cross, y, np.array([10.0, 5000.0, math.inf]), 1.5 * limit, discrete=True)
     assert prediction.lr_limit == pytest.approx(limit)
     assert prediction.note is not None and "diverges" in prediction.note
+    assert np.isfinite(prediction.f_test[0]).all()  # after 10 steps the linear model is large but finite
+    assert np.isnan(prediction.f_test[1:]).all()  # then it overflows, and at t = ∞ it has no limit: NaN, not inf
+
+
+def test_discrete_prediction_exactly_at_the_limit_oscillates_and_has_no_limit(rng: np.random.Generator) -> None:
+    kernel, cross, y, *_ = _kernel_problem(rng)
+    limit = 2 * y.size / np.linalg.eigvalsh(kernel)[-1]
+    prediction = gd_mse_prediction(kernel, cross, y, np.array([7.0, math.inf]), limit, discrete=True)
+    assert np.isfinite(prediction.f_train[0]).all() and np.isnan(prediction.f_train[1]).all()
+
+
+def test_tiny_times_keep_full_relative_precision(rng: np.random.Generator) -> None:
+    # f*(t) − f0* ≈ t·(η/N)·Θ*(y − f0) for small t: expm1 keeps ~1e-15 relative where 1 − exp would lose ~1e-7.
+    kernel, cross, y, f0, _ = _kernel_problem(rng)
+    t, eta = 1e-9, 1.0
+    moved = gd_mse_prediction(kernel, cross, y, t, eta, f0, 0.0).f_test  # f0* = 0: no cancellation in the test itself
+    first_order = t * eta / y.size * cross @ (y - f0)
+    np.testing.assert_allclose(moved, first_order, rtol=1e-7)
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
@@ -226,6 +246,20 @@ def test_a_diverging_network_does_not_disturb_those_stacked_beside_it() -> None:
     np.testing.assert_allclose(together.loss[1], alone.loss[0], rtol=1e-12)
 
 
+def test_zero_steps_only_measure_the_start() -> None:
+    mlp = MLP(width=8)
+    x, y = ring_points(ring_angles(4)), np.ones(4)
+    history = train(mlp, _stack(mlp, range(2)), x, y, learning_rate=1.0, steps=0)
+    assert history.loss.shape == (2, 1) and np.isfinite(history.loss).all()
+
+
+def test_a_network_that_sees_nothing_has_no_learning_rate_limit() -> None:
+    # x = 0 and no biases: every gradient is 0, Θ̂ = 0, so any learning rate is stable (2N/λ_max = ∞) — no warning.
+    mlp = MLP(width=8, b_std=0.0)
+    history = train(mlp, _stack(mlp, range(1)), np.zeros((3, 2)), np.ones(3), learning_rate=1.0, steps=3)
+    assert history.lr_limit[0] == math.inf and history.diverged_at[0] == -1
+
+
 def test_bad_training_arguments_are_refused() -> None:
     mlp = MLP(width=4)
     params = _stack(mlp, range(1))
@@ -236,3 +270,5 @@ def test_bad_training_arguments_are_refused() -> None:
         train(mlp, params, x, np.ones(3), learning_rate=-1.0, steps=1)
     with pytest.raises(ValueError, match=r"snapshot steps must lie in 0\.\.5"):
         train(mlp, params, x, np.ones(3), learning_rate=1.0, steps=5, snapshot_steps=(6,))
+    with pytest.raises(ValueError, match="stacked networks"):
+        train(mlp, init_params(mlp, 2, np.random.default_rng(0)), x, np.ones(3), learning_rate=1.0, steps=1)

@@ -47,7 +47,7 @@ async def drift(query: Annotated[DriftQuery, Query()], request: Request, service
 
 @router.get("/drift/stream", summary="The same experiment as Server-Sent Events, one event per finished width",
             response_class=StreamingResponse,
-            responses=responses({"content": {"text/event-stream": {"schema": {"type": "string"}}},
+            responses=responses({"content": {"text/event-stream": {}},
                                  "description": "`event: width` per finished width (data: one entry of `widths`), then "
                                                 "`event: result` (data: the whole document), or `event: error`."}))
 async def drift_stream(query: Annotated[DriftQuery, Query()], service: ServiceDep, settings: SettingsDep) -> StreamingResponse:
