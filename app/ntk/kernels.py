@@ -100,11 +100,13 @@ def _relu_moments(q12: Array, q11: Array, q22: Array) -> tuple[Array, Array]:
     """Arc-cosine kernels: ``(E[relu(u) relu(v)], E[step(u) step(v)])`` for ``(u, v) ~ N(0, [[q11, q12], [q12, q22]])``.
 
     ``θ = atan2(√(q11 q22 − q12²), q12)`` (atan2, not arccos of a ratio: rounding would leave
-    [−1, 1]); ``E[relu relu] = (√(q11 q22 − q12²) + (π − θ) q12) / 2π``, ``E[step step] = (π − θ) / 2π``.
+    [−1, 1]); ``E[step step] = ½ − θ/2π`` and ``E[relu relu] = √(q11 q22 − q12²)/2π + (½ − θ/2π) q12``,
+    written in neural-tangents' order so that θ = 0 gives exactly ``q12/2`` (``π q12 / 2π`` would
+    round one ulp off, and the next layer would turn that ulp into θ ≈ 1e-8).
     """
     det = np.sqrt(np.maximum(np.outer(q11, q22) - q12**2, 0.0))
-    theta = np.arctan2(det, q12)
-    return (det + (math.pi - theta) * q12) / (2 * math.pi), (math.pi - theta) / (2 * math.pi)
+    step = 0.5 - np.arctan2(det, q12) / (2 * math.pi)
+    return det / (2 * math.pi) + step * q12, step
 
 
 def _erf_moments(q12: Array, q11: Array, q22: Array) -> tuple[Array, Array]:
