@@ -6,12 +6,13 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help run demo test lint typecheck pytest bench clean system-python
+.PHONY: help run demo test lint typecheck pytest bench bench-api clean system-python
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-run: demo ## Set up and start (until the web server lands: print the default drift experiment)
+run: $(VENV)/.runtime ## Set up and serve on http://127.0.0.1:8000 (LANES_HOST, LANES_PORT, LANES_WORKERS: see README)
+	$(BIN)/python -m app serve
 
 demo: $(VENV)/.runtime ## Run the default drift experiment and print what it measured
 	$(BIN)/python -m app demo
@@ -29,6 +30,10 @@ pytest: $(VENV)/.dev ## The test suite
 
 bench: $(VENV)/.runtime ## Benchmarks: kernel throughput against matmul, default experiment time
 	$(BIN)/python -m benchmarks.core
+
+bench-api: $(VENV)/.runtime ## API latency and bounded load runs on 127.0.0.1 (installs Debian's wrk if missing)
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y wrk; }
+	$(BIN)/python -m benchmarks.api
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

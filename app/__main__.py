@@ -1,10 +1,17 @@
-"""Command line: ``python -m app demo`` runs the default drift experiment and prints what it measured."""
+"""Command line.
+
+- ``python -m app serve``: start the web server with the settings from the environment (``app.config``).
+- ``python -m app demo``: run the default drift experiment and print what it measured.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
 
+import uvicorn
+
+from app.config import get_settings
 from app.ntk import DriftConfig, drift_experiment
 
 
@@ -26,8 +33,15 @@ def demo() -> None:
         print(f"slope of {name:<16} against width: {fit.slope:+.3f} ± {fit.stderr:.3f}")
 
 
+def serve() -> None:
+    """uvicorn on ``LANES_HOST:LANES_PORT`` with ``LANES_WORKERS`` processes; SIGTERM drains and stops."""
+    settings = get_settings()
+    uvicorn.run("app.main:app", host=settings.host, port=settings.port, workers=settings.workers,
+                log_level=settings.log_level, proxy_headers=True, timeout_graceful_shutdown=30)
+
+
 def main(argv: list[str]) -> int:
-    commands = {"demo": demo}
+    commands = {"serve": serve, "demo": demo}
     if len(argv) != 1 or argv[0] not in commands:
         print(f"usage: python -m app {{{', '.join(commands)}}}", file=sys.stderr)
         return 2

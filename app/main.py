@@ -10,7 +10,8 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from app.api.compute import ComputeService
 from app.api.errors import install_error_handlers
-from app.api.router import api_router, health_router
+from app.api.http import RepeatedUrlMiddleware
+from app.api.router import API_PREFIX, api_router, health_router
 from app.config import Settings, get_settings
 
 DESCRIPTION = """Infinite Lanes computes neural tangent kernels on request: analytic (infinite-width) and
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.compute = compute
     app.dependency_overrides[get_settings] = lambda: settings
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
+    app.add_middleware(RepeatedUrlMiddleware, paths=frozenset({f"{API_PREFIX}/experiments/drift"}))
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(api_router)

@@ -69,6 +69,7 @@ class ResponseCache:
 
     def __init__(self, max_entries: int, max_bytes: int) -> None:
         self._entries: OrderedDict[str, CachedBody] = OrderedDict()
+        self._aliases: OrderedDict[str, str] = OrderedDict()  # another name (the raw URL) → key
         self._max_entries, self._max_bytes, self._bytes = max_entries, max_bytes, 0
 
     def get(self, key: str) -> CachedBody | None:
@@ -87,6 +88,17 @@ class ResponseCache:
         while len(self._entries) > self._max_entries or self._bytes > self._max_bytes:
             self._bytes -= self._entries.popitem(last=False)[1].size
         return entry
+
+    def alias(self, name: str, key: str) -> None:
+        """Let ``name`` find the entry of ``key`` too (bounded: at most 4 names per entry slot)."""
+        self._aliases[name] = key
+        self._aliases.move_to_end(name)
+        while len(self._aliases) > 4 * self._max_entries:
+            self._aliases.popitem(last=False)
+
+    def by_alias(self, name: str) -> CachedBody | None:
+        key = self._aliases.get(name)
+        return None if key is None else self.get(key)
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api.schemas import DriftResponse
+from app.config import get_settings
 from app.ntk import DriftConfig, drift_experiment
 
 URL = "/api/v1/experiments/drift"
@@ -132,3 +133,16 @@ def test_the_budget_message_names_the_limit(make_client: object) -> None:
     detail = client.get(URL).json()["detail"][0]
     assert detail["type"] == "compute_budget"
     assert "limit of 1e+09" in detail["msg"] and "fewer or narrower widths" in detail["msg"]
+
+
+def test_a_repeated_url_is_answered_from_the_cache_before_the_route_runs(client: TestClient) -> None:
+    # The route depends on the settings; the fast path does not: count how often the route runs.
+    calls: list[int] = []
+    settings = client.app.dependency_overrides[get_settings]()  # type: ignore[attr-defined]
+    client.app.dependency_overrides[get_settings] = lambda: calls.append(1) or settings  # type: ignore[attr-defined]
+    first = client.get(URL, params=SMALL)
+    again = client.get(URL, params=SMALL)
+    assert len(calls) == 1 and again.content == first.content and again.headers["etag"] == first.headers["etag"]
+    assert client.get(URL, params=SMALL, headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+    reordered = client.get(URL + "?" + "&".join(f"{k}={v}" for k, v in reversed(SMALL.items())))
+    assert len(calls) == 2 and reordered.headers["etag"] == first.headers["etag"]  # route ran, result came from cache

@@ -42,7 +42,7 @@ async def kernels(body: KernelsRequest, request: Request, service: ServiceDep, s
     entry = service.responses.get(key)
     if entry is None:
         entry = service.responses.put(key, dumps(await service.run(_kernels, body, mlp, x1, x2)))
-    return cached_json(request, entry)
+    return cached_json(request.headers, entry)
 
 
 def _kernels(body: KernelsRequest, mlp: MLP, x1: np.ndarray, x2: np.ndarray | None) -> dict[str, object]:
@@ -66,7 +66,7 @@ async def predictions(body: PredictionRequest, request: Request, service: Servic
     entry = service.responses.get(key)
     if entry is None:
         entry = service.responses.put(key, dumps(await service.run(_predict, body)))
-    return cached_json(request, entry)
+    return cached_json(request.headers, entry)
 
 
 def _predict(body: PredictionRequest) -> dict[str, object]:
