@@ -185,6 +185,8 @@ def loss_gradient(params: Params, trace: Trace, cotangent: Array, weight_out: li
     ``∂W_l = w_mult · a_{l-1}ᵀ δ̃_l`` and ``∂b_l = b_mult · 1ᵀ δ̃_l``. Where ``weight_out[l]`` is
     an array, ``∂W_l`` is written into it (large layers: no fresh allocation each step).
     """
+    if len(params) == 2 and trace.inputs[0].ndim == 2 and weight_out is None:
+        return _one_hidden_layer_gradient(params, trace, cotangent)
     ones = np.ones(cotangent.shape[-1])  # the sum over inputs as a matmul: faster than .sum(axis=-2)
     grads = []
     deltas = _backprop(params, trace, cotangent)
@@ -199,6 +201,24 @@ def loss_gradient(params: Params, trace: Trace, cotangent: Array, weight_out: li
         else:
             grads.append((_scaled_matmul(s.w_mult, np.swapaxes(a, -1, -2), delta), s.b_mult * (ones @ delta)))
     return grads
+
+
+def _one_hidden_layer_gradient(params: Params, trace: Trace, g: Array) -> Params:
+    """:func:`loss_gradient` for one hidden layer on shared inputs, without building δ̃.
+
+    Under the scalar readout, ``δ̃_1 = φ'(h_1) ⊙ (g ⊗ v)`` with ``v = w_mult₂ · W₂`` ``(..., n)``, so
+
+        [∂W₁; ∂b₁] = [w_mult₁ xᵀ; b_mult₁ 1ᵀ] δ̃_1 = (([w_mult₁ xᵀ; b_mult₁ 1ᵀ] ⊙ g) @ φ'(h_1)) ⊙ v
+
+    reads the slopes once instead of writing and re-reading an (..., N, n) array.
+    """
+    first, readout = trace.scales
+    x, hidden = trace.inputs
+    inputs = np.vstack([first.w_mult * x.T, np.full(x.shape[0], first.b_mult)])  # (d + 1, N)
+    both = (inputs * g[..., None, :]) @ trace.slopes[0]  # (..., d + 1, n)
+    both *= (readout.w_mult * params[1][0][..., 0])[..., None, :]
+    readout_weights = readout.w_mult * (np.swapaxes(hidden, -1, -2) @ g[..., None])  # (..., n, 1)
+    return [(both[..., :-1, :], both[..., -1, :]), (readout_weights, readout.b_mult * g.sum(axis=-1, keepdims=True))]
 
 
 def _backprop(params: Params, trace: Trace, cotangent: Array) -> list[Array]:

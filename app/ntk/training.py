@@ -251,8 +251,9 @@ class _UpdateBuffers:
 
     def __init__(self, params: Params) -> None:
         large = [W.size >= REUSED_BUFFER_SIZE for W, _ in params]
-        self.gradients: list[Array | None] = [np.empty_like(W) if big else None
-                                              for (W, _), big in zip(params, large, strict=True)]
+        self.gradients: list[Array | None] | None = None  # None: no layer needs one (small networks)
+        if any(large):
+            self.gradients = [np.empty_like(W) if big else None for (W, _), big in zip(params, large, strict=True)]
         self._weights = [[np.empty_like(W), np.empty_like(W)] if big else None for (W, _), big in zip(params, large, strict=True)]
 
     def update(self, params: Params, grads: Params, rates: list[tuple[float, float]], step: int) -> Params:
