@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
 
 from app.api.compute import ComputeService
@@ -13,6 +14,9 @@ from app.api.errors import install_error_handlers
 from app.api.http import RepeatedUrlMiddleware
 from app.api.router import API_PREFIX, api_router, health_router
 from app.config import Settings, get_settings
+from app.web.routes import ROOT
+from app.web.routes import router as web_router
+from app.web.security import SecurityHeadersMiddleware
 
 DESCRIPTION = """Infinite Lanes computes neural tangent kernels on request: analytic (infinite-width) and
 empirical kernels for your points, infinite-width predictions, and drift experiments that train
@@ -37,9 +41,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.dependency_overrides[get_settings] = lambda: settings
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
     app.add_middleware(RepeatedUrlMiddleware, paths=frozenset({f"{API_PREFIX}/experiments/drift"}))
+    app.add_middleware(SecurityHeadersMiddleware)
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(api_router)
+    app.include_router(web_router)
+    app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     return app
 
 

@@ -1,0 +1,75 @@
+// The only module that knows the API's URLs and its error shapes.
+
+const DRIFT = "/api/v1/experiments/drift";
+const EXPERIMENT_FIELDS = ["widths", "depth", "activation", "parameterization", "alpha", "learning_rate", "steps",
+  "districts", "target", "frequency", "seed"];
+
+export class ApiError extends Error {
+  constructor(status, message, retryAfter = null) {
+    super(message);
+    this.status = status;
+    this.retryAfter = retryAfter;
+  }
+}
+
+// Page state (plus overrides) → the drift endpoint's query parameters.
+export function driftParams(state, overrides = {}) {
+  const params = new URLSearchParams();
+  for (const name of EXPERIMENT_FIELDS) params.set(name, String(state[name]));
+  if (state.target !== "sin" && state.target !== "cos") params.delete("frequency");
+  params.set("kernel_width", String(state.width));
+  for (const [name, value] of Object.entries(overrides)) {
+    if (value === null) params.delete(name);
+    else params.set(name, String(value));
+  }
+  return params;
+}
+
+async function errorFrom(response) {
+  let message = `the server answered ${response.status}`;
+  try {
+    const body = await response.json();
+    if (Array.isArray(body.detail)) message = body.detail.map((d) => d.msg.replace(/^Value error, /, "")).join("; ");
+    else if (typeof body.detail === "string") message = body.detail;
+  } catch {
+    // keep the status line
+  }
+  return new ApiError(response.status, message, response.headers.get("Retry-After"));
+}
+
+export async function getDrift(params, signal) {
+  const response = await fetch(`${DRIFT}?${params}`, { signal });
+  if (!response.ok) throw await errorFrom(response);
+  return response.json();
+}
+
+// Server-Sent Events over fetch (so errors keep their status and message): onWidth(width) per finished
+// width, then resolves with the whole document.
+export async function streamDrift(params, { onWidth, signal }) {
+  const response = await fetch(`${DRIFT}/stream?${params}`, { signal, headers: { Accept: "text/event-stream" } });
+  if (!response.ok) throw await errorFrom(response);
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const event = /^event: (.*)$/m.exec(block)?.[1];
+      const data = JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? "null");
+      if (event === "width") onWidth(data);
+      else if (event === "result") return data;
+      else if (event === "error") throw new ApiError(503, data.detail, data.retry_after);
+    }
+  }
+  throw new ApiError(0, "the stream ended before the result arrived");
+}
+
+export async function getPresets() {
+  const response = await fetch("/api/v1/presets");
+  if (!response.ok) throw await errorFrom(response);
+  return response.json();
+}

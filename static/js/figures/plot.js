@@ -1,0 +1,63 @@
+// What every figure shares: drawing with Plotly.react, resizing, the palette, data tables and CSV.
+
+// Okabe–Ito: distinguishable with every common colour-vision deficiency; series also differ by marker/dash.
+export const COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"];
+export const MARKERS = ["circle", "diamond", "square", "triangle-up", "x", "star"];
+export const DASHES = ["solid", "dot", "dash", "dashdot", "longdash"];
+
+const CONFIG = { displayModeBar: false, responsive: true };
+const observed = new WeakSet();
+
+export const baseLayout = (extra = {}) => ({
+  margin: { l: 60, r: 20, t: 30, b: 50 },
+  font: { family: "system-ui, sans-serif", size: 13, color: "#1a1a1a" },
+  paper_bgcolor: "#ffffff",
+  plot_bgcolor: "#ffffff",
+  legend: { orientation: "h", y: -0.25 },
+  ...extra,
+});
+
+// Draw or update a figure; Plotly.react diffs against the previous call. Container-only resizes are
+// followed with a ResizeObserver (plotly's own `responsive` only listens to the window).
+export function draw(element, { data, layout }) {
+  window.Plotly.react(element, data, layout, CONFIG);
+  if (!observed.has(element)) {
+    observed.add(element);
+    new ResizeObserver(() => window.Plotly.Plots.resize(element)).observe(element);
+  }
+}
+
+export const round = (value, digits = 4) => (value === null || value === undefined ? "" : Number(value.toPrecision(digits)));
+
+// Fill the figure's data table and its CSV link from columns and rows.
+export function tabulate(id, columns, rows) {
+  const wrap = document.querySelector(`[data-table="${id}"]`);
+  const table = document.createElement("table");
+  const head = table.createTHead().insertRow();
+  for (const column of columns) {
+    const th = document.createElement("th");
+    th.scope = "col";
+    th.textContent = column;
+    head.append(th);
+  }
+  const body = table.createTBody();
+  for (const row of rows.slice(0, 500)) {
+    const tr = body.insertRow();
+    for (const cell of row) tr.insertCell().textContent = String(cell);
+  }
+  wrap.replaceChildren(table);
+  const csv = [columns, ...rows].map((row) => row.map((cell) => JSON.stringify(cell ?? "")).join(",")).join("\n");
+  const link = document.querySelector(`[data-csv="${id}"]`);
+  if (link.href.startsWith("blob:")) URL.revokeObjectURL(link.href);
+  link.href = URL.createObjectURL(new Blob([csv], { type: "text/csv" }));
+}
+
+export function summarize(id, text) {
+  document.getElementById(`${id}-summary`).textContent = text;
+}
+
+export function status(id, text, kind = "info") {
+  const element = document.querySelector(`[data-status="${id}"]`);
+  element.textContent = text;
+  element.dataset.kind = kind;
+}

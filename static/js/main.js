@@ -1,0 +1,258 @@
+// The page's controller: URL state → controls → API → figures. Figures are pure spec() functions in figures/*.js.
+import { ApiError, driftParams, getDrift, getPresets, streamDrift } from "./api.js";
+import { FIELDS, parseState, serializeState, widthList } from "./state.js";
+import * as breaks from "./figures/breaks.js";
+import * as drift from "./figures/drift.js";
+import * as forecast from "./figures/forecast.js";
+import * as maps from "./figures/maps.js";
+import { draw, status, summarize, tabulate } from "./figures/plot.js";
+import * as ring from "./figures/ring.js";
+
+const EXPERIMENT_KEYS = ["widths", "depth", "activation", "w_std", "b_std", "parameterization", "alpha",
+  "learning_rate", "steps", "districts", "target", "frequency", "seed"];
+const STEP_MS = 700;
+const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
+const $ = (selector) => document.querySelector(selector);
+
+let state;
+let doc = null;        // the last complete drift document
+let controller = null; // aborts the requests of a superseded state
+let player = null;     // the running animation, if any
+
+// --- controls ----------------------------------------------------------------------------------
+
+function syncControls() {
+  const widths = widthList(state);
+  const widthsSelect = $("#control-widths");
+  if (![...widthsSelect.options].some((o) => o.value === state.widths)) {
+    widthsSelect.add(new Option(`${widths.join(", ")} lanes`, state.widths));
+  }
+  for (const name of [...EXPERIMENT_KEYS, "preset", "compare"]) {
+    const control = document.getElementById(`control-${name}`);
+    if (control) control.value = String(state[name]);
+  }
+  const range = $("#control-width");
+  range.max = String(widths.length - 1);
+  range.value = String(widths.indexOf(state.width));
+  range.setAttribute("aria-valuetext", `${state.width} lanes`);
+  $("#width-output").textContent = `× ${state.width} lanes`;
+  $("#control-frequency").disabled = !["sin", "cos"].includes(state.target);
+}
+
+function syncViewControls() {
+  if (!doc) return;
+  const district = $("#control-district");
+  if (district.options.length !== doc.gamma_train.length) {
+    district.replaceChildren(...doc.gamma_train.map((g, i) =>
+      new Option(`district ${i + 1} (γ = ${Math.round((g * 180) / Math.PI)}°)`, String(i))));
+  }
+  state.district = Math.min(state.district, doc.gamma_train.length - 1);
+  district.value = String(state.district);
+  const time = $("#control-time");
+  const last = doc.snapshot_steps.length - 1;
+  state.time = Math.min(state.time, last);
+  time.max = String(last);
+  time.value = String(state.time);
+  const text = `step ${doc.snapshot_steps[state.time]} of ${doc.snapshot_steps[last]}`;
+  time.setAttribute("aria-valuetext", text);
+  $("#time-output").textContent = text;
+}
+
+function setState(changes, { history = "push", refetch = true } = {}) {
+  state = { ...state, ...changes };
+  const url = `${location.pathname}?${serializeState(state)}`;
+  if (history === "push") window.history.pushState(null, "", url);
+  else window.history.replaceState(null, "", url);
+  syncControls();
+  if (refetch) run();
+  else renderView();
+}
+
+function readControl(name, raw) {
+  const field = FIELDS[name];
+  if (field.type.kind === "int" || field.type.kind === "float") {
+    const value = Number(raw);
+    const { min, max } = field.type;
+    if (raw === "" || !Number.isFinite(value) || value < min || value > max || (field.type.kind === "int" && !Number.isInteger(value))) {
+      status("controls", `${name.replace("_", " ")} must be a ${field.type.kind === "int" ? "whole " : ""}number from ${min} to ${max}.`, "error");
+      syncControls();
+      return undefined;
+    }
+    return value;
+  }
+  return raw;
+}
+
+function wireControls() {
+  $("#controls").addEventListener("submit", (event) => event.preventDefault());
+  for (const name of [...EXPERIMENT_KEYS, "compare"]) {
+    document.getElementById(`control-${name}`)?.addEventListener("change", (event) => {
+      const value = readControl(name, event.target.value);
+      if (value === undefined) return;
+      status("controls", "");
+      const changes = { [name]: value, preset: "" };
+      if (name === "widths") {
+        const widths = value.split(",").map(Number);
+        if (!widths.includes(state.width)) changes.width = widths[Math.min(2, widths.length - 1)];
+      }
+      if (name === "compare") delete changes.preset;
+      setState(changes);
+    });
+  }
+  $("#control-width").addEventListener("input", (event) => {
+    stopPlayer();
+    setState({ width: widthList(state)[Number(event.target.value)] }, { history: "replace" });
+  });
+  $("#control-district").addEventListener("change", (event) => setState({ district: Number(event.target.value) }, { refetch: false }));
+  $("#control-time").addEventListener("input", (event) => {
+    stopPlayer();
+    setState({ time: Number(event.target.value) }, { history: "replace", refetch: false });
+  });
+  $("#control-preset").addEventListener("change", (event) => event.target.value && applyPreset(event.target.value));
+  $("#play-time").addEventListener("click", playDay);
+  $("#play-widths").addEventListener("click", playWidths);
+  for (const button of document.querySelectorAll("[data-try]")) {
+    button.addEventListener("click", () => {
+      applyPreset(button.dataset.try);
+      $("#ring").scrollIntoView({ behavior: reducedMotion.matches ? "auto" : "smooth" });
+    });
+  }
+  window.addEventListener("popstate", () => {
+    state = parseState(location.search).state;
+    syncControls();
+    run();
+  });
+}
+
+let presets = null;
+async function applyPreset(id) {
+  try {
+    presets ??= await getPresets();
+  } catch (error) {
+    status("controls", `The scenarios could not be loaded: ${error.message}.`, "error");
+    return;
+  }
+  const preset = presets.find((p) => p.id === id);
+  if (!preset) return;
+  const changes = { ...Object.fromEntries(Object.entries(FIELDS).map(([name, f]) => [name, f.default])), preset: id };
+  for (const name of EXPERIMENT_KEYS) if (preset.query[name] !== undefined) changes[name] = preset.query[name];
+  changes.width = preset.query.kernel_width ?? widthList(changes)[0];
+  changes.compare = state.compare;
+  setState(changes);
+}
+
+// --- animations: never automatic, always stoppable, instant under reduced motion ----------------
+
+function stopPlayer() {
+  if (player) {
+    clearInterval(player.timer);
+    player.button.textContent = player.label;
+    player.button.setAttribute("aria-pressed", "false");
+    player = null;
+  }
+}
+
+function animate(button, frames, apply) {
+  if (player?.button === button) return stopPlayer();
+  stopPlayer();
+  if (reducedMotion.matches) return apply(frames[frames.length - 1]);
+  const label = button.textContent;
+  button.textContent = "Pause";
+  button.setAttribute("aria-pressed", "true");
+  let i = 0;
+  player = { button, label, timer: setInterval(() => {
+    apply(frames[i]);
+    i += 1;
+    if (i >= frames.length) stopPlayer();
+  }, STEP_MS) };
+  return undefined;
+}
+
+function playDay() {
+  if (!doc) return;
+  animate($("#play-time"), doc.snapshot_steps.map((_, t) => t), (t) => setState({ time: t }, { history: "replace", refetch: false }));
+}
+
+function playWidths() {
+  animate($("#play-widths"), widthList(state), (width) => setState({ width }, { history: "replace" }));
+}
+
+// --- fetching and drawing ------------------------------------------------------------------------
+
+function render(id, figure, args) {
+  const element = document.querySelector(`[data-figure="${id}"]`);
+  draw(element, figure.spec(...args));
+  summarize(id, figure.summary(...args));
+  const { columns, rows } = figure.table(...args);
+  tabulate(id, columns, rows);
+  status(id, "");
+}
+
+function renderView() {
+  if (!doc) return;
+  syncViewControls();
+  for (const [id, figure] of [["ring", ring], ["maps", maps], ["forecast", forecast]]) render(id, figure, [doc, state]);
+  const moved = ring.driftAt(doc, state);
+  $("#drift-meter").textContent = moved === null ? "Drift meter: diverged" : `Drift meter: ${(100 * moved).toFixed(1)} % since morning`;
+}
+
+function explain(error) {
+  if (error instanceof ApiError) {
+    if (error.status === 422) return `These settings were refused: ${error.message}.`;
+    if (error.status === 503) return `The server is busy: ${error.message}`;
+    return `The computation failed: ${error.message}.`;
+  }
+  return `The server could not be reached (${error.message}).`;
+}
+
+async function run() {
+  controller?.abort();
+  controller = new AbortController();
+  const { signal } = controller;
+  const count = widthList(state).length;
+  const partial = { widths: [], snapshot_steps: [] };
+  for (const id of ["ring", "maps", "drift", "forecast", "breaks"]) status(id, "Computing…", "busy");
+  try {
+    const result = await streamDrift(driftParams(state), {
+      signal,
+      onWidth: (width) => {
+        partial.widths.push(width);
+        partial.widths.sort((a, b) => a.width - b.width);
+        status("drift", `Computing… ${partial.widths.length} of ${count} widths done`, "busy");
+        draw(document.querySelector('[data-figure="drift"]'), drift.spec(partial, state));
+        summarize("drift", drift.summary(partial));
+      },
+    });
+    if (signal.aborted) return;
+    doc = result;
+    render("drift", drift, [doc, state]);
+    renderView();
+    await runComparison(signal);
+  } catch (error) {
+    if (signal.aborted || error.name === "AbortError") return;
+    for (const id of ["ring", "maps", "drift", "forecast", "breaks"]) status(id, explain(error), "error");
+  }
+}
+
+async function runComparison(signal) {
+  const { overrides } = breaks.COMPARISONS[state.compare];
+  try {
+    const base = state.parameterization === "ntk" && state.alpha === 1 ? doc
+      : await getDrift(driftParams(state, { parameterization: "ntk", alpha: 1, kernel_width: null }), signal);
+    const other = await getDrift(driftParams(state, { ...overrides, kernel_width: null }), signal);
+    if (!signal.aborted) render("breaks", breaks, [base, other, state]);
+  } catch (error) {
+    if (!signal.aborted && error.name !== "AbortError") status("breaks", explain(error), "error");
+  }
+}
+
+function start() {
+  const parsed = parseState(location.search);
+  state = parsed.state;
+  if (parsed.problems.length) status("controls", parsed.problems.join(" "), "error");
+  syncControls();
+  wireControls();
+  run();
+}
+
+start();
