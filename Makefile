@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help run demo test lint typecheck pytest bench bench-api clean system-python
+.PHONY: help run demo test lint typecheck pytest browser bench bench-api clean system-python
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -25,8 +25,11 @@ lint: $(VENV)/.dev ## ruff
 typecheck: $(VENV)/.dev ## mypy --strict on app/
 	$(BIN)/mypy
 
-pytest: $(VENV)/.dev ## The test suite
+pytest: $(VENV)/.dev browser ## The test suite (browser tests drive Debian's Chromium)
 	$(BIN)/python -m pytest
+
+browser: ## Debian's Chromium for the browser tests, if missing (Playwright cannot download one here)
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 
 bench: $(VENV)/.runtime ## Benchmarks: kernel throughput against matmul, default experiment time
 	$(BIN)/python -m benchmarks.core

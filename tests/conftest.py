@@ -1,11 +1,19 @@
-"""Shared fixtures: points on the ring and a fixed random generator."""
+"""Shared fixtures: a fixed random generator, points on the ring, and apps driven through HTTP."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from typing import Any
+
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
+from app.config import Settings
+from app.main import create_app
 from app.ntk import ring_angles, ring_points
+
+ClientFactory = Callable[..., TestClient]
 
 
 @pytest.fixture
@@ -17,3 +25,24 @@ def rng() -> np.random.Generator:
 def ring8() -> np.ndarray:
     """Eight districts on the unit circle, (8, 2)."""
     return ring_points(ring_angles(8))
+
+
+@pytest.fixture
+def make_client() -> Iterator[ClientFactory]:
+    """``make_client(**settings)``: a started TestClient for an app with those settings (closed after the test)."""
+    clients: list[TestClient] = []
+
+    def make(**overrides: Any) -> TestClient:
+        client = TestClient(create_app(Settings(**overrides)))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: ClientFactory) -> TestClient:
+    return make_client()

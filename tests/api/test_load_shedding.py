@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from app.api import compute
 from app.api.compute import ComputeService
-from tests.api.conftest import ClientFactory
+from tests.conftest import ClientFactory
 
 URL = "/api/v1/experiments/drift"
 HEAVY = {"widths": "4096", "steps": 4000, "snapshots": 2}  # ≈ 1.5 s of work on 2 cores

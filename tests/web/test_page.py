@@ -1,0 +1,129 @@
+"""The explainer page in headless Chromium: real data drawn, URL state, keyboard, reduced motion, axe, errors."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page
+
+from tests.web.conftest import ALL_DRAWN, ARTIFACTS, PageLog, wait_until
+
+FIGURES = ["ring", "maps", "drift", "forecast", "breaks"]
+
+
+def open_page(browser: Browser, url: str, width: int = 1280, height: int = 800, **options: object) -> tuple[Page, PageLog]:
+    page = browser.new_page(viewport={"width": width, "height": height}, **options)  # type: ignore[arg-type]
+    log = PageLog(page)
+    page.goto(url)
+    return page, log
+
+
+def ring_label(page: Page) -> str:
+    return str(page.evaluate("() => document.querySelector('[data-figure=ring]').layout.annotations[0].text"))
+
+
+def test_the_page_draws_every_figure_from_real_data_with_no_console_error(browser: Browser, base_url: str) -> None:
+    page, log = open_page(browser, base_url)
+    wait_until(page, ALL_DRAWN)
+    for figure in FIGURES:
+        points = page.evaluate(f"() => document.querySelector('[data-figure={figure}]').data"
+                               ".reduce((n, t) => n + (t.z ? t.z.length : (t.y || []).length), 0)")
+        assert points > 0, figure
+        assert page.locator(f"#{figure}-summary").inner_text().strip(), f"{figure} has no text summary"
+        assert page.locator(f"[data-table={figure}] table tr").count() > 1, f"{figure} has no data table"
+    assert "width^-0.7" in page.locator("#drift-summary").inner_text()  # the measured slope, not a constant
+    assert page.locator("math").count() >= 5  # formulas rendered as MathML on the server
+    assert log.errors == []
+    page.close()
+
+
+def test_moving_the_width_control_updates_figures_and_url_and_a_reload_restores_it(browser: Browser, base_url: str) -> None:
+    page, log = open_page(browser, base_url)
+    wait_until(page, ALL_DRAWN)
+    assert ring_label(page).startswith("× 64 lanes")
+    page.focus("#control-width")
+    page.keyboard.press("ArrowRight")
+    wait_until(page, "() => document.querySelector('[data-figure=ring]').layout.annotations[0].text.startsWith('× 128')")
+    assert parse_qs(urlparse(page.url).query)["width"] == ["128"]
+    assert page.get_attribute("#control-width", "aria-valuetext") == "128 lanes"
+    page.reload()
+    wait_until(page, ALL_DRAWN)
+    assert ring_label(page).startswith("× 128 lanes") and page.input_value("#control-width") == "3"
+    page.go_back()  # the width change replaced the entry; back leaves the page's first state, not a blank one
+    assert log.errors == []
+    page.close()
+
+
+def test_a_try_it_button_applies_its_scenario(browser: Browser, base_url: str) -> None:
+    page, log = open_page(browser, base_url)
+    wait_until(page, ALL_DRAWN)
+    page.click("button[data-try=narrow-vs-wide]")
+    wait_until(page, "() => document.querySelector('[data-figure=drift]').layout.xaxis.tickvals.length === 2")
+    query = parse_qs(urlparse(page.url).query)
+    assert query["preset"] == ["narrow-vs-wide"] and query["widths"] == ["32,4096"]
+    assert page.input_value("#control-preset") == "narrow-vs-wide"
+    page.go_back()
+    wait_until(page, "() => document.querySelector('[data-figure=drift]').layout.xaxis.tickvals.length === 9")
+    assert log.errors == []
+    page.close()
+
+
+def test_every_control_is_reachable_by_keyboard_with_a_visible_focus(browser: Browser, base_url: str) -> None:
+    page, _ = open_page(browser, base_url)
+    wait_until(page, ALL_DRAWN)
+    reached, outlines = set(), set()
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("() => [document.activeElement.id, getComputedStyle(document.activeElement).outlineStyle,"
+                                " document.activeElement === document.body]")
+        if not focused[2]:  # past the last control, focus returns to the document itself
+            reached.add(focused[0])
+            outlines.add(focused[1])
+    wanted = {"control-preset", "control-widths", "control-width", "control-depth", "control-learning_rate",
+              "control-seed", "control-district", "control-time", "play-time", "play-widths", "control-compare"}
+    assert wanted <= reached, wanted - reached
+    assert "none" not in outlines
+    page.close()
+
+
+def test_under_reduced_motion_playing_jumps_without_animating(browser: Browser, base_url: str) -> None:
+    page, _ = open_page(browser, base_url + "/?time=0", reduced_motion="reduce")
+    wait_until(page, ALL_DRAWN)
+    assert page.input_value("#control-time") == "0"  # nothing plays on its own
+    page.click("#play-time")
+    assert page.input_value("#control-time") == "5" and page.get_attribute("#play-time", "aria-pressed") != "true"
+    page.close()
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 800), (390, 844)])
+def test_axe_finds_no_accessibility_violation(browser: Browser, base_url: str, width: int, height: int) -> None:
+    page, _ = open_page(browser, base_url, width, height)
+    wait_until(page, ALL_DRAWN)
+    results = Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"page-{width}x{height}.png", full_page=False)
+    page.screenshot(path=ARTIFACTS / f"page-{width}x{height}-full.png", full_page=True)
+    page.close()
+
+
+def test_a_refused_request_is_explained_next_to_each_figure(browser: Browser, base_url: str) -> None:
+    page, log = open_page(browser, base_url + "/?steps=10000&depth=3&widths=64,256,1024,4096&width=64")
+    wait_until(page, "() => document.querySelector('[data-status=drift]').dataset.kind === 'error'")
+    for figure in FIGURES:
+        text = page.locator(f"[data-status={figure}]").inner_text()
+        assert "refused" in text and "limit of" in text, text
+    assert [e for e in log.errors if "422" not in e] == []  # the browser logs the refused request itself
+    page.close()
+
+
+def test_hostile_url_values_are_ignored_and_reported(browser: Browser, base_url: str) -> None:
+    page, log = open_page(browser, base_url + "/?width=<script>alert(1)</script>&depth=99&activation=tanh&v=1")
+    wait_until(page, ALL_DRAWN)
+    status = page.locator("#controls-status").inner_text()
+    assert "Ignored width" in status and "Ignored depth" in status and "Ignored activation" in status
+    assert page.input_value("#control-depth") == "1"
+    assert log.errors == []
+    page.close()

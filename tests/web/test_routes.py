@@ -1,0 +1,40 @@
+"""The page's HTTP side: security headers, no inline script, plotly.js from the installed package."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+
+from app.web.routes import PLOTLY_JS
+
+
+def test_the_page_is_served_with_a_strict_content_security_policy(client: TestClient) -> None:
+    response = client.get("/")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-eval" not in policy
+    assert "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'self'" in policy
+
+
+def test_the_page_has_no_inline_script_and_no_remote_resource(client: TestClient) -> None:
+    html = client.get("/").text
+    scripts = re.findall(r"<script\b[^>]*>", html)
+    assert scripts and all("src=" in tag for tag in scripts)
+    assert not re.search(r"""(src|href)=["']https?://""", html)
+    assert '<html lang="en">' in html and "<title>" in html and "<main" in html and "<h1>" in html
+
+
+def test_plotly_js_comes_from_the_installed_package(client: TestClient) -> None:
+    response = client.get("/vendor/plotly.min.js")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/javascript")
+    assert response.content == PLOTLY_JS.read_bytes()
+
+
+def test_concept_cards_render_maths_as_mathml(client: TestClient) -> None:
+    html = client.get("/").text
+    assert html.count('<article class="card"') == 5
+    assert '<math xmlns="http://www.w3.org/1998/Math/MathML" display="block">' in html
+    assert "$" not in re.sub(r"<[^>]+>", "", html.split('id="cards"')[1])  # no unrendered TeX left
