@@ -247,6 +247,8 @@ async function runComparison(signal) {
 }
 
 function start() {
+  // On a phone the figures come first: the settings start folded (one tap opens them).
+  if (window.matchMedia("(max-width: 40rem)").matches) $("#controls-panel").open = false;
   const parsed = parseState(location.search);
   state = parsed.state;
   if (parsed.problems.length) status("controls", parsed.problems.join(" "), "error");

@@ -127,3 +127,14 @@ def test_hostile_url_values_are_ignored_and_reported(browser: Browser, base_url:
     assert page.input_value("#control-depth") == "1"
     assert log.errors == []
     page.close()
+
+
+def test_a_phone_sees_the_city_first_and_nothing_overflows_sideways(browser: Browser, base_url: str) -> None:
+    page, log = open_page(browser, base_url, 360, 740)
+    wait_until(page, ALL_DRAWN)
+    assert page.evaluate("() => document.getElementById('controls-panel').open") is False
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 360
+    page.click("#controls-panel > summary")
+    assert page.is_visible("#control-depth")
+    assert log.errors == []
+    page.close()

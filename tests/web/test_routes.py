@@ -6,7 +6,7 @@ import re
 
 from fastapi.testclient import TestClient
 
-from app.web.routes import PLOTLY_JS
+from app.web.routes import PLOTLY_JS, PLOTLY_URL
 
 
 def test_the_page_is_served_with_a_strict_content_security_policy(client: TestClient) -> None:
@@ -27,10 +27,13 @@ def test_the_page_has_no_inline_script_and_no_remote_resource(client: TestClient
     assert '<html lang="en">' in html and "<title>" in html and "<main" in html and "<h1>" in html
 
 
-def test_plotly_js_comes_from_the_installed_package(client: TestClient) -> None:
-    response = client.get("/vendor/plotly.min.js")
+def test_plotly_js_comes_from_the_installed_package_under_a_versioned_url(client: TestClient) -> None:
+    assert f'src="{PLOTLY_URL}"' in client.get("/").text
+    response = client.get(PLOTLY_URL)
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/javascript")
-    assert response.content == PLOTLY_JS.read_bytes()
+    assert response.content == PLOTLY_JS.read_bytes()  # the client undoes the gzip
+    assert response.headers["content-encoding"] == "gzip" and "immutable" in response.headers["cache-control"]
+    assert client.get("/vendor/plotly-0.0.1.min.js").status_code == 404
 
 
 def test_concept_cards_render_maths_as_mathml(client: TestClient) -> None:

@@ -8,6 +8,12 @@ export const DASHES = ["solid", "dot", "dash", "dashdot", "longdash"];
 const CONFIG = { displayModeBar: false, responsive: true };
 const observed = new WeakSet();
 
+// plotly.js is a deferred classic script placed after main.js, so requests start before it is parsed.
+const plotlyReady = new Promise((resolve) => {
+  if (window.Plotly) resolve();
+  else document.querySelector("script[data-plotly]").addEventListener("load", () => resolve(), { once: true });
+});
+
 export const baseLayout = (extra = {}) => ({
   margin: { l: 60, r: 20, t: 30, b: 50 },
   font: { family: "system-ui, sans-serif", size: 13, color: "#1a1a1a" },
@@ -19,10 +25,12 @@ export const baseLayout = (extra = {}) => ({
 
 // Draw or update a figure; Plotly.react diffs against the previous call. Container-only resizes are
 // followed with a ResizeObserver (plotly's own `responsive` only listens to the window).
-export function draw(element, { data, layout }) {
+export async function draw(element, { data, layout }) {
+  await plotlyReady;
   window.Plotly.react(element, data, layout, CONFIG);
   if (!observed.has(element)) {
     observed.add(element);
+    performance.mark(`figure:${element.dataset.figure}`); // first drawing, for benchmarks/page.py
     new ResizeObserver(() => window.Plotly.Plots.resize(element)).observe(element);
   }
 }
