@@ -29,7 +29,8 @@ def visit(browser: object, url: str) -> dict[str, float]:
     cdp.on("Network.loadingFinished", lambda e: received.__setitem__(e["requestId"], e["encodedDataLength"]))
     page.goto(url)
     deadline = time.monotonic() + 120
-    while page.evaluate("() => performance.getEntriesByType('mark').filter(m => m.name.startsWith('figure:')).length") < len(FIGURES):
+    drawn = "() => performance.getEntriesByType('mark').filter(m => m.name.startsWith('figure:')).length"
+    while page.evaluate(drawn) < len(FIGURES):
         assert time.monotonic() < deadline, "figures did not all draw"
         time.sleep(0.02)
     marks = page.evaluate("() => performance.getEntriesByType('mark').map(m => [m.name, m.startTime])")
