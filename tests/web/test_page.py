@@ -138,3 +138,15 @@ def test_a_phone_sees_the_city_first_and_nothing_overflows_sideways(browser: Bro
     assert page.is_visible("#control-depth")
     assert log.errors == []
     page.close()
+
+
+def test_choosing_a_scenario_sets_every_control_and_the_url(browser: Browser, base_url: str) -> None:
+    page, log = open_page(browser, base_url)
+    wait_until(page, ALL_DRAWN)
+    page.select_option("#control-preset", "jacot-2018")
+    wait_until(page, "() => document.querySelector('[data-figure=drift]').layout.xaxis.tickvals.join() === '128,512'")
+    assert page.input_value("#control-depth") == "3" and page.input_value("#control-target") == "xy"
+    assert parse_qs(urlparse(page.url).query)["steps"] == ["200"]
+    assert ring_label(page).startswith("× 128 lanes")
+    assert log.errors == []
+    page.close()
