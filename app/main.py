@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,7 +15,7 @@ from app.api.errors import install_error_handlers
 from app.api.http import RepeatedUrlMiddleware
 from app.api.router import API_PREFIX, api_router, health_router
 from app.config import Settings, get_settings
-from app.web.routes import ROOT
+from app.web.routes import ROOT, plotly_bytes
 from app.web.routes import router as web_router
 from app.web.security import SecurityHeadersMiddleware
 
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(plotly_bytes)  # compress plotly.js once before serving, not in a request
         yield
         compute.close()
 

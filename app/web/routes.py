@@ -35,8 +35,8 @@ PLOTLY_JS = _plotly_js()
 
 
 @lru_cache(maxsize=1)
-def _plotly_bytes() -> tuple[bytes, bytes]:
-    """The script and its gzip form, compressed once per process (4.6 MB → ~1.4 MB)."""
+def plotly_bytes() -> tuple[bytes, bytes]:
+    """The script and its gzip form, compressed once per process (4.6 MB → ~1.4 MB, ~0.4 s: done at startup)."""
     body = PLOTLY_JS.read_bytes()
     return body, gzip.compress(body, compresslevel=9, mtime=0)
 
@@ -54,7 +54,7 @@ async def plotly_js(requested: str, request: Request) -> Response:
     """plotly.js exactly as the pinned ``plotly`` Python package ships it (never a CDN, never a copy in the repo)."""
     if requested != PLOTLY_VERSION:
         raise HTTPException(404, f"this server ships plotly {PLOTLY_VERSION}")
-    body, gzipped = _plotly_bytes()
+    body, gzipped = plotly_bytes()
     headers = {"Cache-Control": IMMUTABLE, "Vary": "Accept-Encoding"}
     if "gzip" in request.headers.get("accept-encoding", ""):
         return Response(gzipped, media_type="text/javascript", headers=headers | {"Content-Encoding": "gzip"})
