@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -30,7 +31,15 @@ class Settings(BaseSettings):
     max_concurrent: int = Field(1, ge=1, le=64, description="Computations running at once per worker.")
     max_queued: int = Field(4, ge=0, le=1000, description="Computations waiting per worker; beyond that: 503 + Retry-After.")
     compute_timeout_s: float = Field(30.0, gt=0, description="Longest a request waits for its computation; then 503.")
-    frame_ancestors: str = Field("*", description="CSP frame-ancestors for embeds: '*' or space-separated origins.")
+    frame_ancestors: str = Field("*", description="Who may frame /embed/*: '*' or space-separated origins (https://lms.example.edu).")
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        sources = value.split()
+        if not sources or not (sources == ["*"] or all(re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?", s) for s in sources)):
+            raise ValueError("frame_ancestors must be '*' or space-separated origins like https://lms.example.edu")
+        return " ".join(sources)
 
 
 @lru_cache

@@ -8,12 +8,14 @@ from importlib.metadata import version
 from importlib.util import find_spec
 from pathlib import Path
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from app.api.deps import SettingsDep
 from app.api.presets import PRESETS
 from app.content import load_cards
+from app.web.security import content_security_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = Jinja2Templates(directory=ROOT / "templates")
@@ -41,12 +43,40 @@ def plotly_bytes() -> tuple[bytes, bytes]:
     return body, gzip.compress(body, compresslevel=9, mtime=0)
 
 
+SECTIONS = ("ring", "maps", "drift", "forecast", "breaks", "cards")
+EMBEDDABLE = {"ring": "Ring city", "maps": "Morning and evening traffic maps", "drift": "Wider roads, steadier traffic",
+              "forecast": "The planner's forecast", "breaks": "When the analogy breaks", "explainer": "Infinite Lanes"}
+HIDEABLE = ("controls", "caption", "cards")
+EMBED_QUERY_KEYS = {"hide", "lock"}  # embed-only parameters, left out of the "open in Infinite Lanes" link
+
+
+def _context(**extra: object) -> dict[str, object]:
+    return {"cards": load_cards(), "plotly_url": PLOTLY_URL, "presets_options": [(p.id, p.title) for p in PRESETS],
+            "sections": SECTIONS, "embed": False, **extra}
+
+
 @router.get("/", response_class=HTMLResponse)
 async def index(request: Request) -> HTMLResponse:
     """The whole explainer; its state lives in the URL and is applied by ``static/js/main.js``."""
-    return TEMPLATES.TemplateResponse(request=request, name="index.html",
-                                      context={"cards": load_cards(), "plotly_url": PLOTLY_URL,
-                                               "presets_options": [(p.id, p.title) for p in PRESETS]})
+    return TEMPLATES.TemplateResponse(request=request, name="index.html", context=_context())
+
+
+@router.get("/embed/{figure}", response_class=HTMLResponse)
+async def embed(figure: str, request: Request, settings: SettingsDep, hide: str = Query("", max_length=100)) -> HTMLResponse:
+    """One figure (or ``explainer``: all of them) without the site around it, for an ``<iframe>`` in a course page.
+
+    Same URL state as the page; ``hide=controls,caption,cards`` leaves parts out, ``lock=1`` fixes
+    the state. Framing is allowed to ``settings.frame_ancestors`` (CSP; no X-Frame-Options).
+    """
+    if figure not in EMBEDDABLE:
+        raise HTTPException(404, f"no figure {figure!r}: embeddable are {', '.join(EMBEDDABLE)}")
+    hidden = [name for name in HIDEABLE if name in hide.split(",")]
+    sections = [s for s in SECTIONS if not (s == "cards" and "cards" in hidden)] if figure == "explainer" else [figure]
+    query = "&".join(f"{k}={v}" for k, v in request.query_params.multi_items() if k not in EMBED_QUERY_KEYS)
+    response = TEMPLATES.TemplateResponse(request=request, name="embed.html", context=_context(
+        title=EMBEDDABLE[figure], sections=sections, hidden=hidden, embed=True, query=query))
+    response.headers["Content-Security-Policy"] = content_security_policy(settings.frame_ancestors)
+    return response
 
 
 @router.get("/vendor/plotly-{requested}.min.js")

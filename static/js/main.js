@@ -13,6 +13,9 @@ const EXPERIMENT_KEYS = ["widths", "depth", "activation", "w_std", "b_std", "par
 const STEP_MS = 700;
 const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
 const $ = (selector) => document.querySelector(selector);
+const embedded = document.body.classList.contains("embed");
+const locked = new URLSearchParams(location.search).get("lock") === "1"; // an embed whose state is fixed
+const present = (id) => document.querySelector(`[data-figure="${id}"]`) !== null;
 
 let state;
 let doc = null;        // the last complete drift document
@@ -22,6 +25,7 @@ let player = null;     // the running animation, if any
 // --- controls ----------------------------------------------------------------------------------
 
 function syncControls() {
+  if (!$("#controls")) return; // an embed without its settings
   const widths = widthList(state);
   const widthsSelect = $("#control-widths");
   if (![...widthsSelect.options].some((o) => o.value === state.widths)) {
@@ -41,6 +45,9 @@ function syncControls() {
 
 function syncViewControls() {
   if (!doc) return;
+  state.district = Math.min(state.district, doc.gamma_train.length - 1);
+  state.time = Math.min(state.time, doc.snapshot_steps.length - 1);
+  if (!$("#control-district")) return;
   const district = $("#control-district");
   if (district.options.length !== doc.gamma_train.length) {
     district.replaceChildren(...doc.gamma_train.map((g, i) =>
@@ -60,7 +67,7 @@ function syncViewControls() {
 
 function setState(changes, { history = "push", refetch = true } = {}) {
   state = { ...state, ...changes };
-  const url = `${location.pathname}?${serializeState(state)}`;
+  const url = `${location.pathname}?${serializeState(state)}${embedded ? embedSuffix() : ""}`;
   if (history === "push") window.history.pushState(null, "", url);
   else window.history.replaceState(null, "", url);
   syncControls();
@@ -83,9 +90,35 @@ function readControl(name, raw) {
   return raw;
 }
 
+// An embed keeps its own hide= and lock= parameters when its state changes.
+function embedSuffix() {
+  const params = new URLSearchParams(location.search);
+  const kept = ["hide", "lock"].filter((k) => params.has(k)).map((k) => `&${k}=${encodeURIComponent(params.get(k))}`);
+  return kept.join("");
+}
+
 function wireControls() {
+  $("#play-time")?.addEventListener("click", playDay);
+  $("#play-widths")?.addEventListener("click", playWidths);
+  $("#control-district")?.addEventListener("change", (event) => setState({ district: Number(event.target.value) }, { refetch: false }));
+  $("#control-time")?.addEventListener("input", (event) => {
+    stopPlayer();
+    setState({ time: Number(event.target.value) }, { history: "replace", refetch: false });
+  });
+  $("#control-compare")?.addEventListener("change", (event) => setState({ compare: event.target.value }));
+  for (const button of document.querySelectorAll("[data-embed]")) button.addEventListener("click", () => openEmbedDialog(button.dataset.embed));
+  window.addEventListener("popstate", () => {
+    state = parseState(location.search).state;
+    syncControls();
+    run();
+  });
+  if (!$("#controls")) return;
+  if (locked) {
+    for (const control of $("#controls").elements) control.disabled = true;
+    return;
+  }
   $("#controls").addEventListener("submit", (event) => event.preventDefault());
-  for (const name of [...EXPERIMENT_KEYS, "compare"]) {
+  for (const name of EXPERIMENT_KEYS) {
     document.getElementById(`control-${name}`)?.addEventListener("change", (event) => {
       const value = readControl(name, event.target.value);
       if (value === undefined) return;
@@ -95,7 +128,6 @@ function wireControls() {
         const widths = value.split(",").map(Number);
         if (!widths.includes(state.width)) changes.width = widths[Math.min(2, widths.length - 1)];
       }
-      if (name === "compare") delete changes.preset;
       setState(changes);
     });
   }
@@ -103,25 +135,13 @@ function wireControls() {
     stopPlayer();
     setState({ width: widthList(state)[Number(event.target.value)] }, { history: "replace" });
   });
-  $("#control-district").addEventListener("change", (event) => setState({ district: Number(event.target.value) }, { refetch: false }));
-  $("#control-time").addEventListener("input", (event) => {
-    stopPlayer();
-    setState({ time: Number(event.target.value) }, { history: "replace", refetch: false });
-  });
   $("#control-preset").addEventListener("change", (event) => event.target.value && applyPreset(event.target.value));
-  $("#play-time").addEventListener("click", playDay);
-  $("#play-widths").addEventListener("click", playWidths);
   for (const button of document.querySelectorAll("[data-try]")) {
     button.addEventListener("click", () => {
       applyPreset(button.dataset.try);
       $("#ring").scrollIntoView({ behavior: reducedMotion.matches ? "auto" : "smooth" });
     });
   }
-  window.addEventListener("popstate", () => {
-    state = parseState(location.search).state;
-    syncControls();
-    run();
-  });
 }
 
 let presets = null;
@@ -181,6 +201,7 @@ function playWidths() {
 
 function render(id, figure, args) {
   const element = document.querySelector(`[data-figure="${id}"]`);
+  if (!element) return; // an embed shows one figure
   draw(element, figure.spec(...args));
   summarize(id, figure.summary(...args));
   const { columns, rows } = figure.table(...args);
@@ -193,7 +214,7 @@ function renderView() {
   syncViewControls();
   for (const [id, figure] of [["ring", ring], ["maps", maps], ["forecast", forecast]]) render(id, figure, [doc, state]);
   const moved = ring.driftAt(doc, state);
-  $("#drift-meter").textContent = moved === null ? "Drift meter: diverged" : `Drift meter: ${(100 * moved).toFixed(1)} % since morning`;
+  if ($("#drift-meter")) $("#drift-meter").textContent = moved === null ? "Drift meter: diverged" : `Drift meter: ${(100 * moved).toFixed(1)} % since morning`;
 }
 
 function explain(error) {
@@ -211,13 +232,15 @@ async function run() {
   const { signal } = controller;
   const count = widthList(state).length;
   const partial = { widths: [], snapshot_steps: [] };
-  for (const id of ["ring", "maps", "drift", "forecast", "breaks"]) status(id, "Computing…", "busy");
+  const shown = ["ring", "maps", "drift", "forecast", "breaks"].filter(present);
+  for (const id of shown) status(id, "Computing…", "busy");
   try {
     const result = await streamDrift(driftParams(state), {
       signal,
       onWidth: (width) => {
         partial.widths.push(width);
         partial.widths.sort((a, b) => a.width - b.width);
+        if (!present("drift")) return;
         status("drift", `Computing… ${partial.widths.length} of ${count} widths done`, "busy");
         draw(document.querySelector('[data-figure="drift"]'), drift.spec(partial, state));
         summarize("drift", drift.summary(partial));
@@ -227,10 +250,10 @@ async function run() {
     doc = result;
     render("drift", drift, [doc, state]);
     renderView();
-    await runComparison(signal);
+    if (present("breaks")) await runComparison(signal);
   } catch (error) {
     if (signal.aborted || error.name === "AbortError") return;
-    for (const id of ["ring", "maps", "drift", "forecast", "breaks"]) status(id, explain(error), "error");
+    for (const id of shown) status(id, explain(error), "error");
   }
 }
 
@@ -246,9 +269,55 @@ async function runComparison(signal) {
   }
 }
 
+// --- embedding ---------------------------------------------------------------------------------
+
+const EMBED_HEIGHTS = { ring: 760, maps: 980, drift: 820, forecast: 760, breaks: 720 };
+
+function embedSnippet(figure) {
+  const hide = [$("#embed-hide-controls").checked && "controls", $("#embed-hide-caption").checked && "caption"].filter(Boolean);
+  const params = new URLSearchParams(serializeState(state));
+  if (hide.length) params.set("hide", hide.join(","));
+  if ($("#embed-lock").checked) params.set("lock", "1");
+  const title = document.getElementById(`${figure}-title`)?.textContent.replace(/^\d+\. /, "") ?? figure;
+  const src = `${location.origin}/embed/${figure}?${params}`;
+  return `<iframe src="${src}" title="Infinite Lanes: ${title}" width="100%" height="${EMBED_HEIGHTS[figure] ?? 800}" ` +
+    `loading="lazy" style="border: 0; max-width: 100%;"></iframe>`;
+}
+
+function openEmbedDialog(figure) {
+  const dialog = $("#embed-dialog");
+  const refresh = () => { $("#embed-snippet").value = embedSnippet(figure); };
+  for (const box of dialog.querySelectorAll("input[type=checkbox]")) box.onchange = refresh;
+  $("#embed-copy").onclick = async () => {
+    try {
+      await navigator.clipboard.writeText($("#embed-snippet").value);
+      status("embed", "Copied.");
+    } catch {
+      $("#embed-snippet").select();
+      status("embed", "Selected: press Ctrl+C (⌘C) to copy.");
+    }
+  };
+  $("#embed-close").onclick = () => dialog.close();
+  refresh();
+  status("embed", "");
+  dialog.showModal();
+}
+
+// Inside an iframe: tell the host page our height whenever it changes, so it can size the frame.
+// Message: { type: "infinite-lanes:resize", height: <CSS pixels>, figure: <id> } (README: "Embedding").
+function reportHeight() {
+  if (window.parent === window) return;
+  const figure = location.pathname.split("/").pop();
+  const send = () => window.parent.postMessage(
+    { type: "infinite-lanes:resize", height: Math.ceil(document.documentElement.scrollHeight), figure }, "*");
+  new ResizeObserver(send).observe(document.body);
+  send();
+}
+
 function start() {
   // On a phone the figures come first: the settings start folded (one tap opens them).
-  if (window.matchMedia("(max-width: 40rem)").matches) $("#controls-panel").open = false;
+  if ($("#controls-panel") && window.matchMedia("(max-width: 40rem)").matches) $("#controls-panel").open = false;
+  reportHeight();
   const parsed = parseState(location.search);
   state = parsed.state;
   if (parsed.problems.length) status("controls", parsed.problems.join(" "), "error");

@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,23 +22,35 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
-@pytest.fixture(scope="session")
-def base_url() -> Iterator[str]:
-    """The app served by uvicorn in a thread on 127.0.0.1, for the whole session."""
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(Settings(max_queued=16)), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serve(settings: Settings) -> Iterator[str]:
+    """An app with ``settings`` served by uvicorn in a thread on a free 127.0.0.1 port; its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started:
         assert time.monotonic() < deadline, "the test server did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def base_url() -> Iterator[str]:
+    """The app served for the whole session."""
+    with serve(Settings(max_queued=16)) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,149 @@
+"""Embedding: /embed/{figure} in an iframe on another origin, its height messages, and the framing policy."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, Frame, Page
+
+from app.config import Settings
+from tests.conftest import ClientFactory
+from tests.web.conftest import ALL_DRAWN, free_port, serve, wait_until
+
+SMALL = "widths=16,64&steps=50&width=16"
+HOST_PAGE = """<!doctype html><html lang="en"><head><title>A course page</title></head><body>
+<h1>Week 3: kernels</h1>
+<iframe id="figure" src="{src}" title="Infinite Lanes" width="800" height="300" style="border:0"></iframe>
+<script>
+  window.heights = [];
+  window.addEventListener("message", (event) => {{
+    if (event.origin === "{app_origin}" && event.data.type === "infinite-lanes:resize") {{
+      window.heights.push(event.data.height);
+      document.getElementById("figure").height = event.data.height;
+    }}
+  }});
+</script></body></html>"""
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def host(html: str, tmp: Path) -> Iterator[str]:
+    """A static course page on its own loopback port (another origin than the app)."""
+    (tmp / "host.html").write_text(html)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), functools.partial(QuietHandler, directory=str(tmp)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/host.html"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def test_embeds_have_no_chrome_and_may_be_framed_by_any_origin_by_default(client: TestClient) -> None:
+    response = client.get("/embed/drift?" + SMALL + "&hide=controls,caption")
+    assert response.status_code == 200
+    assert "frame-ancestors *" in response.headers["content-security-policy"]
+    assert "x-frame-options" not in response.headers
+    html = response.text
+    assert 'data-figure="drift"' in html and 'data-figure="ring"' not in html
+    assert 'id="controls"' not in html and "hide-caption" in html and "<footer" not in html
+    assert "frame-ancestors 'self'" in client.get("/").headers["content-security-policy"]  # the page itself: no framing
+
+
+def test_the_explainer_embed_keeps_every_figure_and_can_drop_the_cards(client: TestClient) -> None:
+    html = client.get("/embed/explainer?hide=cards").text
+    assert all(f'data-figure="{f}"' in html for f in ("ring", "maps", "drift", "forecast", "breaks"))
+    assert 'id="cards"' not in html
+
+
+def test_an_unknown_figure_is_a_404_that_lists_the_embeddable_ones(client: TestClient) -> None:
+    response = client.get("/embed/weather")
+    assert response.status_code == 404 and "embeddable are ring, maps, drift" in response.json()["detail"]
+
+
+def test_the_framing_allow_list_comes_from_the_settings(make_client: ClientFactory) -> None:
+    client = make_client(frame_ancestors="https://canvas.example.edu https://moodle.example.org")
+    policy = client.get("/embed/ring").headers["content-security-policy"]
+    assert "frame-ancestors https://canvas.example.edu https://moodle.example.org" in policy
+    with pytest.raises(ValueError, match="frame_ancestors must be"):
+        Settings(frame_ancestors="javascript:alert(1)")
+
+
+def _frame(page: Page) -> Frame:
+    return next(f for f in page.frames if "/embed/" in f.url)
+
+
+def test_a_course_page_on_another_origin_embeds_a_figure_that_sizes_itself(browser: Browser, base_url: str,
+                                                                            tmp_path: Path) -> None:
+    html = HOST_PAGE.format(src=f"{base_url}/embed/drift?{SMALL}&hide=controls", app_origin=base_url)
+    with host(html, tmp_path) as url:
+        page = browser.new_page()
+        page.goto(url)
+        deadline = time.monotonic() + 30
+        while not any("/embed/" in f.url for f in page.frames):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        frame = _frame(page)
+        deadline = time.monotonic() + 60
+        while not frame.evaluate(ALL_DRAWN):
+            assert time.monotonic() < deadline, "the embedded figure did not draw"
+            time.sleep(0.05)
+        wait_until(page, "() => window.heights.length > 0 && window.heights[window.heights.length - 1] > 400")
+        last_height = page.evaluate("() => window.heights.at(-1)")
+        assert page.evaluate("() => document.getElementById('figure').height") == str(last_height)
+        page.close()
+
+
+def test_a_course_page_outside_the_allow_list_is_refused_by_the_browser(browser: Browser, tmp_path: Path) -> None:
+    with serve(Settings(frame_ancestors="https://only.example.edu")) as app_url:
+        html = HOST_PAGE.format(src=f"{app_url}/embed/drift?{SMALL}", app_origin=app_url)
+        with host(html, tmp_path) as url:
+            page = browser.new_page()
+            refused: list[str] = []
+            page.on("console", lambda m: refused.append(m.text) if "frame-ancestors" in m.text else None)
+            page.goto(url)
+            time.sleep(2)
+            frames = [f for f in page.frames if f is not page.main_frame]
+            assert all(f.evaluate("() => document.querySelector('[data-figure]') === null") for f in frames
+                       if not f.is_detached())
+            assert page.evaluate("() => window.heights.length") == 0
+            assert refused, "Chromium should report the frame-ancestors refusal"
+            page.close()
+
+
+def test_the_embed_dialog_offers_a_ready_snippet(browser: Browser, base_url: str) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{base_url}/?{SMALL}")
+    wait_until(page, ALL_DRAWN)
+    page.click("button[data-embed=forecast]")
+    assert page.is_visible("#embed-dialog")
+    snippet = page.input_value("#embed-snippet")
+    assert snippet.startswith(f'<iframe src="{base_url}/embed/forecast?') and "hide=controls" in snippet
+    assert 'title="Infinite Lanes: The planner' in snippet and 'loading="lazy"' in snippet and "widths=16%2C64" in snippet
+    page.check("#embed-lock")
+    assert "lock=1" in page.input_value("#embed-snippet")
+    page.click("#embed-close")
+    assert not page.is_visible("#embed-dialog")
+    page.close()
+
+
+def test_a_locked_embed_keeps_its_settings_fixed(browser: Browser, base_url: str) -> None:
+    page = browser.new_page()
+    page.goto(f"{base_url}/embed/explainer?{SMALL}&lock=1&hide=cards")
+    wait_until(page, ALL_DRAWN)
+    assert page.evaluate("() => [...document.getElementById('controls').elements].every(e => e.disabled)")
+    page.close()
