@@ -1,0 +1,30 @@
+# Infinite Lanes — a slim, non-root image. Build: docker build -t infinite-lanes .
+# Run: docker run -p 8000:8000 infinite-lanes   (PORT, WORKERS and every LANES_* setting from the environment)
+
+FROM python:3.11.7-slim-bookworm AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+COPY requirements.txt /tmp/requirements.txt
+# Binary wheels only: nothing is compiled, so the final stage needs no build tools.
+RUN python -m venv /opt/venv \
+    && /opt/venv/bin/pip install --no-cache-dir --only-binary=:all: -r /tmp/requirements.txt
+
+FROM python:3.11.7-slim-bookworm
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    LANES_HOST=0.0.0.0 \
+    PORT=8000 \
+    WORKERS=2
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin lanes
+WORKDIR /srv
+COPY --from=build /opt/venv /opt/venv
+COPY app ./app
+COPY static ./static
+COPY templates ./templates
+USER 10001
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=3s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8000'), timeout=2)"]
+# uvicorn drains open requests for up to 30 s on SIGTERM, then exits.
+STOPSIGNAL SIGTERM
+CMD ["python", "-m", "app", "serve"]

@@ -1,0 +1,108 @@
+"""The container and its deployment files: linted, validated against Kubernetes schemas, and their commands run.
+
+No Docker engine is available in CI, so the image is not built here; what the image runs
+(``python -m app serve``, the HEALTHCHECK command) is run directly instead.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from tests.web.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+MANIFESTS = sorted((ROOT / "deploy" / "k8s").glob("*.yaml"))
+KUBERNETES_VERSION = "1.32.0"
+
+
+def test_hadolint_finds_nothing_to_fix() -> None:
+    hadolint = Path(sys.executable).parent / "hadolint"
+    result = subprocess.run([str(hadolint), str(ROOT / "Dockerfile")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_image_is_multi_stage_slim_non_root_and_healthchecked() -> None:
+    stages = re.findall(r"^FROM (\S+)", DOCKERFILE, re.MULTILINE)
+    assert len(stages) == 2 and all("slim" in image for image in stages)
+    final = DOCKERFILE.split("\nFROM ")[-1]
+    assert re.search(r"^USER 10001$", final, re.MULTILINE)
+    assert "HEALTHCHECK" in final and "/healthz" in final and "EXPOSE 8000" in final
+    assert not re.search(r"apt-get|gcc|build-essential", final)  # no build tools in the image that runs
+    assert 'CMD ["python", "-m", "app", "serve"]' in final and "STOPSIGNAL SIGTERM" in final
+
+
+def _server(port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PORT": str(port), "WORKERS": "1", "LANES_HOST": "127.0.0.1", "LANES_LOG_LEVEL": "warning"}
+    return subprocess.Popen([sys.executable, "-m", "app", "serve"], cwd=ROOT, env=env)
+
+
+def _wait_healthy(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).status == 200:
+                return
+        except OSError:
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.1)
+
+
+def test_the_entrypoint_serves_on_port_from_the_environment_and_drains_on_sigterm() -> None:
+    port = free_port()
+    process = _server(port)
+    try:
+        _wait_healthy(port)
+        healthcheck = re.search(r'CMD \["python", "-c", "(.+?)"\]', DOCKERFILE).group(1)  # type: ignore[union-attr]
+        result = subprocess.run([sys.executable, "-c", healthcheck], env={**os.environ, "PORT": str(port)}, timeout=10)
+        assert result.returncode == 0  # the image's HEALTHCHECK, run as written
+        answers: list[int] = []
+        slow = threading.Thread(target=lambda: answers.append(urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/api/v1/experiments/drift?widths=1024,2048&steps=2000", timeout=60).status))
+        slow.start()
+        time.sleep(0.3)  # the experiment is computing now
+        process.send_signal(signal.SIGTERM)
+        slow.join(timeout=60)
+        assert answers == [200]  # the request in flight was finished, not cut
+        # uvicorn re-raises the signal after its graceful shutdown, so the exit status says "terminated by SIGTERM".
+        assert process.wait(timeout=35) in (0, -signal.SIGTERM)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.name)
+def test_kubernetes_manifests_validate_strictly(path: Path) -> None:
+    for document in yaml.safe_load_all(path.read_text()):
+        kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+
+
+def test_the_deployment_probes_health_and_bounds_its_resources_and_the_hpa_scales_on_cpu() -> None:
+    deployment = yaml.safe_load((ROOT / "deploy/k8s/deployment.yaml").read_text())
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    for bound in ("requests", "limits"):
+        assert {"cpu", "memory"} <= set(container["resources"][bound])
+    assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
+    hpa = yaml.safe_load((ROOT / "deploy/k8s/hpa.yaml").read_text())
+    assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu" and hpa["spec"]["minReplicas"] >= 2
+
+
+def test_compose_runs_two_replicas_behind_a_load_balancer() -> None:
+    compose = yaml.safe_load((ROOT / "deploy/compose.yaml").read_text())
+    assert compose["services"]["app"]["deploy"]["replicas"] == 2
+    assert compose["services"]["lb"]["image"].startswith("nginx:")
+    assert "server app:8000" in (ROOT / "deploy/nginx.conf").read_text()
