@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help run demo test lint typecheck pytest browser bench bench-page bench-api clean system-python
+.PHONY: help run demo export test lint typecheck pytest browser bench bench-page bench-api clean system-python
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ pytest: $(VENV)/.dev browser ## The test suite (browser tests drive Debian's Chr
 
 browser: ## Debian's Chromium for the browser tests, if missing (Playwright cannot download one here)
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
+export: $(VENV)/.runtime ## Static site with the presets' results in ./build/site (EXPORT_DIR=…)
+	$(BIN)/python -m app export $(or $(EXPORT_DIR),build/site)
 
 bench: $(VENV)/.runtime ## Benchmarks: kernel throughput against matmul, default experiment time
 	$(BIN)/python -m benchmarks.core

@@ -2,17 +2,20 @@
 
 - ``python -m app serve``: start the web server with the settings from the environment (``app.config``).
 - ``python -m app demo``: run the default drift experiment and print what it measured.
+- ``python -m app export OUTDIR``: write the static site (page, embeds, presets' results) into OUTDIR.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import uvicorn
 
 from app.config import get_settings
 from app.ntk import DriftConfig, drift_experiment
+from app.web.export import export_site
 
 
 def demo() -> None:
@@ -40,10 +43,22 @@ def serve() -> None:
                 log_level=settings.log_level, proxy_headers=True, timeout_graceful_shutdown=30)
 
 
+def export(outdir: str) -> None:
+    """Write the static site and say how to serve it."""
+    started = time.perf_counter()
+    written = export_site(Path(outdir))
+    size = sum(path.stat().st_size for path in Path(outdir).rglob("*") if path.is_file())
+    print(f"wrote {len(written)} pages and data files ({size / 2**20:.1f} MiB with assets) to {outdir} "
+          f"in {time.perf_counter() - started:.1f} s; try: python -m http.server -d {outdir}")
+
+
 def main(argv: list[str]) -> int:
+    if len(argv) == 2 and argv[0] == "export":
+        export(argv[1])
+        return 0
     commands = {"serve": serve, "demo": demo}
     if len(argv) != 1 or argv[0] not in commands:
-        print(f"usage: python -m app {{{', '.join(commands)}}}", file=sys.stderr)
+        print("usage: python -m app {serve, demo, export OUTDIR}", file=sys.stderr)
         return 2
     commands[argv[0]]()
     return 0

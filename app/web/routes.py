@@ -20,7 +20,7 @@ from app.web.security import content_security_policy
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = Jinja2Templates(directory=ROOT / "templates")
 PLOTLY_VERSION = version("plotly")
-PLOTLY_URL = f"/vendor/plotly-{PLOTLY_VERSION}.min.js"  # versioned: cached for a year, replaced on upgrade
+PLOTLY_URL = f"vendor/plotly-{PLOTLY_VERSION}.min.js"  # under the site root; versioned: cached a year
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 router = APIRouter(include_in_schema=False)
@@ -50,15 +50,16 @@ HIDEABLE = ("controls", "caption", "cards")
 EMBED_QUERY_KEYS = {"hide", "lock"}  # embed-only parameters, left out of the "open in Infinite Lanes" link
 
 
-def _context(**extra: object) -> dict[str, object]:
+def page_context(**extra: object) -> dict[str, object]:
+    """What every page template needs; ``root`` prefixes asset URLs ("/" when served, relative when exported)."""
     return {"cards": load_cards(), "plotly_url": PLOTLY_URL, "presets_options": [(p.id, p.title) for p in PRESETS],
-            "sections": SECTIONS, "embed": False, **extra}
+            "sections": SECTIONS, "embed": False, "root": "/", "static": False, "hidden": [], "query": "", **extra}
 
 
 @router.get("/", response_class=HTMLResponse)
 async def index(request: Request) -> HTMLResponse:
     """The whole explainer; its state lives in the URL and is applied by ``static/js/main.js``."""
-    return TEMPLATES.TemplateResponse(request=request, name="index.html", context=_context())
+    return TEMPLATES.TemplateResponse(request=request, name="index.html", context=page_context())
 
 
 @router.get("/embed/{figure}", response_class=HTMLResponse)
@@ -73,13 +74,13 @@ async def embed(figure: str, request: Request, settings: SettingsDep, hide: str 
     hidden = [name for name in HIDEABLE if name in hide.split(",")]
     sections = [s for s in SECTIONS if not (s == "cards" and "cards" in hidden)] if figure == "explainer" else [figure]
     query = "&".join(f"{k}={v}" for k, v in request.query_params.multi_items() if k not in EMBED_QUERY_KEYS)
-    response = TEMPLATES.TemplateResponse(request=request, name="embed.html", context=_context(
+    response = TEMPLATES.TemplateResponse(request=request, name="embed.html", context=page_context(
         title=EMBEDDABLE[figure], sections=sections, hidden=hidden, embed=True, query=query))
     response.headers["Content-Security-Policy"] = content_security_policy(settings.frame_ancestors)
     return response
 
 
-@router.get("/vendor/plotly-{requested}.min.js")
+@router.get("/vendor/plotly-{requested}.min.js")  # PLOTLY_URL
 async def plotly_js(requested: str, request: Request) -> Response:
     """plotly.js exactly as the pinned ``plotly`` Python package ships it (never a CDN, never a copy in the repo)."""
     if requested != PLOTLY_VERSION:

@@ -1,6 +1,8 @@
-// The only module that knows the API's URLs and its error shapes.
+// The only module that knows the API's URLs and its error shapes — and, in a static export, the data files.
 
-const DRIFT = "/api/v1/experiments/drift";
+const ROOT = document.body.dataset.root ?? "/";
+export const STATIC = document.body.hasAttribute("data-static");
+const DRIFT = `${ROOT}api/v1/experiments/drift`;
 const EXPERIMENT_FIELDS = ["widths", "depth", "activation", "parameterization", "alpha", "learning_rate", "steps",
   "districts", "target", "frequency", "seed"];
 
@@ -69,7 +71,22 @@ export async function streamDrift(params, { onWidth, signal }) {
 }
 
 export async function getPresets() {
-  const response = await fetch("/api/v1/presets");
+  const response = await fetch(STATIC ? `${ROOT}data/presets.json` : `${ROOT}api/v1/presets`);
   if (!response.ok) throw await errorFrom(response);
   return response.json();
+}
+
+export const NEEDS_SERVER = "this static copy holds the preset scenarios only, and these settings need the live server: "
+  + "choose a scenario above";
+
+// A static export's precomputed document: data/<preset>/<name>.json (name: a width, or compare-<kind>).
+export async function getStaticDrift(preset, name, signal) {
+  const response = await fetch(`${ROOT}data/${preset}/${name}.json`, { signal });
+  if (!response.ok) throw new ApiError(404, NEEDS_SERVER);
+  return response.json();
+}
+
+// Where the embeds live: /embed/<figure> on the server, embed/<figure>/ in a static export.
+export function embedUrl(figure, query) {
+  return new URL(`${ROOT}embed/${figure}${STATIC ? "/" : ""}?${query}`, location.href).href;
 }

@@ -1,5 +1,7 @@
 // The page's controller: URL state → controls → API → figures. Figures are pure spec() functions in figures/*.js.
-import { ApiError, driftParams, getDrift, getPresets, streamDrift } from "./api.js";
+import {
+  ApiError, NEEDS_SERVER, STATIC, driftParams, embedUrl, getDrift, getPresets, getStaticDrift, streamDrift,
+} from "./api.js";
 import { FIELDS, parseState, serializeState, widthList } from "./state.js";
 import * as breaks from "./figures/breaks.js";
 import * as drift from "./figures/drift.js";
@@ -219,6 +221,7 @@ function renderView() {
 
 function explain(error) {
   if (error instanceof ApiError) {
+    if (error.status === 404) return `Not available here: ${error.message}.`;
     if (error.status === 422) return `These settings were refused: ${error.message}.`;
     if (error.status === 503) return `The server is busy: ${error.message}`;
     return `The computation failed: ${error.message}.`;
@@ -235,7 +238,7 @@ async function run() {
   const shown = ["ring", "maps", "drift", "forecast", "breaks"].filter(present);
   for (const id of shown) status(id, "Computing…", "busy");
   try {
-    const result = await streamDrift(driftParams(state), {
+    const result = STATIC ? await staticDocument(signal) : await streamDrift(driftParams(state), {
       signal,
       onWidth: (width) => {
         partial.widths.push(width);
@@ -257,8 +260,30 @@ async function run() {
   }
 }
 
+// In a static export: the preset this state is (the default experiment counts as the "default" preset).
+function staticPreset() {
+  if (state.preset) return state.preset;
+  const defaults = parseState("").state;
+  return EXPERIMENT_KEYS.every((k) => state[k] === defaults[k]) ? "default" : null;
+}
+
+async function staticDocument(signal) {
+  const preset = staticPreset();
+  if (!preset) throw new ApiError(404, NEEDS_SERVER);
+  return getStaticDrift(preset, String(state.width), signal);
+}
+
 async function runComparison(signal) {
   const { overrides } = breaks.COMPARISONS[state.compare];
+  if (STATIC) {
+    try {
+      if (state.parameterization !== "ntk" || state.alpha !== 1) throw new ApiError(404, NEEDS_SERVER);
+      render("breaks", breaks, [doc, await getStaticDrift(staticPreset(), `compare-${state.compare}`, signal), state]);
+    } catch (error) {
+      if (!signal.aborted && error.name !== "AbortError") status("breaks", explain(error), "error");
+    }
+    return;
+  }
   try {
     const base = state.parameterization === "ntk" && state.alpha === 1 ? doc
       : await getDrift(driftParams(state, { parameterization: "ntk", alpha: 1, kernel_width: null }), signal);
@@ -279,7 +304,7 @@ function embedSnippet(figure) {
   if (hide.length) params.set("hide", hide.join(","));
   if ($("#embed-lock").checked) params.set("lock", "1");
   const title = document.getElementById(`${figure}-title`)?.textContent.replace(/^\d+\. /, "") ?? figure;
-  const src = `${location.origin}/embed/${figure}?${params}`;
+  const src = embedUrl(figure, params);
   return `<iframe src="${src}" title="Infinite Lanes: ${title}" width="100%" height="${EMBED_HEIGHTS[figure] ?? 800}" ` +
     `loading="lazy" style="border: 0; max-width: 100%;"></iframe>`;
 }
