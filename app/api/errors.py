@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from app.api.compute import Overloaded
+from app.api.schemas import ErrorModel
 
 
 class InvalidInput(Exception):
@@ -50,14 +51,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     503: {"description": "Busy or too slow: try again after Retry-After seconds.",
-          "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorModel"}}},
+          "model": ErrorModel,
           "headers": {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}},
 }
 
 
 BODY_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "The body could not be read as JSON text at all (e.g. not UTF-8).",
-          "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorModel"}}}},
+          "model": ErrorModel},
 }
 
 

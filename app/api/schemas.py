@@ -84,6 +84,8 @@ class DriftQuery(Architecture):
             raise ValueError(f"kernel_width must be one of the widths ({self.widths}), got {self.kernel_width}")
         if (self.target == "values") != (self.values is not None):
             raise ValueError("give values exactly when target=values (one number per district)")
+        if self.values is not None and not all(math.isfinite(float(v)) for v in self.values.split(",")):
+            raise ValueError("values must be finite numbers")
         if self.values is not None and len(self.values.split(",")) != self.districts:
             raise ValueError(f"values must hold one number per district: {self.districts} expected, "
                              f"got {len(self.values.split(','))}")
@@ -191,7 +193,8 @@ class WidthModel(BaseModel):
 
 class ReferenceModel(BaseModel):
     kernel: Matrix | None = Field(description="Analytic NTK on the grid (when kernel_width was asked for).")
-    forecast: Matrix = Field(description="Infinite-width prediction from f0 = 0, snapshots × grid.")
+    forecast: list[list[MaybeFloat]] = Field(description="Infinite-width prediction from f0 = 0, snapshots × grid "
+                                                         "(null where discrete steps diverge).")
     note: str | None = Field(description="What is wrong with the infinite-width prediction, if anything.")
 
 

@@ -3,8 +3,9 @@
 const ROOT = document.body.dataset.root ?? "/";
 export const STATIC = document.body.hasAttribute("data-static");
 const DRIFT = `${ROOT}api/v1/experiments/drift`;
-const EXPERIMENT_FIELDS = ["widths", "depth", "activation", "parameterization", "alpha", "learning_rate", "steps",
-  "districts", "target", "frequency", "seed"];
+const EXPERIMENT_FIELDS = ["widths", "depth", "activation", "w_std", "b_std", "parameterization", "alpha",
+  "learning_rate", "steps", "districts", "target", "frequency", "seed"];
+const SNAPSHOTS = 6;
 
 export class ApiError extends Error {
   constructor(status, message, retryAfter = null) {
@@ -19,6 +20,7 @@ export function driftParams(state, overrides = {}) {
   const params = new URLSearchParams();
   for (const name of EXPERIMENT_FIELDS) params.set(name, String(state[name]));
   if (state.target !== "sin" && state.target !== "cos") params.delete("frequency");
+  params.set("snapshots", String(Math.min(SNAPSHOTS, state.steps + 1)));
   params.set("kernel_width", String(state.width));
   for (const [name, value] of Object.entries(overrides)) {
     if (value === null) params.delete(name);

@@ -68,6 +68,7 @@ function syncViewControls() {
 }
 
 function setState(changes, { history = "push", refetch = true } = {}) {
+  if (refetch && Object.keys(changes).some((k) => EXPERIMENT_KEYS.includes(k))) stopPlayer();
   state = { ...state, ...changes };
   const url = `${location.pathname}?${serializeState(state)}${embedded ? embedSuffix() : ""}`;
   if (history === "push") window.history.pushState(null, "", url);
@@ -110,6 +111,7 @@ function wireControls() {
   $("#control-compare")?.addEventListener("change", (event) => setState({ compare: event.target.value }));
   for (const button of document.querySelectorAll("[data-embed]")) button.addEventListener("click", () => openEmbedDialog(button.dataset.embed));
   window.addEventListener("popstate", () => {
+    stopPlayer();
     state = parseState(location.search).state;
     syncControls();
     run();
@@ -256,6 +258,7 @@ async function run() {
     if (present("breaks")) await runComparison(signal);
   } catch (error) {
     if (signal.aborted || error.name === "AbortError") return;
+    doc = null; // the figures on show are stale: view changes must not redraw them over the message
     for (const id of shown) status(id, explain(error), "error");
   }
 }

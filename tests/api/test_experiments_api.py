@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -111,6 +112,7 @@ BAD_QUERIES = [
     ({"target": "values"}, "give values exactly when target=values"),
     ({"target": "values", "values": "1,2"}, "one number per district: 8 expected, got 2"),
     ({"target": "values", "values": "1,2,x"}, "String should match pattern"),
+    ({"target": "values", "districts": 2, "values": "1e999,1"}, "values must be finite numbers"),
     ({"kernel_width": 100}, "kernel_width must be one of the widths"),
     ({"colour": "red"}, "Extra inputs are not permitted"),
     ({"parameterization": "mean_field", "depth": 2}, "mean_field parameterization is implemented for depth 1 only"),
@@ -146,3 +148,9 @@ def test_a_repeated_url_is_answered_from_the_cache_before_the_route_runs(client:
     assert client.get(URL, params=SMALL, headers={"If-None-Match": first.headers["etag"]}).status_code == 304
     reordered = client.get(URL + "?" + "&".join(f"{k}={v}" for k, v in reversed(SMALL.items())))
     assert len(calls) == 2 and reordered.headers["etag"] == first.headers["etag"]  # route ran, result came from cache
+
+
+def test_the_openapi_schema_has_no_dangling_reference(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    references = set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(schema)))
+    assert references and references <= set(schema["components"]["schemas"])

@@ -136,6 +136,7 @@ def test_a_phone_sees_the_city_first_and_nothing_overflows_sideways(browser: Bro
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 360
     page.click("#controls-panel > summary")
     assert page.is_visible("#control-depth")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 360  # the open settings fit too
     assert log.errors == []
     page.close()
 
@@ -143,6 +144,12 @@ def test_a_phone_sees_the_city_first_and_nothing_overflows_sideways(browser: Bro
 def test_choosing_a_scenario_sets_every_control_and_the_url(browser: Browser, base_url: str) -> None:
     page, log = open_page(browser, base_url)
     wait_until(page, ALL_DRAWN)
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url) if "/experiments/drift" in r.url else None)
+    page.select_option("#control-preset", "blind-spot")
+    wait_until(page, "() => document.querySelector('[data-figure=drift]').layout.xaxis.tickvals.join() === '64,1024'")
+    sent = parse_qs(urlparse(requests[0]).query)
+    assert sent["b_std"] == ["0"] and sent["frequency"] == ["3"]  # every setting reaches the server, σb included
     page.select_option("#control-preset", "jacot-2018")
     wait_until(page, "() => document.querySelector('[data-figure=drift]').layout.xaxis.tickvals.join() === '128,512'")
     assert page.input_value("#control-depth") == "3" and page.input_value("#control-target") == "xy"
