@@ -2,7 +2,7 @@
 import {
   ApiError, NEEDS_SERVER, STATIC, driftParams, embedUrl, getDrift, getPresets, getStaticDrift, streamDrift,
 } from "./api.js";
-import { FIELDS, parseState, serializeState, widthList } from "./state.js";
+import { FIELDS, defaults, parseState, serializeState, widthList } from "./state.js";
 import * as breaks from "./figures/breaks.js";
 import * as drift from "./figures/drift.js";
 import * as forecast from "./figures/forecast.js";
@@ -55,11 +55,9 @@ function syncViewControls() {
     district.replaceChildren(...doc.gamma_train.map((g, i) =>
       new Option(`district ${i + 1} (γ = ${Math.round((g * 180) / Math.PI)}°)`, String(i))));
   }
-  state.district = Math.min(state.district, doc.gamma_train.length - 1);
   district.value = String(state.district);
   const time = $("#control-time");
   const last = doc.snapshot_steps.length - 1;
-  state.time = Math.min(state.time, last);
   time.max = String(last);
   time.value = String(state.time);
   const text = `step ${doc.snapshot_steps[state.time]} of ${doc.snapshot_steps[last]}`;
@@ -158,7 +156,7 @@ async function applyPreset(id) {
   }
   const preset = presets.find((p) => p.id === id);
   if (!preset) return;
-  const changes = { ...Object.fromEntries(Object.entries(FIELDS).map(([name, f]) => [name, f.default])), preset: id };
+  const changes = { ...defaults(), preset: id };
   for (const name of EXPERIMENT_KEYS) if (preset.query[name] !== undefined) changes[name] = preset.query[name];
   changes.width = preset.query.kernel_width ?? widthList(changes)[0];
   changes.compare = state.compare;
@@ -266,8 +264,8 @@ async function run() {
 // In a static export: the preset this state is (the default experiment counts as the "default" preset).
 function staticPreset() {
   if (state.preset) return state.preset;
-  const defaults = parseState("").state;
-  return EXPERIMENT_KEYS.every((k) => state[k] === defaults[k]) ? "default" : null;
+  const initial = defaults();
+  return EXPERIMENT_KEYS.every((k) => state[k] === initial[k]) ? "default" : null;
 }
 
 async function staticDocument(signal) {
