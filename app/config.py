@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     max_concurrent: int = Field(1, ge=1, le=64, description="Computations running at once per worker.")
     max_queued: int = Field(4, ge=0, le=1000, description="Computations waiting per worker; beyond that: 503 + Retry-After.")
     compute_timeout_s: float = Field(30.0, gt=0, description="Longest a request waits for its computation; then 503.")
+    max_body_bytes: int = Field(2**20, ge=1024, description="Largest request body accepted; larger: 413.")
     frame_ancestors: str = Field("*", description="Who may frame /embed/*: '*' or space-separated origins (https://lms.example.edu).")
 
     @field_validator("frame_ancestors")

@@ -7,15 +7,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
-from starlette.middleware.gzip import GZipMiddleware
 
 from app.api.compute import ComputeService
 from app.api.errors import install_error_handlers
-from app.api.http import RepeatedUrlMiddleware
+from app.api.http import BodyLimitMiddleware, GzipMiddleware, RepeatedUrlMiddleware
 from app.api.router import API_PREFIX, api_router, health_router
 from app.config import Settings, get_settings
-from app.web.routes import ROOT, plotly_bytes
+from app.web.assets import AssetFiles
+from app.web.routes import ASSETS_VERSION, ROOT, plotly_bytes
 from app.web.routes import router as web_router
 from app.web.security import SecurityHeadersMiddleware
 
@@ -41,14 +40,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Infinite Lanes", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.compute = compute
     app.dependency_overrides[get_settings] = lambda: settings
-    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
+    app.add_middleware(GzipMiddleware)
     app.add_middleware(RepeatedUrlMiddleware, paths=frozenset({f"{API_PREFIX}/experiments/drift"}))
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(api_router)
     app.include_router(web_router)
-    app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
+    app.mount("/static", AssetFiles(ROOT / "static", ASSETS_VERSION), name="static")
     return app
 
 

@@ -48,7 +48,11 @@ class Cancelled(Exception):
 
 @dataclass(frozen=True)
 class CachedBody:
-    """A finished JSON body, with its gzip form and a strong ETag from its content."""
+    """A finished JSON body, with its gzip form and an ETag from its content.
+
+    The ETag is weak (``W/"…"``) because the same tag names both encodings: equivalent content,
+    different bytes, which is what weak validators are for (RFC 9110 §8.8.1).
+    """
 
     body: bytes
     gzipped: bytes
@@ -57,7 +61,7 @@ class CachedBody:
     @classmethod
     def of(cls, body: bytes) -> CachedBody:
         digest = hashlib.sha256(body).hexdigest()[:32]
-        return cls(body, gzip.compress(body, compresslevel=6, mtime=0), f'"{digest}"')
+        return cls(body, gzip.compress(body, compresslevel=6, mtime=0), f'W/"{digest}"')
 
     @property
     def size(self) -> int:

@@ -59,9 +59,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 BODY_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "The body could not be read as JSON text at all (e.g. not UTF-8).",
           "model": ErrorModel},
+    413: {"description": "The body is larger than the server accepts (setting `max_body_bytes`, 1 MiB by default).",
+          "model": ErrorModel},
 }
 
 
 def responses(ok: dict[str, Any], body: bool = False) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI responses of a route: its 200 (``ok``), the shared errors, and 400 for routes that read a body."""
+    """OpenAPI responses of a route: its 200 (``ok``), the shared errors, and 400 and 413 for routes that read a body."""
     return {200: ok} | ERROR_RESPONSES | (BODY_ERROR_RESPONSES if body else {})

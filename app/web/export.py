@@ -4,7 +4,7 @@
 
     OUTDIR/index.html                       the explainer (assets linked relatively: works under any sub-path)
     OUTDIR/embed/<figure>/index.html        each embed
-    OUTDIR/static/…, OUTDIR/vendor/plotly-<version>.min.js
+    OUTDIR/static/<version>/…, OUTDIR/vendor/plotly-<version>.min.js
     OUTDIR/data/presets.json                the scenarios, as GET /api/v1/presets answers them
     OUTDIR/data/<preset>/<width>.json       each preset's experiment, with that width's kernels
     OUTDIR/data/<preset>/compare-mean_field.json   the mean-field comparison of section 5
@@ -21,7 +21,7 @@ from pathlib import Path
 from app.api.presets import PRESETS, Preset
 from app.api.schemas import drift_document, dumps
 from app.ntk import drift_experiment
-from app.web.routes import EMBEDDABLE, PLOTLY_JS, PLOTLY_URL, ROOT, SECTIONS, TEMPLATES, page_context
+from app.web.routes import ASSETS_VERSION, EMBEDDABLE, PLOTLY_JS, PLOTLY_URL, ROOT, SECTIONS, TEMPLATES, page_context
 
 
 def export_site(outdir: Path, presets: tuple[Preset, ...] = PRESETS) -> list[Path]:
@@ -34,7 +34,7 @@ def export_site(outdir: Path, presets: tuple[Preset, ...] = PRESETS) -> list[Pat
         html = TEMPLATES.get_template("embed.html").render(page_context(
             root="../../", static=True, embed=True, title=title, sections=sections))
         written.append(_write(outdir / "embed" / figure / "index.html", html))
-    shutil.copytree(ROOT / "static", outdir / "static", dirs_exist_ok=True)
+    shutil.copytree(ROOT / "static", outdir / "static" / ASSETS_VERSION, dirs_exist_ok=True)
     (outdir / PLOTLY_URL).parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(PLOTLY_JS, outdir / PLOTLY_URL)
     listing = [{"id": p.id, "title": p.title, "description": p.description,

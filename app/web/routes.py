@@ -7,21 +7,24 @@ from functools import lru_cache
 from importlib.metadata import version
 from importlib.util import find_spec
 from pathlib import Path
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from app.api.deps import SettingsDep
+from app.api.http import accepts_gzip
 from app.api.presets import PRESETS
 from app.content import load_cards
+from app.web.assets import IMMUTABLE, tree_version
 from app.web.security import content_security_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = Jinja2Templates(directory=ROOT / "templates")
 PLOTLY_VERSION = version("plotly")
 PLOTLY_URL = f"vendor/plotly-{PLOTLY_VERSION}.min.js"  # under the site root; versioned: cached a year
-IMMUTABLE = "public, max-age=31536000, immutable"
+ASSETS_VERSION = tree_version(ROOT / "static")  # asset URLs: {root}static/{ASSETS_VERSION}/… (see assets.py)
 
 router = APIRouter(include_in_schema=False)
 
@@ -51,9 +54,10 @@ EMBED_QUERY_KEYS = {"hide", "lock"}  # embed-only parameters, left out of the "o
 
 
 def page_context(**extra: object) -> dict[str, object]:
-    """What every page template needs; ``root`` prefixes asset URLs ("/" when served, relative when exported)."""
-    return {"cards": load_cards(), "plotly_url": PLOTLY_URL, "presets_options": [(p.id, p.title) for p in PRESETS],
-            "sections": SECTIONS, "embed": False, "root": "/", "static": False, "hidden": [], "query": "", **extra}
+    """What every page template needs; ``root`` prefixes every URL ("/" when served, relative when exported)."""
+    context = {"cards": load_cards(), "plotly_url": PLOTLY_URL, "presets_options": [(p.id, p.title) for p in PRESETS],
+               "sections": SECTIONS, "embed": False, "root": "/", "static": False, "hidden": [], "query": "", **extra}
+    return context | {"assets": f"{context['root']}static/{ASSETS_VERSION}/"}
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -73,7 +77,7 @@ async def embed(figure: str, request: Request, settings: SettingsDep, hide: str 
         raise HTTPException(404, f"no figure {figure!r}: embeddable are {', '.join(EMBEDDABLE)}")
     hidden = [name for name in HIDEABLE if name in hide.split(",")]
     sections = [s for s in SECTIONS if not (s == "cards" and "cards" in hidden)] if figure == "explainer" else [figure]
-    query = "&".join(f"{k}={v}" for k, v in request.query_params.multi_items() if k not in EMBED_QUERY_KEYS)
+    query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k not in EMBED_QUERY_KEYS])
     response = TEMPLATES.TemplateResponse(request=request, name="embed.html", context=page_context(
         title=EMBEDDABLE[figure], sections=sections, hidden=hidden, embed=True, query=query))
     response.headers["Content-Security-Policy"] = content_security_policy(settings.frame_ancestors)
@@ -87,6 +91,6 @@ async def plotly_js(requested: str, request: Request) -> Response:
         raise HTTPException(404, f"this server ships plotly {PLOTLY_VERSION}")
     body, gzipped = plotly_bytes()
     headers = {"Cache-Control": IMMUTABLE, "Vary": "Accept-Encoding"}
-    if "gzip" in request.headers.get("accept-encoding", ""):
+    if accepts_gzip(request.headers.get("accept-encoding")):
         return Response(gzipped, media_type="text/javascript", headers=headers | {"Content-Encoding": "gzip"})
     return Response(body, media_type="text/javascript", headers=headers)

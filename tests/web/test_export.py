@@ -14,6 +14,7 @@ from playwright.sync_api import Browser
 
 from app.api.presets import PRESETS_BY_ID
 from app.web.export import export_site
+from app.web.routes import ASSETS_VERSION
 from tests.web.conftest import ALL_DRAWN, PageLog, free_port, wait_until
 
 
@@ -43,9 +44,10 @@ def test_the_export_holds_pages_assets_and_every_presets_results(tmp_path: Path)
     assert {"index.html", "embed/drift/index.html", "embed/explainer/index.html", "data/presets.json",
             "data/narrow-vs-wide/32.json", "data/narrow-vs-wide/4096.json",
             "data/narrow-vs-wide/compare-mean_field.json"} <= names
-    assert (tmp_path / "static" / "js" / "main.js").exists() and next((tmp_path / "vendor").glob("plotly-*.min.js"))
+    assert (tmp_path / "static" / ASSETS_VERSION / "js" / "main.js").exists()
+    assert next((tmp_path / "vendor").glob("plotly-*.min.js"))
     html = (tmp_path / "index.html").read_text()
-    assert 'src="./static/js/main.js"' in html and "data-static" in html and 'href="/' not in html
+    assert f'src="./static/{ASSETS_VERSION}/js/main.js"' in html and "data-static" in html and 'href="/' not in html
 
 
 def test_the_exported_page_draws_the_default_experiment_with_no_server(browser: Browser, static_site: str) -> None:
