@@ -8,7 +8,7 @@
 - Identical concurrent requests share one computation (a :class:`Flight`); finished drift
   experiments stay in a small LRU of arrays, so other views of them (another kernel width)
   cost no recomputation. When nobody waits for a flight any more (timeout, client gone),
-  it is cancelled at the next width boundary.
+  it is cancelled before its next training step, and its slot is freed.
 - Serialized responses are cached separately (:class:`ResponseCache`, bounded by count and bytes).
 """
 
@@ -149,8 +149,17 @@ class ComputeService:
 
     # -- status --
     @property
+    def admitted(self) -> int:
+        """Computations running or waiting for a thread now."""
+        return self._admitted
+
+    @property
+    def capacity(self) -> int:
+        return self.settings.max_concurrent + self.settings.max_queued
+
+    @property
     def saturated(self) -> bool:
-        return self._admitted >= self.settings.max_concurrent + self.settings.max_queued
+        return self._admitted >= self.capacity
 
     def retry_after(self) -> int:
         """Seconds until a slot is likely free: the admitted work spread over the workers."""
@@ -260,12 +269,15 @@ class ComputeService:
         self._flights[config] = flight
         started = time.perf_counter()
 
-        def on_width(width: WidthResult) -> None:  # runs in the worker thread
+        def checkpoint() -> None:  # runs in the worker thread, before every training step
             if flight.cancel.is_set():
                 raise Cancelled
+
+        def on_width(width: WidthResult) -> None:  # runs in the worker thread
+            checkpoint()
             loop.call_soon_threadsafe(flight.publish, width)
 
-        work = loop.run_in_executor(self._executor(), drift_experiment, config, on_width)
+        work = loop.run_in_executor(self._executor(), drift_experiment, config, on_width, None, checkpoint)
         work.add_done_callback(lambda future: self._land(config, flight, future, started))
         return flight
 

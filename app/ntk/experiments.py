@@ -16,7 +16,7 @@ import numpy as np
 from app.ntk.data import RingTask, ring_task
 from app.ntk.kernels import analytic_kernels, kernel_and_output
 from app.ntk.mlp import MLP, Array, _require, init_params, stack_params
-from app.ntk.training import gd_mse_prediction, train
+from app.ntk.training import Checkpoint, gd_mse_prediction, train
 
 DEFAULT_WIDTHS = tuple(2**k for k in range(4, 13))  # 16, 32, …, 4096
 INPUT_DIM = 2  # the ring road lives in the plane
@@ -144,13 +144,16 @@ class DriftResult:
 WidthCallback = Callable[[WidthResult], None]
 
 
-def drift_experiment(config: DriftConfig, on_width: WidthCallback | None = None, executor: Executor | None = None) -> DriftResult:
+def drift_experiment(config: DriftConfig, on_width: WidthCallback | None = None, executor: Executor | None = None,
+                     checkpoint: Checkpoint | None = None) -> DriftResult:
     """Train every width × seed, measure kernels, weights and functions, and fit slopes against width.
 
     ``on_width`` is called with each width's result as soon as it is ready (for streaming):
     in width order when run here, in order of completion when an ``executor`` (e.g. a
     process pool, one process per core) runs the widths in parallel, widest first. The
-    widths are independent, so the result is identical either way.
+    widths are independent, so the result is identical either way. ``checkpoint()`` is called
+    before every training step when run here, between widths with an executor; it may raise to
+    abandon the experiment.
     """
     task = config.task()
     reference = reference_kernels(config, task)
@@ -163,10 +166,12 @@ def drift_experiment(config: DriftConfig, on_width: WidthCallback | None = None,
 
     if executor is None:
         for width in config.widths:
-            finished(run_width(config, task, reference, width))
+            finished(run_width(config, task, reference, width, checkpoint))
     else:
         futures = [executor.submit(run_width, config, task, reference, width) for width in reversed(config.widths)]
         for future in as_completed(futures):
+            if checkpoint is not None:
+                checkpoint()
             finished(future.result())
     in_order = tuple(results[width] for width in config.widths)
     return DriftResult(config, task, config.snapshot_steps, reference, in_order, fit_slopes(in_order))
@@ -185,8 +190,12 @@ def reference_kernels(config: DriftConfig, task: RingTask) -> Reference | None:
     return Reference(ntk_grid, ntk_grid_train, ntk_train, forecast.f_test, forecast.note)
 
 
-def run_width(config: DriftConfig, task: RingTask, reference: Reference | None, width: int) -> WidthResult:
-    """Train ``config.seeds`` networks of one width together and measure them at every snapshot."""
+def run_width(config: DriftConfig, task: RingTask, reference: Reference | None, width: int,
+              checkpoint: Checkpoint | None = None) -> WidthResult:
+    """Train ``config.seeds`` networks of one width together and measure them at every snapshot.
+
+    ``checkpoint``: see ``train``.
+    """
     mlp = config.mlp(width)
     params = stack_params([init_params(mlp, INPUT_DIM, np.random.default_rng([config.seed + k, width]))
                            for k in range(config.seeds)])
@@ -200,7 +209,7 @@ def run_width(config: DriftConfig, task: RingTask, reference: Reference | None, 
         moves.append(np.stack([_relative(W, W0) for (W, _), W0 in zip(current, weights0, strict=True)], axis=-1))
 
     history = train(mlp, params, task.x_train, task.y_train, learning_rate=config.learning_rate,
-                    steps=config.steps, snapshot_steps=config.snapshot_steps, on_snapshot=measure)
+                    steps=config.steps, snapshot_steps=config.snapshot_steps, on_snapshot=measure, checkpoint=checkpoint)
     steps = np.array(config.snapshot_steps)
     valid = (history.diverged_at[:, None] < 0) | (steps[None, :] < history.diverged_at[:, None])  # (S, K)
     kernel = np.where(valid[..., None, None], np.stack(kernels, axis=1), np.nan)

@@ -166,6 +166,7 @@ class TrainingHistory:
 
 
 SnapshotFn = Callable[[int, Params], None]  # called as on_snapshot(step, stacked params)
+Checkpoint = Callable[[], None]  # called before every training step; raises to abandon the work
 
 
 def train(
@@ -178,6 +179,7 @@ def train(
     steps: int,
     snapshot_steps: tuple[int, ...] = (),
     on_snapshot: SnapshotFn | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> TrainingHistory:
     """Full-batch gradient descent on ``L(f_α) / α²`` for stacked networks (params with a leading axis S).
 
@@ -187,6 +189,8 @@ def train(
     each step in ``snapshot_steps`` (step ``steps`` is after the last update). A network whose loss
     becomes non-finite or exceeds ``DIVERGENCE_FACTOR`` × its initial loss is frozen at its
     last good parameters, its later losses are NaN and the reason is recorded.
+    ``checkpoint()`` is called before every step; it may raise to abandon the training (the API
+    cancels the computations nobody waits for any more this way).
     """
     x = _as_inputs(x)
     y = np.asarray(y, dtype=np.float64)
@@ -211,6 +215,8 @@ def train(
     buffers = _UpdateBuffers(params)
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected from the loss, not warnings
         for step in range(steps + 1):
+            if checkpoint is not None:
+                checkpoint()
             if all_alive or alive.any():
                 trace = forward_trace(mlp, params, x)
                 residual = trace.output + offset if mlp.alpha == 1 else mlp.alpha * trace.output + offset  # (S, N)

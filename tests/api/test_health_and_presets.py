@@ -12,7 +12,7 @@ from app.ntk.cost import drift_cost
 
 def test_health_and_readiness(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
-    assert client.get("/readyz").json() == {"status": "ready"}
+    assert client.get("/readyz").json() == {"status": "ready", "computations": 0, "capacity": 5}
 
 
 def test_presets_are_served_with_full_parameter_sets(client: TestClient) -> None:

@@ -84,3 +84,13 @@ def test_a_computation_over_the_time_limit_is_refused_and_cancelled(make_client:
     assert "did not finish within 0.3 s" in response.json()["detail"]
     _wait_until(lambda: not service.saturated and service._admitted == 0)
     assert not service._results, "a cancelled experiment must not be kept as if finished"
+
+
+def test_a_single_width_over_the_time_limit_stops_within_a_training_step(make_client: ClientFactory) -> None:
+    client = make_client(compute_timeout_s=0.3)
+    service = _service(client)
+    started = time.monotonic()
+    response = client.get(URL, params={"widths": "4096", "steps": 10000, "snapshots": 2})  # ≈ 4 s if it ran on
+    assert response.status_code == 503
+    _wait_until(lambda: service._admitted == 0, seconds=5)
+    assert time.monotonic() - started < 1.5, "the computation ran on after nobody waited for it"

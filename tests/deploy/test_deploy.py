@@ -20,7 +20,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.web.conftest import free_port
+from tests.servers import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
@@ -49,22 +49,11 @@ def _server(port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "app", "serve"], cwd=ROOT, env=env)
 
 
-def _wait_healthy(port: int) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).status == 200:
-                return
-        except OSError:
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
-
-
 def test_the_entrypoint_serves_on_port_from_the_environment_and_drains_on_sigterm() -> None:
     port = free_port()
     process = _server(port)
     try:
-        _wait_healthy(port)
+        wait_healthy(f"http://127.0.0.1:{port}")
         healthcheck = re.search(r'CMD \["python", "-c", "(.+?)"\]', DOCKERFILE).group(1)  # type: ignore[union-attr]
         result = subprocess.run([sys.executable, "-c", healthcheck], env={**os.environ, "PORT": str(port)}, timeout=10)
         assert result.returncode == 0  # the image's HEALTHCHECK, run as written

@@ -92,6 +92,25 @@ def test_each_width_is_reported_as_soon_as_it_is_done() -> None:
     assert seen == [32, 128] == [w.width for w in result.widths]
 
 
+def test_a_checkpoint_runs_before_every_training_step_and_can_abandon_the_experiment() -> None:
+    calls: list[int] = []
+    drift_experiment(SMALL, checkpoint=lambda: calls.append(1))
+    assert len(calls) == len(SMALL.widths) * (SMALL.steps + 1)
+
+    class Abandon(Exception):
+        pass
+
+    def stop_after_ten() -> None:
+        calls.append(1)
+        if len(calls) > 10:
+            raise Abandon
+
+    calls.clear()
+    with pytest.raises(Abandon):
+        drift_experiment(SMALL, on_width=lambda width: pytest.fail("no width may finish"), checkpoint=stop_after_ten)
+    assert len(calls) == 11
+
+
 def test_divergence_is_a_result_with_a_reason_not_an_error() -> None:
     result = drift_experiment(DriftConfig(widths=(32, 64, 128, 256), seeds=2, learning_rate=30.0, steps=100, snapshots=3,
                                           districts=8, grid=16))

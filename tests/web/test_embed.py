@@ -16,7 +16,8 @@ from playwright.sync_api import Browser, Frame, Page
 
 from app.config import Settings
 from tests.conftest import ClientFactory
-from tests.web.conftest import ALL_DRAWN, free_port, serve, wait_until
+from tests.servers import free_port, serve
+from tests.web.conftest import ALL_DRAWN, wait_until
 
 SMALL = "widths=16,64&steps=50&width=16"
 HOST_PAGE = """<!doctype html><html lang="en"><head><title>A course page</title></head><body>

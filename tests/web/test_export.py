@@ -15,7 +15,8 @@ from playwright.sync_api import Browser
 from app.api.presets import PRESETS_BY_ID
 from app.web.export import export_site
 from app.web.routes import ASSETS_VERSION
-from tests.web.conftest import ALL_DRAWN, PageLog, free_port, wait_until
+from tests.servers import free_port
+from tests.web.conftest import ALL_DRAWN, PageLog, wait_until
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,80 @@
+"""Faults through real sockets: a client leaving a stream, a worker process killed mid-request."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import threading
+import time
+import urllib.request
+from urllib.parse import urlsplit
+
+from app.config import Settings
+from tests.servers import cpu_seconds, serve, uvicorn_workers, worker_pids
+
+SLOW = "widths=16,4096&steps=4000&snapshots=2"  # width 16 in ~10 ms, then width 4096 for ~1.5 s
+
+
+def _get_json(url: str) -> dict[str, object]:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        document: dict[str, object] = json.load(response)
+        return document
+
+
+def _until(condition: object, seconds: float) -> float:
+    """Poll ``condition()`` until true; the seconds it took (fails after ``seconds``)."""
+    started = time.monotonic()
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() - started < seconds, "not reached in time"
+        time.sleep(0.01)
+    return time.monotonic() - started
+
+
+def test_a_client_that_leaves_the_event_stream_cancels_its_computation() -> None:
+    with serve(Settings()) as base:
+        connection = http.client.HTTPConnection(urlsplit(base).netloc, timeout=30)
+        connection.request("GET", f"/api/v1/experiments/drift/stream?{SLOW}")
+        response = connection.getresponse()
+        assert response.status == 200 and response.getheader("content-type").startswith("text/event-stream")
+        assert response.readline() == b"event: width\n"  # the narrow width is done; the wide one is computing
+        assert _get_json(f"{base}/readyz")["computations"] == 1
+        connection.close()  # the reader goes away mid-computation
+        took = _until(lambda: _get_json(f"{base}/readyz")["computations"] == 0, seconds=1.0)
+        assert took < 1.0  # cancelled before its next training step, long before the ~1.5 s it had left
+        # Nothing of the abandoned flight is reused or left behind: the same experiment runs again, whole.
+        document = _get_json(f"{base}/api/v1/experiments/drift?{SLOW}")
+        assert [w["width"] for w in document["widths"]] == [16, 4096]  # type: ignore[index]
+        assert _get_json(f"{base}/readyz")["computations"] == 0
+
+
+def test_a_worker_killed_mid_request_fails_that_request_promptly_and_the_others_keep_serving() -> None:
+    with uvicorn_workers(2) as (base, process):
+        workers = worker_pids(process.pid)
+        assert len(workers) == 2
+        before = {pid: cpu_seconds(pid) for pid in workers}
+        outcome: list[BaseException | int] = []
+
+        def slow_request() -> None:
+            try:
+                with urllib.request.urlopen(f"{base}/api/v1/experiments/drift?widths=4096&steps=10000&snapshots=2",
+                                            timeout=60) as response:
+                    outcome.append(response.status)
+            except Exception as error:  # the error is the point
+                outcome.append(error)
+
+        client = threading.Thread(target=slow_request)
+        client.start()
+        _until(lambda: max(cpu_seconds(p) - before[p] for p in workers) > 0.3, seconds=10)
+        busy = max(workers, key=lambda p: cpu_seconds(p) - before[p])
+        os.kill(busy, signal.SIGKILL)
+        killed = time.monotonic()
+        client.join(timeout=30)
+        assert not client.is_alive() and time.monotonic() - killed < 2.0, "the client hung after its worker died"
+        assert len(outcome) == 1 and isinstance(outcome[0], (ConnectionError, http.client.HTTPException)), outcome
+        # The surviving worker answers at once; uvicorn's supervisor starts a replacement.
+        statuses = [urllib.request.urlopen(f"{base}/healthz", timeout=5).status for _ in range(20)]
+        assert statuses == [200] * 20
+        _until(lambda: len(worker_pids(process.pid)) == 2 and busy not in worker_pids(process.pid), seconds=15)
+        assert _get_json(f"{base}/api/v1/experiments/drift?widths=8,16&steps=5&seeds=1&grid=8")["widths"]
