@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator
@@ -32,7 +33,17 @@ class Settings(BaseSettings):
     max_queued: int = Field(4, ge=0, le=1000, description="Computations waiting per worker; beyond that: 503 + Retry-After.")
     compute_timeout_s: float = Field(30.0, gt=0, description="Longest a request waits for its computation; then 503.")
     max_body_bytes: int = Field(2**20, ge=1024, description="Largest request body accepted; larger: 413.")
+    fallback_dir: Path | None = Field(None, description="An exported site's data/ folder (python -m app export): served at "
+                                      "/data/, where the page finds saved scenario results when the API cannot answer.")
     frame_ancestors: str = Field("*", description="Who may frame /embed/*: '*' or space-separated origins (https://lms.example.edu).")
+
+    @field_validator("fallback_dir")
+    @classmethod
+    def _exported(cls, value: Path | None) -> Path | None:
+        if value is not None and not (value / "presets.json").is_file():
+            raise ValueError(f"fallback_dir must be the data/ folder of a static export (python -m app export DIR "
+                             f"writes DIR/data/presets.json); {value} has no presets.json")
+        return value
 
     @field_validator("frame_ancestors")
     @classmethod

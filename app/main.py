@@ -49,6 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router)
     app.include_router(web_router)
     app.mount("/static", AssetFiles(ROOT / "static", ASSETS_VERSION), name="static")
+    if settings.fallback_dir is not None:
+        app.mount("/data", AssetFiles(settings.fallback_dir, version=None), name="saved-results")
     return app
 
 

@@ -36,9 +36,12 @@ def tree_version(directory: Path) -> str:
 
 
 class AssetFiles(StaticFiles):
-    """``StaticFiles`` that strips a leading ``<version>/`` and sets Cache-Control by whether it is current."""
+    """``StaticFiles`` that strips a leading ``<version>/`` and sets Cache-Control by whether it is current.
 
-    def __init__(self, directory: Path, version: str) -> None:
+    ``version=None``: files that are never versioned (the saved results at ``/data/``), always revalidated.
+    """
+
+    def __init__(self, directory: Path, version: str | None) -> None:
         super().__init__(directory=directory)
         self.version = version
 
@@ -48,7 +51,7 @@ class AssetFiles(StaticFiles):
             self.config_checked = True
         path = self.get_path(scope)
         first, separator, rest = path.partition(os.sep)
-        versioned = bool(separator) and VERSION_PATTERN.fullmatch(first) is not None
+        versioned = bool(separator) and self.version is not None and VERSION_PATTERN.fullmatch(first) is not None
         response = await self.get_response(rest if versioned else path, scope)
         if response.status_code in (200, 304):
             response.headers["Cache-Control"] = IMMUTABLE if versioned and first == self.version else REVALIDATE

@@ -72,16 +72,32 @@ export async function streamDrift(params, { onWidth, signal }) {
   throw new ApiError(0, "the stream ended before the result arrived");
 }
 
+// The scenarios: from the API, or from the saved copy beside the page (a static export, or a server whose
+// API cannot be reached but which serves an export's data/ folder: setting LANES_FALLBACK_DIR).
 export async function getPresets() {
-  const response = await fetch(STATIC ? `${ROOT}data/presets.json` : `${ROOT}api/v1/presets`);
+  if (!STATIC) {
+    try {
+      const response = await fetch(`${ROOT}api/v1/presets`);
+      if (response.ok) return response.json();
+    } catch {
+      // unreachable: try the saved copy
+    }
+  }
+  const response = await fetch(`${ROOT}data/presets.json`);
   if (!response.ok) throw await errorFrom(response);
   return response.json();
+}
+
+// Whether an error means the API is down or too busy (then saved results may stand in), not that the request was wrong.
+export function unreachable(error) {
+  return !(error instanceof ApiError) || [0, 502, 503, 504].includes(error.status);
 }
 
 export const NEEDS_SERVER = "this static copy holds the preset scenarios only, and these settings need the live server: "
   + "choose a scenario above";
 
-// A static export's precomputed document: data/<preset>/<name>.json (name: a width, or compare-<kind>).
+// A saved (precomputed) document: data/<preset>/<name>.json (name: a width, or compare-<kind>), from a static
+// export or from a server's fallback copy.
 export async function getStaticDrift(preset, name, signal) {
   const response = await fetch(`${ROOT}data/${preset}/${name}.json`, { signal });
   if (!response.ok) throw new ApiError(404, NEEDS_SERVER);

@@ -1,6 +1,6 @@
 // The page's controller: URL state → controls → API → figures. Figures are pure spec() functions in figures/*.js.
 import {
-  ApiError, NEEDS_SERVER, STATIC, driftParams, embedUrl, getDrift, getPresets, getStaticDrift, streamDrift,
+  ApiError, NEEDS_SERVER, STATIC, driftParams, embedUrl, getDrift, getPresets, getStaticDrift, streamDrift, unreachable,
 } from "./api.js";
 import { FIELDS, defaults, parseState, serializeState, widthList } from "./state.js";
 import * as breaks from "./figures/breaks.js";
@@ -250,14 +250,52 @@ async function run() {
       },
     });
     if (signal.aborted) return;
-    doc = result;
-    render("drift", drift, [doc, state]);
-    renderView();
-    if (present("breaks")) await runComparison(signal);
+    show(result);
+    if (present("breaks")) await runComparison(signal, STATIC);
   } catch (error) {
     if (signal.aborted || error.name === "AbortError") return;
+    if (!STATIC && unreachable(error) && await showSaved(error, signal, shown)) return;
     doc = null; // the figures on show are stale: view changes must not redraw them over the message
     for (const id of shown) status(id, explain(error), "error");
+  }
+}
+
+function show(result) {
+  doc = result;
+  render("drift", drift, [doc, state]);
+  renderView();
+}
+
+// The live API failed: if this state is a scenario whose results were saved (a server started with
+// LANES_FALLBACK_DIR), draw those and say so. False when there is nothing saved for it.
+async function showSaved(error, signal, shown) {
+  const preset = staticPreset();
+  if (!preset) return false;
+  let result;
+  try {
+    result = await getStaticDrift(preset, String(state.width), signal);
+  } catch {
+    return false;
+  }
+  if (signal.aborted) return true;
+  show(result);
+  const why = error instanceof ApiError && error.status === 503 ? "The server is busy" : "The server could not be reached";
+  const note = `${why}, so this shows the saved results of the scenario “${await presetTitle(preset)}”. `
+    + "Changing the settings needs the server; the other scenarios still work.";
+  for (const id of shown.filter((id) => id !== "breaks")) status(id, note, "note");
+  if (present("breaks")) {
+    await runComparison(signal, true);
+    if (!signal.aborted && $('[data-status="breaks"]').dataset.kind !== "error") status("breaks", note, "note");
+  }
+  return true;
+}
+
+async function presetTitle(id) {
+  try {
+    presets ??= await getPresets();
+    return presets.find((p) => p.id === id)?.title ?? id;
+  } catch {
+    return id;
   }
 }
 
@@ -274,9 +312,9 @@ async function staticDocument(signal) {
   return getStaticDrift(preset, String(state.width), signal);
 }
 
-async function runComparison(signal) {
+async function runComparison(signal, saved) {
   const { overrides } = breaks.COMPARISONS[state.compare];
-  if (STATIC) {
+  if (saved) {
     try {
       if (state.parameterization !== "ntk" || state.alpha !== 1) throw new ApiError(404, NEEDS_SERVER);
       render("breaks", breaks, [doc, await getStaticDrift(staticPreset(), `compare-${state.compare}`, signal), state]);
