@@ -3,10 +3,13 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+AUDIT_VENV ?= .venv-audit
+# Advisories we have read and accepted, each with its reason in README "Dependencies" (none today):
+AUDIT_IGNORES :=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help run demo export test lint typecheck pytest browser bench bench-page bench-api clean system-python
+.PHONY: help run demo export test lint typecheck pytest browser fuzz audit bench bench-page bench-api bench-load clean system-python
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -28,6 +31,18 @@ typecheck: $(VENV)/.dev ## mypy --strict on app/
 pytest: $(VENV)/.dev browser ## The test suite (browser tests drive Debian's Chromium)
 	$(BIN)/python -m pytest
 
+fuzz: $(VENV)/.dev ## Schema-driven fuzzing of every API operation with FUZZ_EXAMPLES (default 1000) examples each
+	FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),1000) $(BIN)/python -m pytest tests/api/test_fuzz.py -q \
+		--hypothesis-seed=$(or $(FUZZ_SEED),$$RANDOM) --hypothesis-show-statistics
+
+audit: $(VENV)/.dev $(AUDIT_VENV)/bin/pip-audit ## Known vulnerabilities in every installed pinned package (needs PyPI's or OSV's advisory data: not part of make test)
+	$(AUDIT_VENV)/bin/pip-audit --strict --progress-spinner off --desc on $(AUDIT_IGNORES) \
+		--path $$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+
+$(AUDIT_VENV)/bin/pip-audit: requirements-audit.txt
+	$(PYTHON) -m venv $(AUDIT_VENV)
+	$(AUDIT_VENV)/bin/python -m pip install --quiet -r requirements-audit.txt
+
 browser: ## Debian's Chromium for the browser tests, if missing (Playwright cannot download one here)
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 
@@ -40,12 +55,16 @@ bench: $(VENV)/.runtime ## Benchmarks: kernel throughput against matmul, default
 bench-page: $(VENV)/.dev browser ## First-visit bytes and time to the first and all figures, in headless Chromium
 	$(BIN)/python -m benchmarks.page
 
+bench-load: $(VENV)/.dev ## Realistic mix at 10, 50 and 200 clients against uvicorn --workers 2 on 127.0.0.1 (wrk)
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y wrk; }
+	$(BIN)/python -m benchmarks.load
+
 bench-api: $(VENV)/.runtime ## API latency and bounded load runs on 127.0.0.1 (installs Debian's wrk if missing)
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y wrk; }
 	$(BIN)/python -m benchmarks.api
 
 clean: ## Remove the virtualenv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(AUDIT_VENV) .pytest_cache .mypy_cache .ruff_cache
 
 system-python: ## Debian: install python3-venv if this Python cannot make virtualenvs
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y python3-venv python3-pip; }

@@ -151,9 +151,10 @@ def test_choosing_a_scenario_sets_every_control_and_the_url(browser: Browser, ba
     sent = parse_qs(urlparse(requests[0]).query)
     assert sent["b_std"] == ["0"] and sent["frequency"] == ["3"]  # every setting reaches the server, σb included
     page.select_option("#control-preset", "jacot-2018")
-    wait_until(page, "() => document.querySelector('[data-figure=drift]').layout.xaxis.tickvals.join() === '128,512'")
+    # The drift figure is redrawn as each width streams in; the ring only once the whole experiment is there.
+    wait_until(page, "() => document.querySelector('[data-figure=drift]').layout.xaxis.tickvals.join() === '128,512' && "
+                     "document.querySelector('[data-figure=ring]').layout.annotations[0].text.startsWith('× 128 lanes')")
     assert page.input_value("#control-depth") == "3" and page.input_value("#control-target") == "xy"
     assert parse_qs(urlparse(page.url).query)["steps"] == ["200"]
-    assert ring_label(page).startswith("× 128 lanes")
     assert log.errors == []
     page.close()
