@@ -13,8 +13,8 @@ from app.api.errors import install_error_handlers
 from app.api.http import BodyLimitMiddleware, GzipMiddleware, RepeatedUrlMiddleware
 from app.api.router import API_PREFIX, api_router, health_router
 from app.config import Settings, get_settings
-from app.web.assets import AssetFiles
-from app.web.routes import ASSETS_VERSION, ROOT, plotly_bytes
+from app.web.assets import AssetFiles, RevalidatedFiles
+from app.web.routes import ASSETS_VERSION, ROOT, plotly_body
 from app.web.routes import router as web_router
 from app.web.security import SecurityHeadersMiddleware
 
@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await asyncio.to_thread(plotly_bytes)  # compress plotly.js once before serving, not in a request
+        await asyncio.to_thread(plotly_body)  # compress plotly.js once before serving, not in a request
         yield
         compute.close()
 
@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(web_router)
     app.mount("/static", AssetFiles(ROOT / "static", ASSETS_VERSION), name="static")
     if settings.fallback_dir is not None:
-        app.mount("/data", AssetFiles(settings.fallback_dir, version=None), name="saved-results")
+        app.mount("/data", RevalidatedFiles(directory=settings.fallback_dir), name="saved-results")
     return app
 
 

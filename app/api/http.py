@@ -18,14 +18,19 @@ RESULT_MAX_AGE = 86400  # results are deterministic for a given version; the ETa
 
 
 def cached_json(headers: Mapping[str, str], entry: CachedBody, max_age: int = RESULT_MAX_AGE) -> Response:
-    """``304`` if the client has this body already, else the body (gzipped when the client accepts it)."""
-    response_headers = {"ETag": entry.etag, "Cache-Control": f"public, max-age={max_age}", "Vary": "Accept-Encoding"}
+    """A cached API result: ``304`` if the client has it already, else the body (gzipped when accepted)."""
+    return cached_response(headers, entry, "application/json", f"public, max-age={max_age}")
+
+
+def cached_response(headers: Mapping[str, str], entry: CachedBody, media_type: str, cache_control: str,
+                    extra: Mapping[str, str] | None = None) -> Response:
+    """``304`` if ``If-None-Match`` names this body, else the body: its gzip form when accepted and smaller."""
+    response_headers = {"ETag": entry.etag, "Cache-Control": cache_control, "Vary": "Accept-Encoding", **(extra or {})}
     if _matches(headers.get("if-none-match"), entry.etag):
         return Response(status_code=304, headers=response_headers)
-    if accepts_gzip(headers.get("accept-encoding")):
-        return Response(entry.gzipped, media_type="application/json",
-                        headers=response_headers | {"Content-Encoding": "gzip"})
-    return Response(entry.body, media_type="application/json", headers=response_headers)
+    if accepts_gzip(headers.get("accept-encoding")) and len(entry.gzipped) < len(entry.body):
+        return Response(entry.gzipped, media_type=media_type, headers=response_headers | {"Content-Encoding": "gzip"})
+    return Response(entry.body, media_type=media_type, headers=response_headers)
 
 
 def accepts_gzip(accept_encoding: str | None) -> bool:
