@@ -37,7 +37,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         compute.close()
 
-    app = FastAPI(title="Infinite Lanes", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    # /docs is our own page (app/web/reference.py): FastAPI's Swagger UI and ReDoc load from a CDN.
+    app = FastAPI(title="Infinite Lanes", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
     app.state.compute = compute
     app.dependency_overrides[get_settings] = lambda: settings
     app.add_middleware(GzipMiddleware)

@@ -18,6 +18,7 @@ from app.api.http import cached_response
 from app.api.presets import PRESETS
 from app.content import load_cards
 from app.web.assets import IMMUTABLE, REVALIDATE, tree_version
+from app.web.reference import operations
 from app.web.security import content_security_policy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,6 +79,16 @@ async def embed(figure: str, request: Request, settings: SettingsDep, hide: str 
     query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k not in EMBED_QUERY_KEYS])
     return cached_response(request.headers, _embed_page(figure, hidden, query), HTML, REVALIDATE,
                            {"Content-Security-Policy": content_security_policy(settings.frame_ancestors)})
+
+
+@router.get("/docs", response_class=HTMLResponse)
+async def api_reference(request: Request, settings: SettingsDep) -> HTMLResponse:
+    """Every API operation with its parameters, ranges and answers, from the app's OpenAPI document."""
+    openapi = request.app.openapi()
+    html = TEMPLATES.get_template("api.html").render(page_context(
+        operations=operations(openapi), openapi_version=openapi["openapi"], max_body_bytes=settings.max_body_bytes,
+        origin=str(request.base_url).rstrip("/")))
+    return HTMLResponse(html, headers={"Cache-Control": REVALIDATE})
 
 
 # Pages depend only on their arguments, so each is rendered once (and gzipped once) per process; HTML is

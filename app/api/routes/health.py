@@ -18,7 +18,7 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", summary="Readiness: this worker can take another computation", responses=ERROR_RESPONSES)
 async def readyz(service: ServiceDep) -> JSONResponse:
-    """``computations``: running or queued in the worker that answered, of at most ``capacity``."""
+    """Also says how many computations are running or queued in the worker that answered, and its capacity."""
     if service.saturated:
         return JSONResponse({"detail": "busy: every computation slot and queue place is taken"}, status_code=503,
                             headers={"Retry-After": str(service.retry_after())})
