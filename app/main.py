@@ -13,7 +13,7 @@ from app.api.errors import install_error_handlers
 from app.api.http import BodyLimitMiddleware, GzipMiddleware, RepeatedUrlMiddleware
 from app.api.router import API_PREFIX, api_router, health_router
 from app.config import Settings, get_settings
-from app.web.assets import AssetFiles, RevalidatedFiles
+from app.web.assets import AssetFiles, SavedFiles
 from app.web.routes import ASSETS_VERSION, ROOT, plotly_body
 from app.web.routes import router as web_router
 from app.web.security import SecurityHeadersMiddleware
@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(web_router)
     app.mount("/static", AssetFiles(ROOT / "static", ASSETS_VERSION), name="static")
     if settings.fallback_dir is not None:
-        app.mount("/data", RevalidatedFiles(directory=settings.fallback_dir), name="saved-results")
+        app.mount("/data", SavedFiles(settings.fallback_dir), name="saved-results")
     return app
 
 

@@ -135,7 +135,8 @@ class GzipMiddleware:
 
     Unlike Starlette's, it honours q-values (``gzip;q=0`` gets plain bytes), adds ``Vary`` once, and
     turns a strong ``ETag`` weak when it changes the bytes. Left alone: bodies under ``minimum_size``,
-    bodies already encoded (cached API results, plotly.js: pre-gzipped), and streams (SSE, large files).
+    bodies already encoded (cached API results, assets, plotly.js, saved results: pre-gzipped),
+    streams (SSE), and anything but a whole 200 (a 206 range must keep its bytes).
     """
 
     THREAD_MINIMUM = 256 * 1024
@@ -161,7 +162,8 @@ class GzipMiddleware:
                     if "accept-encoding" not in headers.get("vary", "").lower():
                         headers.add_vary_header("Accept-Encoding")
                     body = message.get("body", b"")
-                    if wanted and len(body) >= self.minimum_size and not message.get("more_body", False):
+                    whole = start["status"] == 200 and "content-range" not in headers and not message.get("more_body", False)
+                    if wanted and whole and len(body) >= self.minimum_size:
                         message = {**message, "body": await self._compress(body)}
                         headers["Content-Encoding"] = "gzip"
                         headers["Content-Length"] = str(len(message["body"]))

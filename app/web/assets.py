@@ -20,12 +20,13 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import re
+from functools import lru_cache
 from pathlib import Path
 
+import anyio.to_thread
 from fastapi.responses import JSONResponse
-from fastapi.staticfiles import StaticFiles
-from starlette.datastructures import Headers, MutableHeaders
-from starlette.types import Message, Receive, Scope, Send
+from starlette.datastructures import Headers
+from starlette.types import Receive, Scope, Send
 
 from app.api.compute import CachedBody
 from app.api.http import cached_response
@@ -57,8 +58,7 @@ class AssetFiles:
                       for path in sorted(directory.rglob("*")) if path.is_file()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] not in ("GET", "HEAD"):
-            await JSONResponse({"detail": "Method Not Allowed"}, 405, {"Allow": "GET, HEAD"})(scope, receive, send)
+        if not await _http_get_or_head(scope, receive, send):
             return
         name = scope["path"].removeprefix(scope.get("root_path", "")).lstrip("/")
         first, separator, rest = name.partition("/")
@@ -72,13 +72,47 @@ class AssetFiles:
         await cached_response(Headers(scope=scope), entry, kind, cache_control)(scope, receive, send)
 
 
-class RevalidatedFiles(StaticFiles):
-    """Files from disk (the saved results at ``/data/``: megabytes, rarely read) with ``Cache-Control: no-cache``."""
+SAVED_FILES_KEPT = 16  # saved-result files kept in memory per worker (~0.1–1 MB each, plus gzip)
+
+
+class SavedFiles:
+    """ASGI app for the saved results at ``/data/`` (an export's ``data/``: megabytes, rarely read).
+
+    A file is read and gzipped on its first request and kept in a small LRU (``SAVED_FILES_KEPT``
+    files per worker); always ``no-cache``, revalidated by ETag. Names outside the folder are 404.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory.resolve()
+        self._load = lru_cache(maxsize=SAVED_FILES_KEPT)(self._read)
+
+    def _read(self, name: str) -> CachedBody | None:
+        try:
+            path = (self.directory / name).resolve()
+            if not path.is_relative_to(self.directory) or not path.is_file():
+                return None
+            return CachedBody.of(path.read_bytes())
+        except (OSError, ValueError):  # unreadable, or a name no file system accepts (NUL bytes)
+            return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def revalidated(message: Message) -> None:
-            if message["type"] == "http.response.start" and message["status"] in (200, 304):
-                MutableHeaders(scope=message)["Cache-Control"] = REVALIDATE
-            await send(message)
+        if not await _http_get_or_head(scope, receive, send):
+            return
+        name = scope["path"].removeprefix(scope.get("root_path", "")).lstrip("/")
+        entry = await anyio.to_thread.run_sync(self._load, name)
+        if entry is None:
+            await JSONResponse({"detail": "Not Found"}, 404)(scope, receive, send)
+            return
+        await cached_response(Headers(scope=scope), entry, media_type(Path(name)), REVALIDATE)(scope, receive, send)
 
-        await super().__call__(scope, receive, revalidated)
+
+
+async def _http_get_or_head(scope: Scope, receive: Receive, send: Send) -> bool:
+    """True for a GET or HEAD; anything else is answered here (405, or a closed WebSocket)."""
+    if scope["type"] != "http":
+        await send({"type": "websocket.close", "code": 1008})
+        return False
+    if scope["method"] not in ("GET", "HEAD"):
+        await JSONResponse({"detail": "Method Not Allowed"}, 405, {"Allow": "GET, HEAD"})(scope, receive, send)
+        return False
+    return True

@@ -77,18 +77,19 @@ async def embed(figure: str, request: Request, settings: SettingsDep, hide: str 
         raise HTTPException(404, f"no figure {figure!r}: embeddable are {', '.join(EMBEDDABLE)}")
     hidden = tuple(name for name in HIDEABLE if name in hide.split(","))
     query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k not in EMBED_QUERY_KEYS])
-    return cached_response(request.headers, _embed_page(figure, hidden, query), HTML, REVALIDATE,
+    page = _embed_page(figure, hidden, query) if len(query) <= EMBED_QUERY_CACHED else _render_embed(figure, hidden, query)
+    return cached_response(request.headers, page, HTML, REVALIDATE,
                            {"Content-Security-Policy": content_security_policy(settings.frame_ancestors)})
 
 
 @router.get("/docs", response_class=HTMLResponse)
-async def api_reference(request: Request, settings: SettingsDep) -> HTMLResponse:
+async def api_reference(request: Request, settings: SettingsDep) -> Response:
     """Every API operation with its parameters, ranges and answers, from the app's OpenAPI document."""
     openapi = request.app.openapi()
     html = TEMPLATES.get_template("api.html").render(page_context(
         operations=operations(openapi), openapi_version=openapi["openapi"], max_body_bytes=settings.max_body_bytes,
         origin=str(request.base_url).rstrip("/")))
-    return HTMLResponse(html, headers={"Cache-Control": REVALIDATE})
+    return cached_response(request.headers, CachedBody.of(html.encode()), HTML, REVALIDATE)
 
 
 # Pages depend only on their arguments, so each is rendered once (and gzipped once) per process; HTML is
@@ -101,8 +102,15 @@ def _index_page() -> CachedBody:
     return CachedBody.of(TEMPLATES.get_template("index.html").render(page_context()).encode())
 
 
+EMBED_QUERY_CACHED = 1024  # longer state queries (never made by the page) are rendered each time, not kept
+
+
 @lru_cache(maxsize=256)
 def _embed_page(figure: str, hidden: tuple[str, ...], query: str) -> CachedBody:
+    return _render_embed(figure, hidden, query)
+
+
+def _render_embed(figure: str, hidden: tuple[str, ...], query: str) -> CachedBody:
     sections = [s for s in SECTIONS if not (s == "cards" and "cards" in hidden)] if figure == "explainer" else [figure]
     return CachedBody.of(TEMPLATES.get_template("embed.html").render(page_context(
         title=EMBEDDABLE[figure], sections=sections, hidden=list(hidden), embed=True, query=query)).encode())

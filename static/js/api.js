@@ -29,6 +29,17 @@ export function driftParams(state, overrides = {}) {
   return params;
 }
 
+// fetch() that reports a network failure as ApiError(0) (aborts stay AbortError), so callers tell "the server could not
+// be reached" apart from a bug on the page.
+async function request(url, options = {}) {
+  try {
+    return await fetch(url, options);
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    throw new ApiError(0, error.message);
+  }
+}
+
 async function errorFrom(response) {
   let message = `the server answered ${response.status}`;
   try {
@@ -42,7 +53,7 @@ async function errorFrom(response) {
 }
 
 export async function getDrift(params, signal) {
-  const response = await fetch(`${DRIFT}?${params}`, { signal });
+  const response = await request(`${DRIFT}?${params}`, { signal });
   if (!response.ok) throw await errorFrom(response);
   return response.json();
 }
@@ -50,12 +61,19 @@ export async function getDrift(params, signal) {
 // Server-Sent Events over fetch (so errors keep their status and message): onWidth(width) per finished
 // width, then resolves with the whole document.
 export async function streamDrift(params, { onWidth, signal }) {
-  const response = await fetch(`${DRIFT}/stream?${params}`, { signal, headers: { Accept: "text/event-stream" } });
+  const response = await request(`${DRIFT}/stream?${params}`, { signal, headers: { Accept: "text/event-stream" } });
   if (!response.ok) throw await errorFrom(response);
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   for (;;) {
-    const { value, done } = await reader.read();
+    let chunk;
+    try {
+      chunk = await reader.read();
+    } catch (error) {
+      if (error.name === "AbortError") throw error;
+      throw new ApiError(0, `the connection broke: ${error.message}`);
+    }
+    const { value, done } = chunk;
     if (done) break;
     buffer += value;
     let end;
@@ -75,22 +93,24 @@ export async function streamDrift(params, { onWidth, signal }) {
 // The scenarios: from the API, or from the saved copy beside the page (a static export, or a server whose
 // API cannot be reached but which serves an export's data/ folder: setting LANES_FALLBACK_DIR).
 export async function getPresets() {
+  let failure = null;
   if (!STATIC) {
     try {
-      const response = await fetch(`${ROOT}api/v1/presets`);
-      if (response.ok) return response.json();
-    } catch {
-      // unreachable: try the saved copy
+      const response = await request(`${ROOT}api/v1/presets`);
+      if (response.ok) return await response.json();
+      failure = await errorFrom(response);
+    } catch (error) {
+      failure = error; // unreachable, or not JSON: try the saved copy
     }
   }
-  const response = await fetch(`${ROOT}data/presets.json`);
-  if (!response.ok) throw await errorFrom(response);
+  const response = await request(`${ROOT}data/presets.json`);
+  if (!response.ok) throw failure ?? await errorFrom(response);
   return response.json();
 }
 
 // Whether an error means the API is down or too busy (then saved results may stand in), not that the request was wrong.
 export function unreachable(error) {
-  return !(error instanceof ApiError) || [0, 502, 503, 504].includes(error.status);
+  return error instanceof ApiError && [0, 502, 503, 504].includes(error.status);
 }
 
 export const NEEDS_SERVER = "this static copy holds the preset scenarios only, and these settings need the live server: "
@@ -99,7 +119,7 @@ export const NEEDS_SERVER = "this static copy holds the preset scenarios only, a
 // A saved (precomputed) document: data/<preset>/<name>.json (name: a width, or compare-<kind>), from a static
 // export or from a server's fallback copy.
 export async function getStaticDrift(preset, name, signal) {
-  const response = await fetch(`${ROOT}data/${preset}/${name}.json`, { signal });
+  const response = await request(`${ROOT}data/${preset}/${name}.json`, { signal });
   if (!response.ok) throw new ApiError(404, NEEDS_SERVER);
   return response.json();
 }

@@ -23,6 +23,7 @@ let state;
 let doc = null;        // the last complete drift document
 let controller = null; // aborts the requests of a superseded state
 let player = null;     // the running animation, if any
+let savedNote = null;  // set while the figures show saved results because the API failed
 
 // --- controls ----------------------------------------------------------------------------------
 
@@ -208,7 +209,8 @@ function render(id, figure, args) {
   summarize(id, figure.summary(...args));
   const { columns, rows } = figure.table(...args);
   tabulate(id, columns, rows);
-  status(id, "");
+  if (savedNote) status(id, savedNote, "note");
+  else status(id, "");
 }
 
 function renderView() {
@@ -221,24 +223,35 @@ function renderView() {
 
 function explain(error) {
   if (error instanceof ApiError) {
+    if (error.status === 0) return `The server could not be reached (${error.message}).`;
     if (error.status === 404) return `Not available here: ${error.message}.`;
     if (error.status === 422) return `These settings were refused: ${error.message}.`;
     if (error.status === 503) return `The server is busy: ${error.message}`;
     return `The computation failed: ${error.message}.`;
   }
-  return `The server could not be reached (${error.message}).`;
+  return `Something went wrong on this page (${error.message}); reloading may help.`;
 }
 
 async function run() {
   controller?.abort();
   controller = new AbortController();
   const { signal } = controller;
+  savedNote = null;
   const count = widthList(state).length;
   const partial = { widths: [], snapshot_steps: [] };
   const shown = ["ring", "maps", "drift", "forecast", "breaks"].filter(present);
   for (const id of shown) status(id, "Computing…", "busy");
   try {
-    const result = STATIC ? await staticDocument(signal) : await streamDrift(driftParams(state), {
+    if (STATIC) {
+      const preset = await savedPreset();
+      if (!preset) throw new ApiError(404, NEEDS_SERVER);
+      const result = await getStaticDrift(preset, String(state.width), signal);
+      if (signal.aborted) return;
+      show(result);
+      if (present("breaks")) await runComparison(signal, preset);
+      return;
+    }
+    const result = await streamDrift(driftParams(state), {
       signal,
       onWidth: (width) => {
         partial.widths.push(width);
@@ -251,10 +264,11 @@ async function run() {
     });
     if (signal.aborted) return;
     show(result);
-    if (present("breaks")) await runComparison(signal, STATIC);
+    if (present("breaks")) await runComparison(signal, null);
   } catch (error) {
     if (signal.aborted || error.name === "AbortError") return;
-    if (!STATIC && unreachable(error) && await showSaved(error, signal, shown)) return;
+    if (!STATIC && unreachable(error) && await showSaved(error, signal)) return;
+    if (signal.aborted) return;
     doc = null; // the figures on show are stale: view changes must not redraw them over the message
     for (const id of shown) status(id, explain(error), "error");
   }
@@ -266,27 +280,25 @@ function show(result) {
   renderView();
 }
 
-// The live API failed: if this state is a scenario whose results were saved (a server started with
-// LANES_FALLBACK_DIR), draw those and say so. False when there is nothing saved for it.
-async function showSaved(error, signal, shown) {
-  const preset = staticPreset();
-  if (!preset) return false;
+// The live API failed: if this state is exactly a scenario whose results were saved (a server started with
+// LANES_FALLBACK_DIR), draw those and say so, until the next state change. False when nothing saved fits.
+async function showSaved(error, signal) {
+  const preset = await savedPreset();
+  if (!preset || signal.aborted) return Boolean(preset);
   let result;
+  let title;
   try {
     result = await getStaticDrift(preset, String(state.width), signal);
+    title = await presetTitle(preset);
   } catch {
-    return false;
+    return signal.aborted;
   }
   if (signal.aborted) return true;
-  show(result);
-  const why = error instanceof ApiError && error.status === 503 ? "The server is busy" : "The server could not be reached";
-  const note = `${why}, so this shows the saved results of the scenario “${await presetTitle(preset)}”. `
+  const why = error.status === 503 ? "The server is busy" : "The server could not be reached";
+  savedNote = `${why}, so this shows the saved results of the scenario “${title}”. `
     + "Changing the settings needs the server; the other scenarios still work.";
-  for (const id of shown.filter((id) => id !== "breaks")) status(id, note, "note");
-  if (present("breaks")) {
-    await runComparison(signal, true);
-    if (!signal.aborted && $('[data-status="breaks"]').dataset.kind !== "error") status("breaks", note, "note");
-  }
+  show(result);
+  if (present("breaks")) await runComparison(signal, preset);
   return true;
 }
 
@@ -299,25 +311,30 @@ async function presetTitle(id) {
   }
 }
 
-// In a static export: the preset this state is (the default experiment counts as the "default" preset).
-function staticPreset() {
-  if (state.preset) return state.preset;
-  const initial = defaults();
-  return EXPERIMENT_KEYS.every((k) => state[k] === initial[k]) ? "default" : null;
+// The saved scenario this state is exactly (every experiment setting equal to the scenario's), or null. The
+// default experiment counts as the scenario "default"; a ?preset= whose settings were changed by hand does not count.
+async function savedPreset() {
+  const expected = defaults();
+  if (state.preset) {
+    try {
+      presets ??= await getPresets();
+    } catch {
+      return null;
+    }
+    const preset = presets.find((p) => p.id === state.preset);
+    if (!preset) return null;
+    for (const name of EXPERIMENT_KEYS) if (preset.query[name] !== undefined) expected[name] = preset.query[name];
+  }
+  const same = EXPERIMENT_KEYS.every((name) => String(state[name]) === String(expected[name]));
+  return same ? state.preset || "default" : null;
 }
 
-async function staticDocument(signal) {
-  const preset = staticPreset();
-  if (!preset) throw new ApiError(404, NEEDS_SERVER);
-  return getStaticDrift(preset, String(state.width), signal);
-}
-
-async function runComparison(signal, saved) {
+async function runComparison(signal, savedId) {
   const { overrides } = breaks.COMPARISONS[state.compare];
-  if (saved) {
+  if (savedId) {
     try {
       if (state.parameterization !== "ntk" || state.alpha !== 1) throw new ApiError(404, NEEDS_SERVER);
-      render("breaks", breaks, [doc, await getStaticDrift(staticPreset(), `compare-${state.compare}`, signal), state]);
+      render("breaks", breaks, [doc, await getStaticDrift(savedId, `compare-${state.compare}`, signal), state]);
     } catch (error) {
       if (!signal.aborted && error.name !== "AbortError") status("breaks", explain(error), "error");
     }

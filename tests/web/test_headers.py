@@ -5,10 +5,14 @@ from __future__ import annotations
 import gzip
 
 import pytest
+from fastapi.responses import Response
 from fastapi.testclient import TestClient
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocketDisconnect
 
+from app.api.http import GzipMiddleware
 from app.web.assets import IMMUTABLE, tree_version
-from app.web.routes import ASSETS_VERSION, PLOTLY_JS, PLOTLY_URL, ROOT
+from app.web.routes import ASSETS_VERSION, PLOTLY_JS, PLOTLY_URL, ROOT, _embed_page
 from tests.conftest import ClientFactory
 
 SECURITY_HEADERS = {
@@ -120,10 +124,32 @@ def test_page_and_assets_are_compressed_once_with_one_vary_and_one_weak_etag(cli
     assert stream.headers["content-type"].startswith("text/event-stream") and "content-encoding" not in stream.headers
 
 
-@pytest.mark.parametrize("path", ["/", "/embed/drift?hide=controls&depth=2"])
+@pytest.mark.parametrize("path", ["/", "/embed/drift?hide=controls&depth=2", "/docs"])
 def test_pages_are_revalidated_on_every_visit_and_answered_304_when_unchanged(client: TestClient, path: str) -> None:
     first = client.get(path)
     assert first.headers["cache-control"] == "no-cache" and first.headers["content-type"].startswith("text/html")
     again = client.get(path, headers={"If-None-Match": first.headers["etag"]})
     assert again.status_code == 304 and again.content == b""
     assert again.headers["content-security-policy"] == first.headers["content-security-policy"]
+
+
+def test_a_range_response_is_never_gzipped() -> None:
+    # A 206 must keep the bytes its Content-Range counts; compressing them would corrupt the range.
+    async def partial(scope: Scope, receive: Receive, send: Send) -> None:
+        await Response(b"x" * 4000, status_code=206, media_type="application/json",
+                       headers={"Content-Range": "bytes 0-3999/9000"})(scope, receive, send)
+
+    response = TestClient(GzipMiddleware(partial)).get("/", headers={"Accept-Encoding": "gzip", "Range": "bytes=0-3999"})
+    assert response.status_code == 206 and "content-encoding" not in response.headers and len(response.content) == 4000
+
+
+def test_a_websocket_to_the_assets_is_closed_not_crashed(client: TestClient) -> None:
+    with pytest.raises(WebSocketDisconnect), client.websocket_connect(f"/static/{ASSETS_VERSION}/css/site.css") as ws:
+        ws.receive_text()
+
+
+def test_long_embed_queries_are_answered_but_not_kept(client: TestClient) -> None:
+    before = _embed_page.cache_info().currsize
+    response = client.get("/embed/drift?seed=1&junk=" + "a" * 5000)
+    assert response.status_code == 200 and "junk=aaaa" in response.text
+    assert _embed_page.cache_info().currsize == before
