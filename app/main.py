@@ -41,7 +41,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Infinite Lanes", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
                   docs_url=None, redoc_url=None)
     app.state.compute = compute
-    app.dependency_overrides[get_settings] = lambda: settings
+    app.state.settings = settings
+    async def these_settings() -> Settings:  # async: no thread hop per request (see app/api/deps.py)
+        return settings
+
+    app.dependency_overrides[get_settings] = these_settings
     app.add_middleware(GzipMiddleware)
     app.add_middleware(RepeatedUrlMiddleware, paths=frozenset({f"{API_PREFIX}/experiments/drift"}))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

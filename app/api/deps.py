@@ -10,7 +10,9 @@ from app.api.compute import ComputeService
 from app.config import Settings, get_settings
 
 
-def get_service(request: Request) -> ComputeService:
+async def get_service(request: Request) -> ComputeService:
+    """``async`` on purpose, like every dependency here: FastAPI runs a plain ``def`` dependency in a thread
+    pool, a thread hop per request (and a queue for the pool's 40 threads under load)."""
     service: ComputeService = request.app.state.compute
     return service
 

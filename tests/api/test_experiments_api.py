@@ -140,7 +140,7 @@ def test_the_budget_message_names_the_limit(make_client: object) -> None:
 def test_a_repeated_url_is_answered_from_the_cache_before_the_route_runs(client: TestClient) -> None:
     # The route depends on the settings; the fast path does not: count how often the route runs.
     calls: list[int] = []
-    settings = client.app.dependency_overrides[get_settings]()  # type: ignore[attr-defined]
+    settings = client.app.state.settings  # type: ignore[attr-defined]
     client.app.dependency_overrides[get_settings] = lambda: calls.append(1) or settings  # type: ignore[attr-defined]
     first = client.get(URL, params=SMALL)
     again = client.get(URL, params=SMALL)
