@@ -1,10 +1,12 @@
-"""The request body size limit (setting ``max_body_bytes``): 413 before any parsing, whether the size is declared or not."""
+"""Request bodies: the size limit (setting ``max_body_bytes``: 413 before any parsing, declared size or not), and
+hostile bodies under it (deep nesting, non-finite numbers, truncation) refused with 400/422, never a 500."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
 
+import pytest
 from fastapi.testclient import TestClient
 
 from app.config import Settings
@@ -51,3 +53,19 @@ def test_the_largest_valid_request_fits_the_default_limit(client: TestClient) ->
     content = json.dumps(body, indent=2).encode()
     response = client.post("/api/v1/predictions", content=content, headers={"Content-Type": "application/json"})
     assert len(content) < Settings().max_body_bytes and response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(("body", "status"), [
+    (b"[" * 100_000 + b"]" * 100_000, 400),                    # nesting deeper than any parser's recursion
+    (b'{"x1": ' + b"[" * 50_000 + b"]" * 50_000 + b"}", 400),
+    (b'{"x1": [[1e400]]}', 422),                                 # overflows to infinity
+    (b'{"x1": [[NaN]]}', 422),
+    (b'{"x1": [[1]]', 422),                                      # truncated
+    (b'{"x1": [[1]], "x1": [[2]], "kinds": ["analytic"]}', 200),  # duplicate key: the last one counts, as in JSON.parse
+    (b'{"x1": [[1]], "kinds": ["\xc3\x28"]}', 400),                # not UTF-8
+])
+def test_hostile_bodies_are_refused_without_a_500(make_client: ClientFactory, body: bytes, status: int) -> None:
+    client = make_client()
+    response = client.post("/api/v1/kernels", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == status, response.text
+    assert len(response.content) < 2000  # the refusal does not echo the body back

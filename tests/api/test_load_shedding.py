@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -94,3 +95,13 @@ def test_a_single_width_over_the_time_limit_stops_within_a_training_step(make_cl
     assert response.status_code == 503
     _wait_until(lambda: service._admitted == 0, seconds=5)
     assert time.monotonic() - started < 1.5, "the computation ran on after nobody waited for it"
+
+
+def test_computations_run_at_a_lower_cpu_priority_than_the_event_loop(client: TestClient) -> None:
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    async def ask() -> int:
+        return await _service(client).run(niceness)
+
+    assert client.portal.call(ask) == compute.COMPUTE_NICENESS + niceness()  # type: ignore[union-attr]
