@@ -7,7 +7,7 @@ import * as breaks from "./figures/breaks.js";
 import * as drift from "./figures/drift.js";
 import * as forecast from "./figures/forecast.js";
 import * as maps from "./figures/maps.js";
-import { draw, status, summarize, tabulate } from "./figures/plot.js";
+import { announce, draw, status, summarize, tabulate } from "./figures/plot.js";
 import * as ring from "./figures/ring.js";
 
 const EXPERIMENT_KEYS = ["widths", "depth", "activation", "w_std", "b_std", "parameterization", "alpha",
@@ -172,6 +172,7 @@ function stopPlayer() {
     player.button.textContent = player.label;
     player.button.setAttribute("aria-pressed", "false");
     player = null;
+    announceView();
   }
 }
 
@@ -217,8 +218,18 @@ function renderView() {
   if (!doc) return;
   syncViewControls();
   for (const [id, figure] of [["ring", ring], ["maps", maps], ["forecast", forecast]]) render(id, figure, [doc, state]);
+  if ($("#drift-meter")) $("#drift-meter").textContent = meterText();
+  if (!player) announceView();
+}
+
+function meterText() {
   const moved = ring.driftAt(doc, state);
-  if ($("#drift-meter")) $("#drift-meter").textContent = moved === null ? "Drift meter: diverged" : `Drift meter: ${(100 * moved).toFixed(1)} % since morning`;
+  return moved === null ? "Drift meter: diverged" : `Drift meter: ${(100 * moved).toFixed(1)} % since morning`;
+}
+
+// One sentence for screen readers after each change (not during an animation: once it stops).
+function announceView() {
+  if (doc) announce(savedNote ?? `${state.width} lanes, step ${doc.snapshot_steps[state.time]}: ${meterText().toLowerCase()}.`);
 }
 
 function explain(error) {
@@ -271,6 +282,7 @@ async function run() {
     if (signal.aborted) return;
     doc = null; // the figures on show are stale: view changes must not redraw them over the message
     for (const id of shown) status(id, explain(error), "error");
+    announce(explain(error));
   }
 }
 

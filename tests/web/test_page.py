@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -156,5 +157,25 @@ def test_choosing_a_scenario_sets_every_control_and_the_url(browser: Browser, ba
                      "document.querySelector('[data-figure=ring]').layout.annotations[0].text.startsWith('× 128 lanes')")
     assert page.input_value("#control-depth") == "3" and page.input_value("#control-target") == "xy"
     assert parse_qs(urlparse(page.url).query)["steps"] == ["200"]
+    assert log.errors == []
+    page.close()
+
+
+def test_screen_readers_hear_one_sentence_per_change_not_one_per_figure(browser: Browser, base_url: str) -> None:
+    page, log = open_page(browser, base_url)
+    wait_until(page, ALL_DRAWN)
+    live = page.evaluate("() => [...document.querySelectorAll('[aria-live], [role=status]')].map(e => e.id)")
+    assert sorted(live) == ["announcer", "controls-status", "embed-status"]
+    wait_until(page, "() => document.getElementById('announcer').textContent.startsWith('64 lanes, step 500: drift meter')")
+    page.evaluate("() => { window.heard = []; const region = document.getElementById('announcer');"
+                  " new MutationObserver(() => window.heard.push(region.textContent))"
+                  ".observe(region, { childList: true, characterData: true, subtree: true }); }")
+    page.focus("#control-width")
+    page.keyboard.press("ArrowRight")  # a new experiment view: five figures redrawn
+    wait_until(page, "() => document.getElementById('announcer').textContent.startsWith('128 lanes')")
+    wait_until(page, ALL_DRAWN)
+    page.wait_for_timeout(500)
+    heard = page.evaluate("() => window.heard")
+    assert len(heard) == 1 and re.fullmatch(r"128 lanes, step 500: drift meter: [\d.]+ % since morning\.", heard[0]), heard
     assert log.errors == []
     page.close()

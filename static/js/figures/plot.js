@@ -64,6 +64,13 @@ export function summarize(id, text) {
   document.getElementById(`${id}-summary`).textContent = text;
 }
 
+// Screen readers hear one sentence per change, from the page's single live region, not one per figure:
+// summaries and status lines are read on demand (aria-describedby), never pushed.
+export function announce(text) {
+  const region = document.getElementById("announcer");
+  if (region && region.textContent !== text) region.textContent = text;
+}
+
 export function status(id, text, kind = "info") {
   const element = document.querySelector(`[data-status="${id}"]`);
   element.textContent = text;
