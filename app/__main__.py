@@ -40,7 +40,8 @@ def serve() -> None:
     """uvicorn on ``LANES_HOST:LANES_PORT`` with ``LANES_WORKERS`` processes; SIGTERM drains and stops."""
     settings = get_settings()
     uvicorn.run("app.main:app", host=settings.host, port=settings.port, workers=settings.workers,
-                log_level=settings.log_level, proxy_headers=True, timeout_graceful_shutdown=30)
+                log_level=settings.log_level, proxy_headers=True, timeout_graceful_shutdown=30,
+                timeout_keep_alive=settings.keep_alive_s)
 
 
 def export(outdir: str) -> None:

@@ -21,6 +21,10 @@ class Settings(BaseSettings):
                       description="Port to bind.")
     workers: int = Field(1, ge=1, le=64, validation_alias=AliasChoices("LANES_WORKERS", "WORKERS"),
                          description="uvicorn worker processes.")
+    keep_alive_s: int = Field(75, ge=1, le=3600,
+                              description="Seconds an idle keep-alive connection stays open: longer than the proxy's own "
+                                          "upstream idle timeout (nginx here: 60 s), or the proxy may reuse a connection "
+                                          "the app has just closed and answer 502.")
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field("info", description="uvicorn log level.")
     cache_entries: int = Field(256, ge=0, description="Responses kept per worker (LRU), by count ...")
     cache_bytes: int = Field(64 * 2**20, ge=0, description="... and by total size in bytes.")

@@ -407,12 +407,40 @@ function reportHeight() {
   send();
 }
 
-function start() {
+// A ?preset= link names a scenario: the scenario supplies every experiment setting the link does not give itself.
+// A link that also changes one of the scenario's settings keeps the change and loses the scenario's name.
+async function applyLinkedPreset(given, problems) {
+  try {
+    presets ??= await getPresets();
+  } catch (error) {
+    problems.push(`The scenario “${state.preset}” could not be loaded (${error.message}).`);
+    state.preset = "";
+    return;
+  }
+  const preset = presets.find((p) => p.id === state.preset);
+  if (!preset) {
+    problems.push(`Ignored preset: there is no scenario “${state.preset}”.`);
+    state.preset = "";
+    return;
+  }
+  const scenario = { ...defaults() };
+  for (const name of EXPERIMENT_KEYS) if (preset.query[name] !== undefined) scenario[name] = preset.query[name];
+  for (const name of EXPERIMENT_KEYS) if (!given.has(name)) state[name] = scenario[name];
+  const widths = widthList(state);
+  if (!given.has("width") || !widths.includes(state.width)) {
+    state.width = widths.includes(preset.query.kernel_width) ? preset.query.kernel_width : widths[0];
+  }
+  if (EXPERIMENT_KEYS.some((name) => String(state[name]) !== String(scenario[name]))) state.preset = "";
+  window.history.replaceState(null, "", `${location.pathname}?${serializeState(state)}${embedded ? embedSuffix() : ""}`);
+}
+
+async function start() {
   // On a phone the figures come first: the settings start folded (one tap opens them).
   if ($("#controls-panel") && window.matchMedia("(max-width: 40rem)").matches) $("#controls-panel").open = false;
   reportHeight();
   const parsed = parseState(location.search);
   state = parsed.state;
+  if (state.preset) await applyLinkedPreset(parsed.given, parsed.problems);
   if (parsed.problems.length) status("controls", parsed.problems.join(" "), "error");
   syncControls();
   wireControls();

@@ -72,11 +72,13 @@ export function describeRange(type) {
   return "letters, digits and dashes";
 }
 
-// URLSearchParams → { state, problems }: problems are plain sentences about ignored values.
+// URLSearchParams → { state, problems, given }: problems are plain sentences about ignored values; given holds
+// the names whose values were taken from the URL.
 export function parseState(search) {
   const params = new URLSearchParams(search);
   const state = defaults();
   const problems = [];
+  const given = new Set();
   for (const [name, field] of Object.entries(FIELDS)) {
     const all = params.getAll(name);
     if (all.length === 0) continue;
@@ -86,14 +88,16 @@ export function parseState(search) {
       problems.push(`Ignored ${name}: expected ${describeRange(field.type)}.`);
     } else {
       state[name] = value;
+      given.add(name);
     }
   }
   const widths = state.widths.split(",").map(Number);
   if (!widths.includes(state.width)) {
     if (params.has("width")) problems.push(`Ignored width ${state.width}: it is not one of the widths compared.`);
     state.width = widths.includes(FIELDS.width.default) ? FIELDS.width.default : widths[0];
+    given.delete("width");
   }
-  return { state, problems };
+  return { state, problems, given };
 }
 
 // State → query string holding only what differs from the defaults, plus the version.

@@ -20,6 +20,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from app.config import Settings
 from tests.servers import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,3 +96,16 @@ def test_compose_runs_two_replicas_behind_a_load_balancer() -> None:
     assert compose["services"]["app"]["deploy"]["replicas"] == 2
     assert compose["services"]["lb"]["image"].startswith("nginx:")
     assert "server app:8000" in (ROOT / "deploy/nginx.conf").read_text()
+
+
+def test_the_app_keeps_idle_connections_open_longer_than_the_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Otherwise nginx may send a request down a connection uvicorn has just closed, and answer 502.
+    import app.__main__ as entry
+
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr(entry.uvicorn, "run", lambda *args, **kwargs: calls.append(kwargs))
+    monkeypatch.setattr(entry, "get_settings", lambda: Settings(keep_alive_s=90))
+    entry.serve()
+    assert calls[0]["timeout_keep_alive"] == 90
+    proxy = int(re.search(r"keepalive_timeout (\d+)s;", (ROOT / "deploy/nginx.conf").read_text()).group(1))  # type: ignore[union-attr]
+    assert proxy < Settings().keep_alive_s

@@ -78,3 +78,14 @@ def test_an_exported_embed_draws_its_figure(browser: Browser, static_site: str) 
     wait_until(page, ALL_DRAWN)
     assert log.errors == []
     page.close()
+
+
+def test_a_preset_link_works_in_the_static_copy(browser: Browser, static_site: str) -> None:
+    page = browser.new_page()
+    log = PageLog(page)
+    page.goto(static_site + "/embed/explainer/?preset=narrow-vs-wide")  # the scenario's settings come from data/
+    wait_until(page, ALL_DRAWN)
+    assert page.evaluate("() => document.querySelector('[data-figure=drift]').layout.xaxis.tickvals.join()") == "32,4096"
+    assert "preset=narrow-vs-wide" in page.url and "widths=32%2C4096" in page.url
+    assert log.errors == []
+    page.close()

@@ -179,3 +179,24 @@ def test_screen_readers_hear_one_sentence_per_change_not_one_per_figure(browser:
     assert len(heard) == 1 and re.fullmatch(r"128 lanes, step 500: drift meter: [\d.]+ % since morning\.", heard[0]), heard
     assert log.errors == []
     page.close()
+
+
+def test_a_preset_link_applies_its_scenario_and_a_changed_one_keeps_the_change(browser: Browser, base_url: str) -> None:
+    page, log = open_page(browser, base_url + "/?preset=jacot-2018")
+    wait_until(page, ALL_DRAWN)
+    assert page.input_value("#control-depth") == "3" and page.input_value("#control-target") == "xy"
+    assert page.input_value("#control-steps") == "200" and page.input_value("#control-preset") == "jacot-2018"
+    assert ring_label(page).startswith("× 128 lanes")
+    query = parse_qs(urlparse(page.url).query)
+    assert query["preset"] == ["jacot-2018"] and query["depth"] == ["3"] and query["widths"] == ["128,512"]
+    page.close()
+    page, _ = open_page(browser, base_url + "/?preset=jacot-2018&steps=50")
+    wait_until(page, ALL_DRAWN)
+    assert page.input_value("#control-steps") == "50" and page.input_value("#control-depth") == "3"
+    assert "preset" not in parse_qs(urlparse(page.url).query)  # no longer the scenario as published
+    page.close()
+    page, _ = open_page(browser, base_url + "/?preset=no-such-scenario")
+    wait_until(page, ALL_DRAWN)
+    assert "Ignored preset: there is no scenario “no-such-scenario”." in page.locator("#controls-status").inner_text()
+    assert log.errors == []
+    page.close()
