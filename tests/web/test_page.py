@@ -44,10 +44,14 @@ def test_moving_the_width_control_updates_figures_and_url_and_a_reload_restores_
     page, log = open_page(browser, base_url)
     wait_until(page, ALL_DRAWN)
     assert ring_label(page).startswith("× 64 lanes")
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(urlparse(r.url).path) if "/api/" in r.url else None)
     page.focus("#control-width")
     page.keyboard.press("ArrowRight")
     wait_until(page, "() => document.querySelector('[data-figure=ring]').layout.annotations[0].text.startsWith('× 128')")
     assert parse_qs(urlparse(page.url).query)["width"] == ["128"]
+    # The experiment was computed already: cached GETs (this width, and the comparison's), no new event stream.
+    assert requests and set(requests) == {"/api/v1/experiments/drift"}
     assert page.get_attribute("#control-width", "aria-valuetext") == "128 lanes"
     page.reload()
     wait_until(page, ALL_DRAWN)
