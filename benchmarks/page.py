@@ -12,7 +12,7 @@ import time
 
 from playwright.sync_api import sync_playwright
 
-from benchmarks.api import server
+from tests.servers import uvicorn_workers
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS
 
 FIGURES = ["ring", "maps", "drift", "forecast", "breaks"]
@@ -44,8 +44,8 @@ def main() -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         for run in range(RUNS):
-            with server(workers=1) as port:  # a new server each run: cold result caches
-                rows.append(visit(browser, f"http://127.0.0.1:{port}/"))
+            with uvicorn_workers(1) as (base_url, _):  # a new server each run: cold result caches
+                rows.append(visit(browser, f"{base_url}/"))
             print(f"run {run + 1}: first figure {rows[-1]['first']:.0f} ms, all figures {rows[-1]['all']:.0f} ms, "
                   f"{rows[-1]['bytes'] / 1024:.0f} KiB")
         browser.close()
