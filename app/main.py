@@ -14,7 +14,7 @@ from app.api.http import BodyLimitMiddleware, GzipMiddleware, RepeatedUrlMiddlew
 from app.api.router import API_PREFIX, api_router, health_router
 from app.config import Settings, get_settings
 from app.web.assets import AssetFiles, SavedFiles
-from app.web.routes import ASSETS_VERSION, ROOT, plotly_body
+from app.web.routes import ASSETS_VERSION, STATIC_FILES, plotly_body
 from app.web.routes import router as web_router
 from app.web.security import SecurityHeadersMiddleware
 
@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   docs_url=None, redoc_url=None)
     app.state.compute = compute
     app.state.settings = settings
+
     async def these_settings() -> Settings:  # async: no thread hop per request (see app/api/deps.py)
         return settings
 
@@ -54,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(api_router)
     app.include_router(web_router)
-    app.mount("/static", AssetFiles(ROOT / "static", ASSETS_VERSION), name="static")
+    app.mount("/static", AssetFiles(STATIC_FILES, ASSETS_VERSION), name="static")
     if settings.fallback_dir is not None:
         app.mount("/data", SavedFiles(settings.fallback_dir), name="saved-results")
     return app

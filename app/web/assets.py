@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -36,11 +37,17 @@ REVALIDATE = "no-cache"
 VERSION_PATTERN = re.compile(r"[0-9a-f]{12}")
 
 
-def tree_version(directory: Path) -> str:
-    """12 hex digits that change whenever any file under ``directory`` (its name or its bytes) changes."""
+def read_tree(directory: Path) -> dict[str, bytes]:
+    """Every file under ``directory``: its path relative to it (``js/main.js``) → its bytes, in name order."""
+    return {path.relative_to(directory).as_posix(): path.read_bytes()
+            for path in sorted(p for p in directory.rglob("*") if p.is_file())}
+
+
+def tree_version(files: Mapping[str, bytes]) -> str:
+    """12 hex digits that change whenever any of ``files`` (a name or its bytes) changes."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(directory).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + files[name] + b"\0")
     return digest.hexdigest()[:12]
 
 
@@ -52,20 +59,20 @@ def media_type(path: Path) -> str:
 class AssetFiles:
     """ASGI app for ``static/`` mounted at ``/static``: strips a leading ``<version>/``, sets Cache-Control by it."""
 
-    def __init__(self, directory: Path, version: str) -> None:
+    def __init__(self, files: Mapping[str, bytes], version: str) -> None:
+        """``files``: :func:`read_tree` of the folder; ``version``: :func:`tree_version` of the same files."""
         self.version = version
-        self.files = {path.relative_to(directory).as_posix(): (CachedBody.of(path.read_bytes()), media_type(path))
-                      for path in sorted(directory.rglob("*")) if path.is_file()}
+        self.files = {name: (CachedBody.of(body), media_type(Path(name))) for name, body in files.items()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not await _http_get_or_head(scope, receive, send):
             return
-        name = scope["path"].removeprefix(scope.get("root_path", "")).lstrip("/")
+        name = _mounted_name(scope)
         first, separator, rest = name.partition("/")
         versioned = bool(separator) and VERSION_PATTERN.fullmatch(first) is not None
         found = self.files.get(rest if versioned else name)
         if found is None:
-            await JSONResponse({"detail": "Not Found"}, 404)(scope, receive, send)
+            await _not_found(scope, receive, send)
             return
         entry, kind = found
         cache_control = IMMUTABLE if versioned and first == self.version else REVALIDATE
@@ -98,13 +105,21 @@ class SavedFiles:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not await _http_get_or_head(scope, receive, send):
             return
-        name = scope["path"].removeprefix(scope.get("root_path", "")).lstrip("/")
+        name = _mounted_name(scope)
         entry = await anyio.to_thread.run_sync(self._load, name)
         if entry is None:
-            await JSONResponse({"detail": "Not Found"}, 404)(scope, receive, send)
+            await _not_found(scope, receive, send)
             return
         await cached_response(Headers(scope=scope), entry, media_type(Path(name)), REVALIDATE)(scope, receive, send)
 
+
+def _mounted_name(scope: Scope) -> str:
+    """The request's path below the mount point (``/static/abc/js/main.js`` → ``abc/js/main.js``)."""
+    return str(scope["path"]).removeprefix(scope.get("root_path", "")).lstrip("/")
+
+
+async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    await JSONResponse({"detail": "Not Found"}, 404)(scope, receive, send)
 
 
 async def _http_get_or_head(scope: Scope, receive: Receive, send: Send) -> bool:

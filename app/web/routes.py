@@ -17,7 +17,7 @@ from app.api.deps import SettingsDep
 from app.api.http import cached_response
 from app.api.presets import PRESETS
 from app.content import load_cards
-from app.web.assets import IMMUTABLE, REVALIDATE, tree_version
+from app.web.assets import IMMUTABLE, REVALIDATE, read_tree, tree_version
 from app.web.reference import operations
 from app.web.security import content_security_policy
 
@@ -25,7 +25,9 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = Jinja2Templates(directory=ROOT / "templates")
 PLOTLY_VERSION = version("plotly")
 PLOTLY_URL = f"vendor/plotly-{PLOTLY_VERSION}.min.js"  # under the site root; versioned: cached a year
-ASSETS_VERSION = tree_version(ROOT / "static")  # asset URLs: {root}static/{ASSETS_VERSION}/… (see assets.py)
+STATIC_FILES = read_tree(ROOT / "static")  # read once: served from memory (app/web/assets.py)
+ASSETS_VERSION = tree_version(STATIC_FILES)  # asset URLs: {root}static/{ASSETS_VERSION}/…
+HTML = "text/html"
 
 router = APIRouter(include_in_schema=False)
 
@@ -94,9 +96,6 @@ async def api_reference(request: Request, settings: SettingsDep) -> Response:
 
 # Pages depend only on their arguments, so each is rendered once (and gzipped once) per process; HTML is
 # revalidated by ETag on every visit, so a new deploy's asset URLs are picked up at once.
-HTML = "text/html"
-
-
 @lru_cache(maxsize=1)
 def _index_page() -> CachedBody:
     return CachedBody.of(TEMPLATES.get_template("index.html").render(page_context()).encode())

@@ -11,7 +11,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 
 from app.api.http import GzipMiddleware
-from app.web.assets import IMMUTABLE, tree_version
+from app.web.assets import IMMUTABLE, read_tree, tree_version
 from app.web.routes import ASSETS_VERSION, PLOTLY_JS, PLOTLY_URL, ROOT, _embed_page
 from tests.conftest import ClientFactory
 
@@ -69,7 +69,7 @@ def test_the_page_may_be_framed_only_by_itself_and_embeds_by_the_configured_orig
 def test_the_page_links_its_assets_under_this_builds_version(client: TestClient) -> None:
     html = client.get("/").text
     assert f'src="/static/{ASSETS_VERSION}/js/main.js"' in html and f'href="/static/{ASSETS_VERSION}/css/site.css"' in html
-    assert tree_version(ROOT / "static") == ASSETS_VERSION
+    assert tree_version(read_tree(ROOT / "static")) == ASSETS_VERSION
 
 
 def test_versioned_assets_are_cached_for_a_year_and_others_are_revalidated(client: TestClient) -> None:
