@@ -35,9 +35,13 @@ async function request(url, options = {}) {
   try {
     return await fetch(url, options);
   } catch (error) {
-    if (error.name === "AbortError") throw error;
-    throw new ApiError(0, error.message);
+    throw asNetworkError(error, error.message);
   }
+}
+
+// A failure of the connection as ApiError(0, message); an abort stays what it is.
+function asNetworkError(error, message) {
+  return error.name === "AbortError" ? error : new ApiError(0, message);
 }
 
 async function errorFrom(response) {
@@ -70,8 +74,7 @@ export async function streamDrift(params, { onWidth, signal }) {
     try {
       chunk = await reader.read();
     } catch (error) {
-      if (error.name === "AbortError") throw error;
-      throw new ApiError(0, `the connection broke: ${error.message}`);
+      throw asNetworkError(error, `the connection broke: ${error.message}`);
     }
     const { value, done } = chunk;
     if (done) break;

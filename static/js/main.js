@@ -70,7 +70,7 @@ function syncViewControls() {
 function setState(changes, { history = "push", refetch = true } = {}) {
   if (refetch && Object.keys(changes).some((k) => EXPERIMENT_KEYS.includes(k))) stopPlayer();
   state = { ...state, ...changes };
-  const url = `${location.pathname}?${serializeState(state)}${embedded ? embedSuffix() : ""}`;
+  const url = stateUrl();
   if (history === "push") window.history.pushState(null, "", url);
   else window.history.replaceState(null, "", url);
   syncControls();
@@ -91,6 +91,10 @@ function readControl(name, raw) {
     return value;
   }
   return raw;
+}
+
+function stateUrl() {
+  return `${location.pathname}?${serializeState(state)}${embedded ? embedSuffix() : ""}`;
 }
 
 // An embed keeps its own hide= and lock= parameters when its state changes.
@@ -150,19 +154,32 @@ function wireControls() {
 
 let presets = null;
 async function applyPreset(id) {
+  let preset;
   try {
-    presets ??= await getPresets();
+    preset = await findPreset(id);
   } catch (error) {
     status("controls", `The scenarios could not be loaded: ${error.message}.`, "error");
     return;
   }
-  const preset = presets.find((p) => p.id === id);
   if (!preset) return;
-  const changes = { ...defaults(), preset: id };
-  for (const name of EXPERIMENT_KEYS) if (preset.query[name] !== undefined) changes[name] = preset.query[name];
+  const changes = { ...scenarioSettings(preset), preset: id };
   changes.width = preset.query.kernel_width ?? widthList(changes)[0];
   changes.compare = state.compare;
   setState(changes);
+}
+
+// The scenario named id, from the API (or the saved copy), or null if there is none by that name; throws if the list
+// cannot be loaded.
+async function findPreset(id) {
+  presets ??= await getPresets();
+  return presets.find((p) => p.id === id) ?? null;
+}
+
+// Every state field at its default, and the scenario's experiment settings over them.
+function scenarioSettings(preset) {
+  const settings = defaults();
+  for (const name of EXPERIMENT_KEYS) if (preset.query[name] !== undefined) settings[name] = preset.query[name];
+  return settings;
 }
 
 // --- animations: never automatic, always stoppable, instant under reduced motion ----------------
@@ -325,8 +342,7 @@ async function showSaved(error, signal) {
 
 async function presetTitle(id) {
   try {
-    presets ??= await getPresets();
-    return presets.find((p) => p.id === id)?.title ?? id;
+    return (await findPreset(id))?.title ?? id;
   } catch {
     return id;
   }
@@ -335,19 +351,18 @@ async function presetTitle(id) {
 // The saved scenario this state is exactly (every experiment setting equal to the scenario's), or null. The
 // default experiment counts as the scenario "default"; a ?preset= whose settings were changed by hand does not count.
 async function savedPreset() {
-  const expected = defaults();
+  let expected = defaults();
   if (state.preset) {
+    let preset;
     try {
-      presets ??= await getPresets();
+      preset = await findPreset(state.preset);
     } catch {
       return null;
     }
-    const preset = presets.find((p) => p.id === state.preset);
     if (!preset) return null;
-    for (const name of EXPERIMENT_KEYS) if (preset.query[name] !== undefined) expected[name] = preset.query[name];
+    expected = scenarioSettings(preset);
   }
-  const same = EXPERIMENT_KEYS.every((name) => String(state[name]) === String(expected[name]));
-  return same ? state.preset || "default" : null;
+  return experimentKey(state) === experimentKey(expected) ? state.preset || "default" : null;
 }
 
 async function runComparison(signal, savedId) {
@@ -419,28 +434,27 @@ function reportHeight() {
 // A ?preset= link names a scenario: the scenario supplies every experiment setting the link does not give itself.
 // A link that also changes one of the scenario's settings keeps the change and loses the scenario's name.
 async function applyLinkedPreset(given, problems) {
+  let preset;
   try {
-    presets ??= await getPresets();
+    preset = await findPreset(state.preset);
   } catch (error) {
     problems.push(`The scenario “${state.preset}” could not be loaded (${error.message}).`);
     state.preset = "";
     return;
   }
-  const preset = presets.find((p) => p.id === state.preset);
   if (!preset) {
     problems.push(`Ignored preset: there is no scenario “${state.preset}”.`);
     state.preset = "";
     return;
   }
-  const scenario = { ...defaults() };
-  for (const name of EXPERIMENT_KEYS) if (preset.query[name] !== undefined) scenario[name] = preset.query[name];
+  const scenario = scenarioSettings(preset);
   for (const name of EXPERIMENT_KEYS) if (!given.has(name)) state[name] = scenario[name];
   const widths = widthList(state);
   if (!given.has("width") || !widths.includes(state.width)) {
     state.width = widths.includes(preset.query.kernel_width) ? preset.query.kernel_width : widths[0];
   }
-  if (EXPERIMENT_KEYS.some((name) => String(state[name]) !== String(scenario[name]))) state.preset = "";
-  window.history.replaceState(null, "", `${location.pathname}?${serializeState(state)}${embedded ? embedSuffix() : ""}`);
+  if (experimentKey(state) !== experimentKey(scenario)) state.preset = "";
+  window.history.replaceState(null, "", stateUrl());
 }
 
 async function start() {
