@@ -1,10 +1,9 @@
 // The only module that knows the API's URLs and its error shapes — and, in a static export, the data files.
+import { EXPERIMENT_FIELDS } from "./state.js";
 
 const ROOT = document.body.dataset.root ?? "/";
 export const STATIC = document.body.hasAttribute("data-static");
 const DRIFT = `${ROOT}api/v1/experiments/drift`;
-const EXPERIMENT_FIELDS = ["widths", "depth", "activation", "w_std", "b_std", "parameterization", "alpha",
-  "learning_rate", "steps", "districts", "target", "frequency", "seed"];
 const SNAPSHOTS = 6;
 
 export class ApiError extends Error {

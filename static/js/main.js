@@ -2,7 +2,7 @@
 import {
   ApiError, NEEDS_SERVER, STATIC, driftParams, embedUrl, getDrift, getPresets, getStaticDrift, streamDrift, unreachable,
 } from "./api.js";
-import { FIELDS, defaults, parseState, serializeState, widthList } from "./state.js";
+import { EXPERIMENT_FIELDS as EXPERIMENT_KEYS, FIELDS, defaults, parseState, serializeState, widthList } from "./state.js";
 import * as breaks from "./figures/breaks.js";
 import * as drift from "./figures/drift.js";
 import * as forecast from "./figures/forecast.js";
@@ -10,8 +10,6 @@ import * as maps from "./figures/maps.js";
 import { announce, draw, status, summarize, tabulate } from "./figures/plot.js";
 import * as ring from "./figures/ring.js";
 
-const EXPERIMENT_KEYS = ["widths", "depth", "activation", "w_std", "b_std", "parameterization", "alpha",
-  "learning_rate", "steps", "districts", "target", "frequency", "seed"];
 const STEP_MS = 700;
 const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
 const $ = (selector) => document.querySelector(selector);

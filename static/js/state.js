@@ -36,6 +36,10 @@ export const FIELDS = {
   compare: { type: oneOf("mean_field", "alpha", "standard"), default: "mean_field" },
 };
 
+// The fields that name an experiment (what the API computes); the others only choose what the page shows.
+export const EXPERIMENT_FIELDS = ["widths", "depth", "activation", "w_std", "b_std", "parameterization", "alpha",
+  "learning_rate", "steps", "districts", "target", "frequency", "seed"];
+
 export function defaults() {
   return Object.fromEntries(Object.entries(FIELDS).map(([name, field]) => [name, field.default]));
 }
