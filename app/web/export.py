@@ -18,8 +18,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from app.api.presets import PRESETS, Preset
-from app.api.schemas import drift_document, dumps
+from app.api.schemas import DriftQuery, drift_document, dumps
+from app.content.presets import PRESETS, Preset
 from app.ntk import drift_experiment
 from app.web.routes import ASSETS_VERSION, EMBEDDABLE, PLOTLY_JS, PLOTLY_URL, ROOT, SECTIONS, TEMPLATES, page_context
 
@@ -38,7 +38,7 @@ def export_site(outdir: Path, presets: tuple[Preset, ...] = PRESETS) -> list[Pat
     (outdir / PLOTLY_URL).parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(PLOTLY_JS, outdir / PLOTLY_URL)
     listing = [{"id": p.id, "title": p.title, "description": p.description,
-                "query": p.query.model_dump(exclude_none=True)} for p in presets]
+                "query": DriftQuery(**p.changes).model_dump(exclude_none=True)} for p in presets]
     written.append(_write(outdir / "data" / "presets.json", dumps(listing)))
     for preset in presets:
         written += _export_preset(outdir / "data" / preset.id, preset)
@@ -46,7 +46,7 @@ def export_site(outdir: Path, presets: tuple[Preset, ...] = PRESETS) -> list[Pat
 
 
 def _export_preset(folder: Path, preset: Preset) -> list[Path]:
-    query = preset.query
+    query = DriftQuery(**preset.changes)
     result = drift_experiment(query.to_config())
     written = [_write(folder / f"{width}.json", dumps(drift_document(query.model_copy(update={"kernel_width": width}), result)))
                for width in query.width_list]

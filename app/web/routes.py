@@ -15,8 +15,8 @@ from fastapi.templating import Jinja2Templates
 from app.api.compute import CachedBody
 from app.api.deps import SettingsDep
 from app.api.http import cached_response
-from app.api.presets import PRESETS
 from app.content import load_cards
+from app.content.presets import PRESETS
 from app.web.assets import IMMUTABLE, REVALIDATE, read_tree, tree_version
 from app.web.reference import operations
 from app.web.security import content_security_policy

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from app.api.presets import PRESETS, PRESETS_BY_ID
+from app.api.schemas import DriftQuery
 from app.config import Settings
+from app.content.presets import PRESETS, PRESETS_BY_ID
 from app.ntk.cost import drift_cost
 
 
@@ -24,12 +25,13 @@ def test_presets_are_served_with_full_parameter_sets(client: TestClient) -> None
 @pytest.mark.parametrize("preset", PRESETS, ids=lambda p: p.id)
 def test_every_preset_fits_the_default_budget(preset: object) -> None:
     settings = Settings()
-    cost = drift_cost(preset.query.to_config())  # type: ignore[attr-defined]
+    cost = drift_cost(DriftQuery(**preset.changes).to_config())  # type: ignore[attr-defined]
     assert cost.flops <= settings.compute_budget_flops and cost.parameters <= settings.max_parameters
 
 
 def _run(client: TestClient, preset_id: str) -> dict[str, object]:
-    response = client.get("/api/v1/experiments/drift", params=PRESETS_BY_ID[preset_id].query.model_dump(exclude_none=True))
+    query = DriftQuery(**PRESETS_BY_ID[preset_id].changes)
+    response = client.get("/api/v1/experiments/drift", params=query.model_dump(exclude_none=True))
     assert response.status_code == 200, response.text
     document: dict[str, object] = response.json()
     return document

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser
 
-from app.api.presets import PRESETS_BY_ID
+from app.content.presets import PRESETS_BY_ID
 from app.web.export import export_site
 from app.web.routes import ASSETS_VERSION
 from tests.servers import free_port

@@ -1,11 +1,14 @@
-"""Named scenarios for the page, embeds and course exercises: each a full, valid drift query."""
+"""Named scenarios for the page, embeds and course exercises: content, like the cards.
+
+Each names the drift-experiment parameters it changes from their defaults (``app/parameters.py``);
+the API turns them into a full, validated query (``tests/api/test_health_and_presets.py`` checks
+every one is valid and affordable, and says what its description claims).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-
-from app.api.schemas import DriftQuery
 
 
 @dataclass(frozen=True)
@@ -13,11 +16,7 @@ class Preset:
     id: str
     title: str
     description: str
-    changes: dict[str, Any] = field(default_factory=dict)  # the fields that differ from DriftQuery's defaults
-
-    @property
-    def query(self) -> DriftQuery:
-        return DriftQuery(**self.changes)
+    changes: dict[str, Any] = field(default_factory=dict)  # the parameters that differ from their defaults
 
 
 PRESETS: tuple[Preset, ...] = (
