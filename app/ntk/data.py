@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.ntk.mlp import Array, _require
+from app.ntk.checks import require
+from app.ntk.mlp import Array
 
 TARGETS = ("sin", "cos", "xy", "bump", "step", "values")
 BUMP_WIDTH = 0.5  # radians: the bump is exp(−(1 − cos γ) / w²), ≈ a Gaussian of std w near γ = 0
@@ -20,7 +21,7 @@ BUMP_WIDTH = 0.5  # radians: the bump is exp(−(1 − cos γ) / w²), ≈ a Gau
 
 def ring_angles(count: int) -> Array:
     """``count`` equispaced angles ``γ_i = −π + 2π i / count`` in ``[−π, π)``: ``(count,)``."""
-    _require(isinstance(count, int) and count >= 1, f"the number of points on the ring must be a positive integer, got {count!r}")
+    require(isinstance(count, int) and count >= 1, f"the number of points on the ring must be a positive integer, got {count!r}")
     return -math.pi + 2 * math.pi * np.arange(count) / count
 
 
@@ -37,16 +38,16 @@ def target_values(kind: str, gamma: Array, *, frequency: int = 1, values: Array 
     ``step``: +1 on the half of the ring facing (1, 0), −1 on the other; ``values``: the
     caller's own numbers, one per district.
     """
-    _require(kind in TARGETS, f"target must be one of {TARGETS}, got {kind!r}")
-    _require(isinstance(frequency, int) and frequency >= 0, f"frequency must be a whole number ≥ 0, got {frequency!r}")
+    require(kind in TARGETS, f"target must be one of {TARGETS}, got {kind!r}")
+    require(isinstance(frequency, int) and frequency >= 0, f"frequency must be a whole number ≥ 0, got {frequency!r}")
     if kind == "values":
-        _require(values is not None, "target 'values' needs the values, one per district")
+        require(values is not None, "target 'values' needs the values, one per district")
         given = np.asarray(values, dtype=np.float64)
-        _require(given.shape == gamma.shape,
+        require(given.shape == gamma.shape,
                  f"target 'values' needs {gamma.shape[0]} values (one per district), got {given.shape}")
-        _require(bool(np.isfinite(given).all()), "target values must be finite numbers")
+        require(bool(np.isfinite(given).all()), "target values must be finite numbers")
         return given.copy()
-    _require(values is None, f"values are only used with target 'values', not {kind!r}")
+    require(values is None, f"values are only used with target 'values', not {kind!r}")
     if kind == "sin":
         return np.sin(frequency * gamma)
     if kind == "cos":
@@ -83,11 +84,12 @@ def ring_task(
 
     ``noise`` is the standard deviation of Gaussian noise added to the targets; it needs ``rng``.
     """
-    _require(math.isfinite(noise) and noise >= 0, f"noise must be a finite number ≥ 0, got {noise!r}")
-    _require(noise == 0 or rng is not None, "noisy targets need a random generator (rng)")
+    require(math.isfinite(noise) and noise >= 0, f"noise must be a finite number ≥ 0, got {noise!r}")
+    require(noise == 0 or rng is not None, "noisy targets need a random generator (rng)")
     gamma_train = ring_angles(districts)
     y = target_values(target, gamma_train, frequency=frequency, values=values)
     if noise > 0 and rng is not None:
         y = y + noise * rng.standard_normal(y.shape)
     gamma_grid = ring_angles(grid)
-    return RingTask(gamma_train, ring_points(gamma_train), y, gamma_grid, ring_points(gamma_grid))
+    return RingTask(gamma_train=gamma_train, x_train=ring_points(gamma_train), y_train=y, gamma_grid=gamma_grid,
+                    x_grid=ring_points(gamma_grid))

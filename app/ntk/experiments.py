@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from app.ntk.checks import require
 from app.ntk.data import RingTask, ring_task
 from app.ntk.kernels import analytic_kernels, kernel_and_output
-from app.ntk.mlp import MLP, Array, _require, init_params, stack_params
+from app.ntk.mlp import MLP, Array, init_params, stack_params
 from app.ntk.training import Checkpoint, gd_mse_prediction, train
 
 DEFAULT_WIDTHS = tuple(2**k for k in range(4, 13))  # 16, 32, …, 4096
@@ -32,12 +33,12 @@ class DriftConfig:
 
     widths: tuple[int, ...] = DEFAULT_WIDTHS
     seeds: int = 3
-    depth: int = 1
-    activation: str = "relu"
-    w_std: float = 1.0
-    b_std: float = 0.1
-    parameterization: str = "ntk"
-    alpha: float = 1.0
+    depth: int = MLP.depth  # the architecture's defaults are the network's own
+    activation: str = MLP.activation
+    w_std: float = MLP.w_std
+    b_std: float = MLP.b_std
+    parameterization: str = MLP.parameterization
+    alpha: float = MLP.alpha
     learning_rate: float = 1.0
     steps: int = 500
     snapshots: int = 6
@@ -50,22 +51,23 @@ class DriftConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        _require(len(self.widths) >= 1 and all(isinstance(n, int) and n >= 1 for n in self.widths),
+        require(len(self.widths) >= 1 and all(isinstance(n, int) and n >= 1 for n in self.widths),
                  f"widths must be one or more positive integers, got {self.widths!r}")
-        _require(list(self.widths) == sorted(set(self.widths)), f"widths must be increasing and distinct, got {self.widths!r}")
-        _require(isinstance(self.seeds, int) and self.seeds >= 1, f"seeds must be a positive integer, got {self.seeds!r}")
-        _require(isinstance(self.steps, int) and self.steps >= 0, f"steps must be a whole number ≥ 0, got {self.steps!r}")
-        _require(isinstance(self.snapshots, int) and 2 <= self.snapshots <= self.steps + 1,
+        require(list(self.widths) == sorted(set(self.widths)), f"widths must be increasing and distinct, got {self.widths!r}")
+        require(isinstance(self.seeds, int) and self.seeds >= 1, f"seeds must be a positive integer, got {self.seeds!r}")
+        require(isinstance(self.steps, int) and self.steps >= 0, f"steps must be a whole number ≥ 0, got {self.steps!r}")
+        require(isinstance(self.snapshots, int) and 2 <= self.snapshots <= self.steps + 1,
                  f"snapshots must be from 2 to steps + 1 = {self.steps + 1}, got {self.snapshots!r}")
-        _require(isinstance(self.grid, int) and self.grid >= 2, f"grid must be an integer ≥ 2, got {self.grid!r}")
-        _require(isinstance(self.seed, int) and self.seed >= 0, f"seed must be a whole number ≥ 0, got {self.seed!r}")
-        _require(math.isfinite(self.learning_rate) and self.learning_rate > 0,
+        require(isinstance(self.grid, int) and self.grid >= 2, f"grid must be an integer ≥ 2, got {self.grid!r}")
+        require(isinstance(self.seed, int) and self.seed >= 0, f"seed must be a whole number ≥ 0, got {self.seed!r}")
+        require(math.isfinite(self.learning_rate) and self.learning_rate > 0,
                  f"learning_rate must be a finite positive number, got {self.learning_rate!r}")
         self.mlp(self.widths[0])  # validates the architecture fields
 
     def mlp(self, width: int) -> MLP:
         """The architecture at one width."""
-        return MLP(self.depth, width, self.activation, self.w_std, self.b_std, self.parameterization, self.alpha)
+        return MLP(depth=self.depth, width=width, activation=self.activation, w_std=self.w_std, b_std=self.b_std,
+                   parameterization=self.parameterization, alpha=self.alpha)
 
     @property
     def snapshot_steps(self) -> tuple[int, ...]:
@@ -174,7 +176,8 @@ def drift_experiment(config: DriftConfig, on_width: WidthCallback | None = None,
                 checkpoint()
             finished(future.result())
     in_order = tuple(results[width] for width in config.widths)
-    return DriftResult(config, task, config.snapshot_steps, reference, in_order, fit_slopes(in_order))
+    return DriftResult(config=config, task=task, snapshot_steps=config.snapshot_steps, reference=reference, widths=in_order,
+                       slopes=fit_slopes(in_order))
 
 
 def reference_kernels(config: DriftConfig, task: RingTask) -> Reference | None:
@@ -187,7 +190,8 @@ def reference_kernels(config: DriftConfig, task: RingTask) -> Reference | None:
     _, ntk_train = analytic_kernels(mlp, task.x_train)
     forecast = gd_mse_prediction(ntk_train, ntk_grid_train, task.y_train, np.array(config.snapshot_steps, dtype=float),
                                  config.learning_rate, discrete=True)
-    return Reference(ntk_grid, ntk_grid_train, ntk_train, forecast.f_test, forecast.note)
+    return Reference(kernel_grid=ntk_grid, kernel_grid_train=ntk_grid_train, kernel_train=ntk_train,
+                     mean_forecast=forecast.f_test, note=forecast.note)
 
 
 def run_width(config: DriftConfig, task: RingTask, reference: Reference | None, width: int,
@@ -225,8 +229,9 @@ def run_width(config: DriftConfig, task: RingTask, reference: Reference | None, 
                                                steps.astype(float), config.learning_rate, f0_train=f0_train[k],
                                                f0_test=f0_grid[k], discrete=True).f_test
                              for k in range(config.seeds)])
-    return WidthResult(width, kernel, drift, weight_change, init_distance, function, forecast, history.loss,
-                       history.diverged_at, history.reasons, history.lr_limit)
+    return WidthResult(width=width, kernel=kernel, drift=drift, weight_change=weight_change, init_distance=init_distance,
+                       function=function, forecast=forecast, loss=history.loss, diverged_at=history.diverged_at,
+                       divergence=history.reasons, lr_limit=history.lr_limit)
 
 
 def _relative(a: Array, b: Array) -> Array:
@@ -250,10 +255,10 @@ def loglog_fit(x: Array, y: Array) -> SlopeFit:
     keep = np.isfinite(y) & (y > 0)
     lx, ly = np.log(x[keep]), np.log(y[keep])
     if lx.size < 3 or np.ptp(lx) == 0:
-        return SlopeFit(math.nan, math.nan, math.nan, int(lx.size))
+        return SlopeFit(slope=math.nan, stderr=math.nan, intercept=math.nan, points=int(lx.size))
     dx = lx - lx.mean()
     slope = float(dx @ (ly - ly.mean()) / (dx @ dx))
     intercept = float(ly.mean() - slope * lx.mean())
     residual = ly - intercept - slope * lx
     stderr = math.sqrt(float(residual @ residual) / (lx.size - 2) / float(dx @ dx))
-    return SlopeFit(slope, stderr, intercept, int(lx.size))
+    return SlopeFit(slope=slope, stderr=stderr, intercept=intercept, points=int(lx.size))

@@ -10,7 +10,8 @@ import math
 
 import numpy as np
 
-from app.ntk.mlp import MLP, Array, Params, _as_inputs, _require, forward_trace, output_sensitivities
+from app.ntk.checks import as_inputs, require
+from app.ntk.mlp import MLP, Array, Params, forward_trace, output_sensitivities
 
 
 def empirical_ntk(mlp: MLP, params: Params, x1: Array, x2: Array | None = None) -> Array:
@@ -30,14 +31,14 @@ def empirical_ntk(mlp: MLP, params: Params, x1: Array, x2: Array | None = None) 
 
 def kernel_and_output(mlp: MLP, params: Params, x1: Array, x2: Array | None = None) -> tuple[Array, Array]:
     """``(Θ̂(x1, x2), f(x1))``: the empirical NTK and, from the same forward pass, the outputs ``(..., N1)``."""
-    x1 = _as_inputs(x1)
+    x1 = as_inputs(x1)
     trace1 = forward_trace(mlp, params, x1)
     deltas1 = output_sensitivities(params, trace1)
     if x2 is None:
         trace2, deltas2 = trace1, deltas1
     else:
-        x2 = _as_inputs(x2)
-        _require(x2.shape[1] == x1.shape[1], f"x1 and x2 must have the same input dimension, got {x1.shape[1]} and {x2.shape[1]}")
+        x2 = as_inputs(x2)
+        require(x2.shape[1] == x1.shape[1], f"x1 and x2 must have the same input dimension, got {x1.shape[1]} and {x2.shape[1]}")
         trace2 = forward_trace(mlp, params, x2)
         deltas2 = output_sensitivities(params, trace2)
     kernel: Array = np.zeros(())
@@ -67,13 +68,13 @@ def analytic_kernels(mlp: MLP, x1: Array, x2: Array | None = None) -> tuple[Arra
     limit as the NTK parameterization's; the standard parameterization's NTK grows with
     width and has no finite limit, so it is refused.
     """
-    _require(mlp.parameterization != "standard",
+    require(mlp.parameterization != "standard",
              "the standard parameterization's NTK grows with width and has no infinite-width limit; "
              "use parameterization='ntk' for analytic kernels")
-    x1 = _as_inputs(x1)
+    x1 = as_inputs(x1)
     same = x2 is None
-    x2 = x1 if x2 is None else _as_inputs(x2)
-    _require(x2.shape[1] == x1.shape[1], f"x1 and x2 must have the same input dimension, got {x1.shape[1]} and {x2.shape[1]}")
+    x2 = x1 if x2 is None else as_inputs(x2)
+    require(x2.shape[1] == x1.shape[1], f"x1 and x2 must have the same input dimension, got {x1.shape[1]} and {x2.shape[1]}")
     d = x1.shape[1]
     var_w, var_b = mlp.w_std**2, mlp.b_std**2
     cross, var1, var2 = x1 @ x2.T / d, np.sum(x1**2, axis=1) / d, np.sum(x2**2, axis=1) / d

@@ -27,6 +27,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import erf
 
+from app.ntk.checks import as_inputs, require
+
 Array = NDArray[np.float64]
 Params = list[tuple[Array, Array]]  # [(W_l, b_l)]: W (..., fan_in, fan_out), b (..., fan_out)
 
@@ -57,21 +59,21 @@ class MLP:
     alpha: float = 1.0
 
     def __post_init__(self) -> None:
-        _require(isinstance(self.depth, int) and 1 <= self.depth <= MAX_DEPTH,
+        require(isinstance(self.depth, int) and 1 <= self.depth <= MAX_DEPTH,
                  f"depth must be an integer from 1 to {MAX_DEPTH} hidden layers, got {self.depth!r}")
-        _require(isinstance(self.width, int) and self.width >= 1,
+        require(isinstance(self.width, int) and self.width >= 1,
                  f"width must be a positive integer, got {self.width!r}")
-        _require(self.activation in ACTIVATIONS,
+        require(self.activation in ACTIVATIONS,
                  f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
-        _require(self.parameterization in PARAMETERIZATIONS,
+        require(self.parameterization in PARAMETERIZATIONS,
                  f"parameterization must be one of {PARAMETERIZATIONS}, got {self.parameterization!r}")
-        _require(math.isfinite(self.w_std) and self.w_std > 0,
+        require(math.isfinite(self.w_std) and self.w_std > 0,
                  f"w_std must be a finite positive number, got {self.w_std!r}")
-        _require(math.isfinite(self.b_std) and self.b_std >= 0,
+        require(math.isfinite(self.b_std) and self.b_std >= 0,
                  f"b_std must be a finite number ≥ 0, got {self.b_std!r}")
-        _require(math.isfinite(self.alpha) and self.alpha > 0,
+        require(math.isfinite(self.alpha) and self.alpha > 0,
                  f"alpha must be a finite positive number, got {self.alpha!r}")
-        _require(self.parameterization != "mean_field" or self.depth <= MAX_MEAN_FIELD_DEPTH,
+        require(self.parameterization != "mean_field" or self.depth <= MAX_MEAN_FIELD_DEPTH,
                  f"the mean_field parameterization is implemented for depth {MAX_MEAN_FIELD_DEPTH} only "
                  f"(got depth {self.depth}); use alpha < 1 to see the rich regime in deeper networks")
 
@@ -98,18 +100,21 @@ def layer_scales(mlp: MLP, input_dim: int) -> tuple[LayerScale, ...]:
     - mean_field: as ntk, but the readout multiplier is ``σw/n`` and every parameter except
       the readout bias trains at ``η·n`` (the readout bias's gradient is already O(1)).
     """
-    _require(isinstance(input_dim, int) and input_dim >= 1, f"input_dim must be a positive integer, got {input_dim!r}")
+    require(isinstance(input_dim, int) and input_dim >= 1, f"input_dim must be a positive integer, got {input_dim!r}")
     fans = [input_dim] + [mlp.width] * mlp.depth + [1]
     scales = []
     for fan_in, fan_out in itertools.pairwise(fans):
         if mlp.parameterization == "standard":
-            scales.append(LayerScale(fan_in, fan_out, 1.0, 1.0, mlp.w_std / math.sqrt(fan_in), mlp.b_std, 1.0, 1.0))
+            scales.append(LayerScale(fan_in=fan_in, fan_out=fan_out, w_mult=1.0, b_mult=1.0,
+                                     w_init=mlp.w_std / math.sqrt(fan_in), b_init=mlp.b_std, w_lr=1.0, b_lr=1.0))
         else:
-            scales.append(LayerScale(fan_in, fan_out, mlp.w_std / math.sqrt(fan_in), mlp.b_std, 1.0, 1.0, 1.0, 1.0))
+            scales.append(LayerScale(fan_in=fan_in, fan_out=fan_out, w_mult=mlp.w_std / math.sqrt(fan_in), b_mult=mlp.b_std,
+                                     w_init=1.0, b_init=1.0, w_lr=1.0, b_lr=1.0))
     if mlp.parameterization == "mean_field":
         n = float(mlp.width)
         scales = [s._replace(w_lr=n, b_lr=n) for s in scales[:-1]]
-        scales.append(LayerScale(mlp.width, 1, mlp.w_std / n, mlp.b_std, 1.0, 1.0, n, 1.0))
+        scales.append(LayerScale(fan_in=mlp.width, fan_out=1, w_mult=mlp.w_std / n, b_mult=mlp.b_std,
+                                 w_init=1.0, b_init=1.0, w_lr=n, b_lr=1.0))
     return tuple(scales)
 
 
@@ -123,7 +128,7 @@ def init_params(mlp: MLP, input_dim: int, rng: np.random.Generator) -> Params:
 
 def stack_params(networks: list[Params]) -> Params:
     """Stack several networks' parameters along a new leading axis: ``W`` → ``(S, fan_in, fan_out)``."""
-    _require(len(networks) > 0, "stack_params needs at least one network")
+    require(len(networks) > 0, "stack_params needs at least one network")
     return [(np.stack([net[l][0] for net in networks]), np.stack([net[l][1] for net in networks]))
             for l in range(len(networks[0]))]
 
@@ -162,12 +167,12 @@ def forward_trace(mlp: MLP, params: Params, x: Array) -> Trace:
         slopes.append(slope)
     s, (W, b) = scales[-1], params[-1]
     output = _scaled_matmul(s.w_mult, a, W)[..., 0] + s.b_mult * b
-    return Trace(scales, inputs, slopes, output)
+    return Trace(scales=scales, inputs=inputs, slopes=slopes, output=output)
 
 
 def forward(mlp: MLP, params: Params, x: Array) -> Array:
     """The network's output ``f(x; θ)``: ``x`` ``(N, d)`` → ``(..., N)``. (The raw network: no α offset.)"""
-    return forward_trace(mlp, params, _as_inputs(x)).output
+    return forward_trace(mlp, params, as_inputs(x)).output
 
 
 def output_sensitivities(params: Params, trace: Trace) -> list[Array]:
@@ -241,16 +246,3 @@ def _scaled_matmul(c: float, a: Array, b: Array) -> Array:
     if a.size <= b.size:
         return (c * a) @ b
     return a @ (c * b)
-
-
-def _as_inputs(x: Array) -> Array:
-    x = np.asarray(x, dtype=np.float64)
-    _require(x.ndim == 2 and x.shape[0] >= 1 and x.shape[1] >= 1, f"inputs must be shaped (N, d) with N, d ≥ 1, got {x.shape}")
-    _require(bool(np.isfinite(x).all()), "inputs must be finite numbers (no NaN or inf)")
-    return x
-
-
-def _require(condition: bool, message: str) -> None:
-    """Raise ``ValueError(message)`` unless ``condition``: the maths core's one way to refuse input."""
-    if not condition:
-        raise ValueError(message)

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.ntk.checks import as_inputs, require
 from app.ntk.kernels import empirical_ntk
-from app.ntk.mlp import MLP, Array, Params, _as_inputs, _require, forward_trace, layer_scales, loss_gradient
+from app.ntk.mlp import MLP, Array, Params, forward_trace, layer_scales, loss_gradient
 
 DIVERGENCE_FACTOR = 1e6       # a loss this many times its initial value counts as diverged
 REUSED_BUFFER_SIZE = 2**15    # weight matrices this large (all seeds) are updated into reused buffers
@@ -76,18 +77,18 @@ def gd_mse_prediction(
     cross = np.asarray(ntk_test_train, dtype=np.float64)
     y = np.asarray(y_train, dtype=np.float64)
     n = y.shape[0] if y.ndim == 1 else -1
-    _require(y.ndim == 1 and n >= 1, f"y_train must be shaped (N,), got {y.shape}")
-    _require(kernel.shape == (n, n), f"ntk_train_train must be shaped (N, N) = ({n}, {n}), got {kernel.shape}")
-    _require(cross.ndim == 2 and cross.shape[1] == n, f"ntk_test_train must be shaped (M, {n}), got {cross.shape}")
-    _require(bool(np.isfinite(kernel).all() and np.isfinite(cross).all() and np.isfinite(y).all()),
+    require(y.ndim == 1 and n >= 1, f"y_train must be shaped (N,), got {y.shape}")
+    require(kernel.shape == (n, n), f"ntk_train_train must be shaped (N, N) = ({n}, {n}), got {kernel.shape}")
+    require(cross.ndim == 2 and cross.shape[1] == n, f"ntk_test_train must be shaped (M, {n}), got {cross.shape}")
+    require(bool(np.isfinite(kernel).all() and np.isfinite(cross).all() and np.isfinite(y).all()),
              "kernels and targets must be finite")
-    _require(np.allclose(kernel, kernel.T, rtol=1e-8, atol=1e-12 * np.abs(kernel).max()), "ntk_train_train must be symmetric")
-    _require(math.isfinite(learning_rate) and learning_rate > 0, f"learning_rate must be positive, got {learning_rate!r}")
-    _require(math.isfinite(ridge) and ridge >= 0, f"ridge must be ≥ 0, got {ridge!r}")
+    require(np.allclose(kernel, kernel.T, rtol=1e-8, atol=1e-12 * np.abs(kernel).max()), "ntk_train_train must be symmetric")
+    require(math.isfinite(learning_rate) and learning_rate > 0, f"learning_rate must be positive, got {learning_rate!r}")
+    require(math.isfinite(ridge) and ridge >= 0, f"ridge must be ≥ 0, got {ridge!r}")
     times = np.asarray(t, dtype=np.float64)
-    _require(times.ndim <= 1 and bool(np.all(times >= 0)) and not np.isnan(times).any(),
+    require(times.ndim <= 1 and bool(np.all(times >= 0)) and not np.isnan(times).any(),
              "t must be a time ≥ 0 (or inf), or a 1-D array of them")
-    _require(not discrete or bool(np.all((times == np.floor(times)) | np.isinf(times))),
+    require(not discrete or bool(np.all((times == np.floor(times)) | np.isinf(times))),
              "with discrete=True, t counts steps: whole numbers or inf")
 
     eigvals, eigvecs = np.linalg.eigh(0.5 * (kernel + kernel.T) + ridge * np.eye(n))
@@ -105,7 +106,8 @@ def gd_mse_prediction(
         f_test = np.broadcast_to(f0_test, (cross.shape[0],)) + (gain * residual0) @ (cross @ eigvecs).T
     f_train, f_test = np.where(np.isfinite(f_train), f_train, np.nan), np.where(np.isfinite(f_test), f_test, np.nan)
     note = _prediction_note(n, int(learned.sum()), unlearnable, learning_rate, lr_limit, discrete)
-    return KernelPrediction(f_train, f_test, int(learned.sum()), unlearnable, lr_limit, note)
+    return KernelPrediction(f_train=f_train, f_test=f_test, rank=int(learned.sum()), unlearnable_fraction=unlearnable,
+                            lr_limit=lr_limit, note=note)
 
 
 def _mode_fractions(lam: Array, times: Array, rate: float, discrete: bool) -> tuple[Array, Array]:
@@ -192,13 +194,13 @@ def train(
     ``checkpoint()`` is called before every step; it may raise to abandon the training (the API
     cancels the computations nobody waits for any more this way).
     """
-    x = _as_inputs(x)
+    x = as_inputs(x)
     y = np.asarray(y, dtype=np.float64)
-    _require(y.shape == (x.shape[0],), f"targets must be shaped (N,) = ({x.shape[0]},), got {y.shape}")
-    _require(math.isfinite(learning_rate) and learning_rate > 0, f"learning_rate must be positive, got {learning_rate!r}")
-    _require(isinstance(steps, int) and steps >= 0, f"steps must be a whole number ≥ 0, got {steps!r}")
-    _require(all(0 <= k <= steps for k in snapshot_steps), f"snapshot steps must lie in 0..{steps}")
-    _require(all(W.ndim == 3 for W, _ in params),
+    require(y.shape == (x.shape[0],), f"targets must be shaped (N,) = ({x.shape[0]},), got {y.shape}")
+    require(math.isfinite(learning_rate) and learning_rate > 0, f"learning_rate must be positive, got {learning_rate!r}")
+    require(isinstance(steps, int) and steps >= 0, f"steps must be a whole number ≥ 0, got {steps!r}")
+    require(all(0 <= k <= steps for k in snapshot_steps), f"snapshot steps must lie in 0..{steps}")
+    require(all(W.ndim == 3 for W, _ in params),
              "train() takes stacked networks (weights shaped (S, fan_in, fan_out)): use stack_params([params])")
     rates = [(s.w_lr, s.b_lr) for s in layer_scales(mlp, x.shape[1])]  # relative to learning_rate
     lam_max = np.linalg.eigvalsh(empirical_ntk(mlp, params, x))[:, -1]  # (S,)
@@ -243,7 +245,7 @@ def train(
             loss[k, step:] = np.nan
     reasons = tuple(None if k < 0 else _divergence_reason(learning_rate, float(limit), int(k))
                     for k, limit in zip(diverged_at, lr_limit, strict=True))
-    return TrainingHistory(loss, diverged_at, reasons, lr_limit)
+    return TrainingHistory(loss=loss, diverged_at=diverged_at, reasons=reasons, lr_limit=lr_limit)
 
 
 class _UpdateBuffers:

@@ -81,6 +81,7 @@ def _predict(body: PredictionRequest) -> dict[str, object]:
 
 def _mlp(body: KernelsRequest | PredictionRequest, width: int) -> MLP:
     try:
-        return MLP(body.depth, width, body.activation, body.w_std, body.b_std, body.parameterization)
+        return MLP(depth=body.depth, width=width, activation=body.activation, w_std=body.w_std, b_std=body.b_std,
+                   parameterization=body.parameterization)
     except ValueError as error:
         raise InvalidInput(str(error), location=("body",)) from None
