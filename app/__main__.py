@@ -14,8 +14,8 @@ from pathlib import Path
 import uvicorn
 
 from app.config import get_settings
+from app.export import export_site
 from app.ntk import DriftConfig, drift_experiment
-from app.web.export import export_site
 
 
 def demo() -> None:

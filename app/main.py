@@ -10,9 +10,10 @@ from fastapi import FastAPI
 
 from app.api.compute import ComputeService
 from app.api.errors import install_error_handlers
-from app.api.http import BodyLimitMiddleware, GzipMiddleware, RepeatedUrlMiddleware
+from app.api.http import RepeatedUrlMiddleware
 from app.api.router import API_PREFIX, api_router, health_router
 from app.config import Settings, get_settings
+from app.serving.middleware import BodyLimitMiddleware, GzipMiddleware
 from app.web.assets import AssetFiles, SavedFiles
 from app.web.routes import ASSETS_VERSION, STATIC_FILES, plotly_body
 from app.web.routes import router as web_router

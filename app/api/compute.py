@@ -9,15 +9,13 @@
   experiments stay in a small LRU of arrays, so other views of them (another kernel width)
   cost no recomputation. When nobody waits for a flight any more (timeout, client gone),
   it is cancelled before its next training step, and its slot is freed.
-- Serialized responses are cached separately (:class:`ResponseCache`, bounded by count and bytes).
+- Serialized responses are cached separately (:class:`app.serving.cache.ResponseCache`, bounded by count and bytes).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import gzip
-import hashlib
 import math
 import os
 import threading
@@ -30,6 +28,7 @@ from typing import Any, TypeVar
 
 from app.config import Settings
 from app.ntk import DriftConfig, DriftResult, WidthResult, drift_experiment
+from app.serving.cache import ResponseCache
 
 T = TypeVar("T")
 
@@ -58,70 +57,6 @@ def _lower_priority() -> None:
     """
     with contextlib.suppress(OSError, AttributeError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), COMPUTE_NICENESS)
-
-
-# --- cached responses -----------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class CachedBody:
-    """A finished JSON body, with its gzip form and an ETag from its content.
-
-    The ETag is weak (``W/"…"``) because the same tag names both encodings: equivalent content,
-    different bytes, which is what weak validators are for (RFC 9110 §8.8.1).
-    """
-
-    body: bytes
-    gzipped: bytes
-    etag: str
-
-    @classmethod
-    def of(cls, body: bytes, level: int = 6) -> CachedBody:
-        digest = hashlib.sha256(body).hexdigest()[:32]
-        return cls(body, gzip.compress(body, compresslevel=level, mtime=0), f'W/"{digest}"')
-
-    @property
-    def size(self) -> int:
-        return len(self.body) + len(self.gzipped)
-
-
-class ResponseCache:
-    """LRU of :class:`CachedBody` bounded by entry count and total bytes."""
-
-    def __init__(self, max_entries: int, max_bytes: int) -> None:
-        self._entries: OrderedDict[str, CachedBody] = OrderedDict()
-        self._aliases: OrderedDict[str, str] = OrderedDict()  # another name (the raw URL) → key
-        self._max_entries, self._max_bytes, self._bytes = max_entries, max_bytes, 0
-
-    def get(self, key: str) -> CachedBody | None:
-        entry = self._entries.get(key)
-        if entry is not None:
-            self._entries.move_to_end(key)
-        return entry
-
-    def put(self, key: str, body: bytes) -> CachedBody:
-        entry = CachedBody.of(body)
-        if key in self._entries:
-            self._bytes -= self._entries.pop(key).size
-        if entry.size <= self._max_bytes and self._max_entries > 0:
-            self._entries[key] = entry
-            self._bytes += entry.size
-        while len(self._entries) > self._max_entries or self._bytes > self._max_bytes:
-            self._bytes -= self._entries.popitem(last=False)[1].size
-        return entry
-
-    def alias(self, name: str, key: str) -> None:
-        """Let ``name`` find the entry of ``key`` too (bounded: at most 4 names per entry slot)."""
-        self._aliases[name] = key
-        self._aliases.move_to_end(name)
-        while len(self._aliases) > 4 * self._max_entries:
-            self._aliases.popitem(last=False)
-
-    def by_alias(self, name: str) -> CachedBody | None:
-        key = self._aliases.get(name)
-        return None if key is None else self.get(key)
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
 
 # --- shared computations --------------------------------------------------------------------

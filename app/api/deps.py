@@ -1,4 +1,4 @@
-"""Dependencies as Annotated aliases: the settings and the compute service."""
+"""The API's dependencies as Annotated aliases: the compute service (and the settings, from ``app/serving``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.api.compute import ComputeService
-from app.config import Settings, get_settings
+from app.serving.deps import SettingsDep
 
 
 async def get_service(request: Request) -> ComputeService:
@@ -17,5 +17,6 @@ async def get_service(request: Request) -> ComputeService:
     return service
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+__all__ = ["ServiceDep", "SettingsDep"]
+
 ServiceDep = Annotated[ComputeService, Depends(get_service)]

@@ -29,8 +29,8 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
-from app.api.compute import CachedBody
-from app.api.http import cached_response
+from app.serving.cache import CachedBody
+from app.serving.responses import cached_response
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"

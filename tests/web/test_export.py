@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser
 
 from app.content.presets import PRESETS_BY_ID
-from app.web.export import export_site
+from app.export import export_site
 from app.web.routes import ASSETS_VERSION
 from tests.servers import free_port
 from tests.web.conftest import ALL_DRAWN, PageLog, wait_until

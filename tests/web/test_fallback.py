@@ -11,7 +11,7 @@ from playwright.sync_api import Browser, Page, Route
 
 from app.config import Settings
 from app.content.presets import PRESETS_BY_ID
-from app.web.export import export_site
+from app.export import export_site
 from tests.servers import serve
 from tests.web.conftest import ALL_DRAWN, wait_until
 

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 
-from app.api.http import GzipMiddleware
+from app.serving.middleware import GzipMiddleware
 from app.web.assets import IMMUTABLE, read_tree, tree_version
 from app.web.routes import ASSETS_VERSION, PLOTLY_JS, PLOTLY_URL, ROOT, _embed_page
 from tests.conftest import ClientFactory

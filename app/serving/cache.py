@@ -1,0 +1,73 @@
+"""Finished response bodies kept in memory: each with its gzip form and an ETag, in an LRU bounded by count and bytes.
+
+Shared by the API (computed results) and the web layer (pages, assets, plotly.js).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CachedBody:
+    """A finished JSON body, with its gzip form and an ETag from its content.
+
+    The ETag is weak (``W/"…"``) because the same tag names both encodings: equivalent content,
+    different bytes, which is what weak validators are for (RFC 9110 §8.8.1).
+    """
+
+    body: bytes
+    gzipped: bytes
+    etag: str
+
+    @classmethod
+    def of(cls, body: bytes, level: int = 6) -> CachedBody:
+        digest = hashlib.sha256(body).hexdigest()[:32]
+        return cls(body, gzip.compress(body, compresslevel=level, mtime=0), f'W/"{digest}"')
+
+    @property
+    def size(self) -> int:
+        return len(self.body) + len(self.gzipped)
+
+
+class ResponseCache:
+    """LRU of :class:`CachedBody` bounded by entry count and total bytes."""
+
+    def __init__(self, max_entries: int, max_bytes: int) -> None:
+        self._entries: OrderedDict[str, CachedBody] = OrderedDict()
+        self._aliases: OrderedDict[str, str] = OrderedDict()  # another name (the raw URL) → key
+        self._max_entries, self._max_bytes, self._bytes = max_entries, max_bytes, 0
+
+    def get(self, key: str) -> CachedBody | None:
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+        return entry
+
+    def put(self, key: str, body: bytes) -> CachedBody:
+        entry = CachedBody.of(body)
+        if key in self._entries:
+            self._bytes -= self._entries.pop(key).size
+        if entry.size <= self._max_bytes and self._max_entries > 0:
+            self._entries[key] = entry
+            self._bytes += entry.size
+        while len(self._entries) > self._max_entries or self._bytes > self._max_bytes:
+            self._bytes -= self._entries.popitem(last=False)[1].size
+        return entry
+
+    def alias(self, name: str, key: str) -> None:
+        """Let ``name`` find the entry of ``key`` too (bounded: at most 4 names per entry slot)."""
+        self._aliases[name] = key
+        self._aliases.move_to_end(name)
+        while len(self._aliases) > 4 * self._max_entries:
+            self._aliases.popitem(last=False)
+
+    def by_alias(self, name: str) -> CachedBody | None:
+        key = self._aliases.get(name)
+        return None if key is None else self.get(key)
+
+    def __len__(self) -> int:
+        return len(self._entries)
