@@ -7,26 +7,21 @@ how numbers are rounded for plotting). Handlers stay thin; the maths core knows 
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
-from app.ntk import DriftConfig, DriftResult, KernelPrediction, WidthResult
-from app.ntk.experiments import DEFAULT_WIDTHS
-from app.ntk.mlp import ACTIVATIONS, MAX_DEPTH, PARAMETERIZATIONS
+from app.ntk import MLP, DriftConfig, DriftResult, KernelPrediction, WidthResult
+from app.parameters import API_PARAMETERS, IDENTITY, MAX_WIDTH, parameter
 
 API_VERSION = "1"
-MAX_WIDTH = 8192
-MAX_WIDTHS = 12
 PLOT_DIGITS = 4          # significant digits of arrays meant for plotting
 MAX_LOSS_POINTS = 201    # loss curves are subsampled to at most this many steps
-
-Activation = Literal["relu", "erf"]
-Parameterization = Literal["ntk", "standard", "mean_field"]
-Target = Literal["sin", "cos", "xy", "bump", "step", "values"]
-assert set(get_args(Activation)) == set(ACTIVATIONS) and set(get_args(Parameterization)) == set(PARAMETERIZATIONS)
+MAX_VALUES_CHARS = 4000  # the longest `values` string read (128 numbers of ~30 characters)
+CHOICES = tuple(p.name for p in API_PARAMETERS if p.kind == "choice")
 
 Strict = ConfigDict(extra="forbid", allow_inf_nan=False)
 StrictBody = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)  # JSON bodies: no type coercion (false ≠ 0)
@@ -34,49 +29,88 @@ StrictBody = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)  # JSO
 
 # --- requests -------------------------------------------------------------------------------
 
-class Architecture(BaseModel):
-    """The network: the fields of ``app.ntk.MLP`` except width (and alpha, which only matters for training)."""
+def declared(name: str, **overrides: Any) -> Any:
+    """The pydantic field of the parameter ``name`` as ``app/parameters.py`` declares it: default, bounds, choices, help.
+
+    Choices are plain strings listed as the schema's ``enum`` and checked by :meth:`Declared._one_of`, so the
+    allowed values are written only in the declaration (and the core).
+    """
+    p = parameter(name)
+    options: dict[str, Any] = {"description": p.help}
+    if p.kind in ("int", "float"):
+        options |= {"ge": p.minimum, "le": p.maximum}
+    elif p.kind == "choice":
+        options["json_schema_extra"] = {"enum": list(p.values())}
+    elif p.kind == "widths":
+        assert p.maximum is not None and p.max_count is not None
+        digits = len(str(int(p.maximum)))
+        options["pattern"] = rf"^\d{{1,{digits}}}(,\d{{1,{digits}}}){{0,{p.max_count - 1}}}$"
+    elif p.kind == "numbers":
+        options |= {"pattern": p.pattern, "max_length": MAX_VALUES_CHARS}
+    return Field(p.default, **(options | overrides))
+
+
+class Declared(BaseModel):
+    """A model whose fields come from ``app/parameters.py``: checks what a field's own type cannot."""
 
     model_config = Strict
 
-    depth: int = Field(1, ge=1, le=MAX_DEPTH, description="Hidden layers.")
-    activation: Activation = Field("relu", description="Nonlinearity: 'relu' or 'erf'.")
-    w_std: float = Field(1.0, ge=0.01, le=4, description="σw, the weights' scale.")
-    b_std: float = Field(0.1, ge=0, le=4, description="σb, the biases' scale (0: no bias).")
-    parameterization: Parameterization = Field("ntk", description="'ntk', 'standard' or 'mean_field' (depth 1 only).")
+    @field_validator(*CHOICES, check_fields=False)
+    @classmethod
+    def _one_of(cls, value: str, info: ValidationInfo) -> str:
+        allowed = parameter(str(info.field_name)).values()
+        if value not in allowed:
+            expected = " or ".join([", ".join(repr(v) for v in allowed[:-1]), repr(allowed[-1])])
+            raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
+        return value
 
-
-class DriftQuery(Architecture):
-    """Every parameter of a drift experiment, as query parameters with defaults: a URL names a result."""
-
-    widths: str = Field(",".join(map(str, DEFAULT_WIDTHS)), pattern=r"^\d{1,5}(,\d{1,5}){0,11}$",
-                        description=f"Comma-separated, increasing widths, each 1–{MAX_WIDTH}, at most {MAX_WIDTHS}.")
-    seeds: int = Field(3, ge=1, le=8, description="Networks per width (seeds seed … seed + seeds − 1).")
-    alpha: float = Field(1.0, ge=0.01, le=100, description="Lazy-training scale α (1: the ordinary network).")
-    learning_rate: float = Field(1.0, ge=1e-6, le=100, description="Gradient-descent step size η.")
-    steps: int = Field(500, ge=1, le=10000, description="Gradient-descent steps.")
-    snapshots: int = Field(6, ge=2, le=41,
-                           description="Evenly spaced times (including 0 and steps) at which kernels are measured.")
-    districts: int = Field(8, ge=1, le=128, description="Training points on the ring.")
-    grid: int = Field(64, ge=8, le=128, description="Grid points on the ring for kernels and functions.")
-    target: Target = Field("sin", description="What the network learns: sin kγ, cos kγ, x₁x₂, a bump, a step, or 'values'.")
-    frequency: int = Field(1, ge=0, le=16, description="k in sin kγ / cos kγ.")
-    values: str | None = Field(None, max_length=4000, pattern=r"^-?\d+(\.\d+)?([eE][-+]?\d+)?(,-?\d+(\.\d+)?([eE][-+]?\d+)?)*$",
-                               description="With target=values: comma-separated numbers, one per district.")
-    noise: float = Field(0.0, ge=0, le=2, description="Standard deviation of Gaussian noise added to the targets.")
-    seed: int = Field(0, ge=0, le=2**31 - 1, description="First seed.")
-    kernel_width: int | None = Field(None, ge=1, le=MAX_WIDTH,
-                                     description="Include this width's kernel on the grid at every snapshot (first seed).")
-
-    @field_validator("widths")
+    @field_validator("widths", check_fields=False)
     @classmethod
     def _widths_in_range(cls, widths: str) -> str:
+        p = parameter("widths")
         numbers = [int(w) for w in widths.split(",")]
-        if not all(1 <= n <= MAX_WIDTH for n in numbers):
-            raise ValueError(f"each width must be from 1 to {MAX_WIDTH}")
+        if not all(p.minimum is not None and p.maximum is not None and p.minimum <= n <= p.maximum for n in numbers):
+            raise ValueError(f"each width must be from {p.minimum:g} to {p.maximum:g}")
         if numbers != sorted(set(numbers)):
             raise ValueError("widths must be increasing and distinct")
         return widths
+
+
+class Architecture(Declared):
+    """The network: the fields of ``app.ntk.MLP`` except width (and alpha, which only matters for training)."""
+
+    depth: int = declared("depth")
+    activation: str = declared("activation")
+    w_std: float = declared("w_std")
+    b_std: float = declared("b_std")
+    parameterization: str = declared("parameterization")
+
+
+class DriftQuery(Declared):
+    """Every parameter of a drift experiment, as query parameters with defaults: a URL names a result.
+
+    One line per parameter of ``app/parameters.py`` (in its order); ``tests/test_parameters.py`` checks they agree.
+    """
+
+    widths: str = declared("widths")
+    seeds: int = declared("seeds")
+    depth: int = declared("depth")
+    activation: str = declared("activation")
+    w_std: float = declared("w_std")
+    b_std: float = declared("b_std")
+    parameterization: str = declared("parameterization")
+    alpha: float = declared("alpha")
+    learning_rate: float = declared("learning_rate")
+    steps: int = declared("steps")
+    snapshots: int = declared("snapshots")
+    districts: int = declared("districts")
+    grid: int = declared("grid")
+    target: str = declared("target")
+    frequency: int = declared("frequency")
+    values: str | None = declared("values")
+    noise: float = declared("noise")
+    seed: int = declared("seed")
+    kernel_width: int | None = declared("kernel_width")
 
     @model_validator(mode="after")
     def _consistent(self) -> DriftQuery:
@@ -99,10 +133,9 @@ class DriftQuery(Architecture):
 
     def to_config(self) -> DriftConfig:
         """The core's config (its own checks may still refuse with ValueError, e.g. deep mean-field)."""
+        fields = {name: getattr(self, name) for name in IDENTITY}
         values = None if self.values is None else tuple(float(v) for v in self.values.split(","))
-        return DriftConfig(self.width_list, self.seeds, self.depth, self.activation, self.w_std, self.b_std,
-                           self.parameterization, self.alpha, self.learning_rate, self.steps, self.snapshots,
-                           self.districts, self.grid, self.target, self.frequency, values, self.noise, self.seed)
+        return DriftConfig(**fields | {"widths": self.width_list, "values": values})
 
 
 MAX_COORDINATE = 1e4  # larger inputs overflow deep kernels (x·x' is squared at every layer)
@@ -119,8 +152,8 @@ class KernelsRequest(Architecture):
     x2: Points | None = Field(None, description="Points, N2 × d; omitted means x1.")
     kinds: list[Literal["analytic", "empirical"]] = Field(["analytic"], min_length=1, max_length=2,
                                                           description="Which kernels to compute.")
-    width: int = Field(512, ge=1, le=MAX_WIDTH, description="Width of the sampled network (empirical only).")
-    seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of the sampled network (empirical only).")
+    width: int = Field(MLP.width, ge=1, le=MAX_WIDTH, description="Width of the sampled network (empirical only).")
+    seed: int = declared("seed", description="Seed of the sampled network (empirical only).")
 
     @model_validator(mode="after")
     def _same_dimension(self) -> KernelsRequest:
@@ -144,7 +177,7 @@ class PredictionRequest(Architecture):
     x_test: Points = Field(description="Points to predict at, M × d.")
     times: list[float | Literal["inf"]] = Field(["inf"], min_length=1, max_length=64,
                                                 description="Training times t (steps when discrete), or 'inf'.")
-    learning_rate: float = Field(1.0, ge=1e-6, le=100, description="η.")
+    learning_rate: float = declared("learning_rate", description="η.")
     discrete: bool = Field(False, description="Step-by-step gradient descent instead of gradient flow.")
     ridge: float = Field(0.0, ge=0, le=1e3, description="Added to the kernel's diagonal (only when asked).")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from importlib.metadata import version
 from importlib.util import find_spec
@@ -12,17 +13,19 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from app.api.compute import CachedBody
-from app.api.deps import SettingsDep
-from app.api.http import cached_response
 from app.content import load_cards
 from app.content.presets import PRESETS
+from app.parameters import controls_in, page_table
+from app.serving.cache import CachedBody
+from app.serving.deps import SettingsDep
+from app.serving.responses import cached_response
 from app.web.assets import IMMUTABLE, REVALIDATE, read_tree, tree_version
 from app.web.reference import operations
 from app.web.security import content_security_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = Jinja2Templates(directory=ROOT / "templates")
+TEMPLATES.env.filters["plain"] = lambda number: f"{number:f}".rstrip("0").rstrip(".")  # 1e-06 → 0.000001
 PLOTLY_VERSION = version("plotly")
 PLOTLY_URL = f"vendor/plotly-{PLOTLY_VERSION}.min.js"  # under the site root; versioned: cached a year
 STATIC_FILES = read_tree(ROOT / "static")  # read once: served from memory (app/web/assets.py)
@@ -55,9 +58,15 @@ HIDEABLE = ("controls", "caption", "cards")
 EMBED_QUERY_KEYS = {"hide", "lock"}  # embed-only parameters, left out of the "open in Infinite Lanes" link
 
 
+# The page's URL-state table (app/parameters.py) as a JSON block that static/js/state.js reads: never executed, so
+# the CSP allows it; "<" is escaped so no value can close the script element.
+PARAMETERS_JSON = json.dumps(page_table(), ensure_ascii=False).replace("<", "\\u003c")
+
+
 def page_context(**extra: object) -> dict[str, object]:
     """What every page template needs; ``root`` prefixes every URL ("/" when served, relative when exported)."""
     context = {"cards": load_cards(), "plotly_url": PLOTLY_URL, "presets_options": [(p.id, p.title) for p in PRESETS],
+               "controls_in": controls_in, "parameters_json": PARAMETERS_JSON,
                "sections": SECTIONS, "embed": False, "root": "/", "static": False, "hidden": [], "query": "", **extra}
     return context | {"assets": f"{context['root']}static/{ASSETS_VERSION}/"}
 

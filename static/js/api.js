@@ -1,10 +1,9 @@
 // The only module that knows the API's URLs and its error shapes — and, in a static export, the data files.
-import { EXPERIMENT_FIELDS } from "./state.js";
+import { API_DEFAULTS, EXPERIMENT_FIELDS } from "./state.js";
 
 const ROOT = document.body.dataset.root ?? "/";
 export const STATIC = document.body.hasAttribute("data-static");
 const DRIFT = `${ROOT}api/v1/experiments/drift`;
-const SNAPSHOTS = 6;
 
 export class ApiError extends Error {
   constructor(status, message, retryAfter = null) {
@@ -19,7 +18,7 @@ export function driftParams(state, overrides = {}) {
   const params = new URLSearchParams();
   for (const name of EXPERIMENT_FIELDS) params.set(name, String(state[name]));
   if (state.target !== "sin" && state.target !== "cos") params.delete("frequency");
-  params.set("snapshots", String(Math.min(SNAPSHOTS, state.steps + 1)));
+  params.set("snapshots", String(Math.min(API_DEFAULTS.snapshots, state.steps + 1)));
   params.set("kernel_width", String(state.width));
   for (const [name, value] of Object.entries(overrides)) {
     if (value === null) params.delete(name);

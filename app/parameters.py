@@ -1,0 +1,229 @@
+"""Every parameter of a drift experiment and of the page's view, declared once.
+
+One :class:`Parameter` per field says its name, kind, allowed range or choices, default, label,
+unit, one-line help, whether it is part of the experiment's identity, and where it appears.
+Everything else derives from this table:
+
+- the API's query model, its validation and its OpenAPI descriptions (``app/api/schemas.py``);
+- the page's controls (``templates/_controls.html`` and the figure sections render them);
+- the page's URL-state table, handed to ``static/js/state.js`` as JSON (:func:`page_table`);
+- the width sets offered by the page, and the static export's presets.
+
+Defaults and what the maths can do (activations, parameterizations, targets, the deepest
+network) belong to the core: they are read from :class:`app.ntk.DriftConfig` and its
+constants, so a default changes in one line there. The *ranges* here are this web product's
+bounds — what one request may ask of a server — which the core deliberately does not know.
+Changing a range is one line here. ``tests/test_parameters.py`` fails if a second copy appears.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from app.ntk import DriftConfig
+from app.ntk.data import TARGETS
+from app.ntk.mlp import ACTIVATIONS, MAX_DEPTH, PARAMETERIZATIONS
+
+Kind = Literal["int", "float", "choice", "widths", "numbers", "text"]
+Control = Literal["select", "number", "range", "none"]
+Scope = Literal["experiment", "request", "view"]
+
+DEFAULT = DriftConfig()
+MAX_WIDTH = 8192     # lanes: the widest network one request may train
+MAX_WIDTHS = 12      # widths compared in one experiment
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One allowed value of a ``choice`` parameter; ``on_page`` is False for values the page cannot offer."""
+
+    value: str
+    label: str
+    on_page: bool = True
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One field, declared once.
+
+    ``scope``: ``experiment`` — a query parameter of ``/api/v1/experiments/drift`` that changes what is computed
+    (the experiment's identity); ``request`` — a query parameter that only chooses what is returned; ``view`` — a
+    page-only setting (which road, district or time is shown). ``on_page``: part of the page's URL state.
+    ``control``: how the page lets a reader set it (``none``: only through the URL or a scenario); ``shown_in``:
+    where that control sits — ``settings`` (the settings panel) or the id of the figure section that holds it;
+    ``from_result``: the control's options or range depend on the result on show, and the page fills them in.
+    ``minimum``/``maximum`` bound numbers (for ``widths``: each width); ``max_count`` bounds list lengths.
+    """
+
+    name: str
+    kind: Kind
+    default: int | float | str | None
+    label: str
+    help: str
+    scope: Scope = "experiment"
+    on_page: bool = True
+    control: Control = "none"
+    shown_in: str = "settings"
+    from_result: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[Choice, ...] = ()
+    unit: str = ""
+    note: str = ""       # a line shown under the page's control, where a label alone is not enough
+    max_count: int | None = None
+    pattern: str | None = None
+
+    @property
+    def identity(self) -> bool:
+        """Whether a different value is a different experiment (and a different cached result)."""
+        return self.scope == "experiment"
+
+    @property
+    def in_api(self) -> bool:
+        return self.scope in ("experiment", "request")
+
+    def values(self) -> tuple[str, ...]:
+        """Every allowed value of a choice parameter."""
+        return tuple(c.value for c in self.choices)
+
+    def page_choices(self) -> tuple[Choice, ...]:
+        return tuple(c for c in self.choices if c.on_page)
+
+    def options(self) -> tuple[tuple[str, str], ...]:
+        """A select's ``(value, label)`` pairs: the page's choices, or every whole number of the range."""
+        if self.from_result:
+            return ()
+        if self.choices:
+            return tuple((c.value, c.label) for c in self.page_choices())
+        if self.kind == "int" and self.minimum is not None and self.maximum is not None:
+            return tuple((str(n), str(n)) for n in range(int(self.minimum), int(self.maximum) + 1))
+        return ()
+
+
+def _labelled(values: tuple[str, ...], labels: Mapping[str, str], order: tuple[str, ...] | None = None,
+              off_page: tuple[str, ...] = ()) -> tuple[Choice, ...]:
+    """The core's allowed ``values`` as choices, each with its label (every value must have one)."""
+    assert set(labels) == set(values), f"labels {sorted(labels)} must cover exactly the core's values {sorted(values)}"
+    return tuple(Choice(v, labels[v], v not in off_page) for v in (order or values))
+
+
+def _widths(widths: tuple[int, ...]) -> str:
+    return ",".join(map(str, widths))
+
+
+WIDTH_SETS = (
+    Choice(_widths(DEFAULT.widths), "16 to 4096 lanes (9 widths)"),
+    Choice("64,256,1024,4096", "64 to 4096 lanes (4 widths)"),
+    Choice("16,64,256,1024", "16 to 1024 lanes (4 widths)"),
+    Choice("32,4096", "32 and 4096 lanes"),
+)
+
+DISTRICTS_MAX = 128
+SNAPSHOTS_MAX = 41
+
+# The page's URL state keeps this order (static/js/state.js writes parameters in it), so do the controls.
+PARAMETERS: tuple[Parameter, ...] = (
+    Parameter("preset", "text", "", "Scenario", "A named scenario: it sets every experiment setting.",
+              scope="view", control="select", pattern="^[a-z0-9-]{0,40}$", note="Named scenarios set every control below."),
+    Parameter("widths", "widths", _widths(DEFAULT.widths), "Widths to compare",
+              f"Comma-separated, increasing widths, each 1–{MAX_WIDTH}, at most {MAX_WIDTHS}.",
+              control="select", minimum=1, maximum=MAX_WIDTH, max_count=MAX_WIDTHS, choices=WIDTH_SETS, unit="lanes"),
+    Parameter("width", "int", 64, "Road shown in the city and the maps",
+              "The width whose kernels the ring and the maps show: one of the widths compared.",
+              scope="view", control="range", from_result=True, minimum=1, maximum=MAX_WIDTH, unit="lanes"),
+    Parameter("seeds", "int", DEFAULT.seeds, "Seeds", "Networks per width (seeds seed … seed + seeds − 1).",
+              on_page=False, minimum=1, maximum=8),
+    Parameter("depth", "int", DEFAULT.depth, "Hidden layers", "Hidden layers.",
+              control="select", minimum=1, maximum=MAX_DEPTH),
+    Parameter("activation", "choice", DEFAULT.activation, "Activation", "Nonlinearity: 'relu' or 'erf'.",
+              control="select", choices=_labelled(ACTIVATIONS, {"relu": "ReLU", "erf": "erf"})),
+    Parameter("w_std", "float", DEFAULT.w_std, "σw", "σw, the weights' scale.", minimum=0.01, maximum=4),
+    Parameter("b_std", "float", DEFAULT.b_std, "σb", "σb, the biases' scale (0: no bias).", minimum=0, maximum=4),
+    Parameter("parameterization", "choice", DEFAULT.parameterization, "Scaling",
+              "'ntk', 'standard' or 'mean_field' (depth 1 only).", control="select",
+              choices=_labelled(PARAMETERIZATIONS, {"ntk": "NTK (1/√width)", "mean_field": "mean-field (1/width)",
+                                                    "standard": "standard"}, order=("ntk", "mean_field", "standard")),
+              note="How the weights are scaled with width."),
+    Parameter("alpha", "float", DEFAULT.alpha, "Lazy-training scale α", "Lazy-training scale α (1: the ordinary network).",
+              control="number", minimum=0.01, maximum=100, note="1 is the ordinary network; small α is richer."),
+    Parameter("learning_rate", "float", DEFAULT.learning_rate, "Learning rate η", "Gradient-descent step size η.",
+              control="number", minimum=1e-6, maximum=100),
+    Parameter("steps", "int", DEFAULT.steps, "Training steps", "Gradient-descent steps.",
+              control="number", minimum=1, maximum=10000, unit="steps"),
+    Parameter("snapshots", "int", DEFAULT.snapshots, "Snapshots",
+              "Evenly spaced times (including 0 and steps) at which kernels are measured.",
+              on_page=False, minimum=2, maximum=SNAPSHOTS_MAX),
+    Parameter("districts", "int", DEFAULT.districts, "Training districts", "Training points on the ring.",
+              control="number", minimum=1, maximum=DISTRICTS_MAX, unit="districts"),
+    Parameter("grid", "int", DEFAULT.grid, "Grid points", "Grid points on the ring for kernels and functions.",
+              on_page=False, minimum=8, maximum=128),
+    Parameter("target", "choice", DEFAULT.target, "What the network learns",
+              "What the network learns: sin kγ, cos kγ, x₁x₂, a bump, a step, or 'values'.", control="select",
+              choices=_labelled(TARGETS, {"sin": "sin kγ", "cos": "cos kγ", "xy": "x₁x₂", "bump": "a bump at one district",
+                                          "step": "a step", "values": "your own values"}, off_page=("values",))),
+    Parameter("frequency", "int", DEFAULT.frequency, "Frequency k", "k in sin kγ / cos kγ.",
+              control="number", minimum=0, maximum=16),
+    Parameter("values", "numbers", None, "Target values", "With target=values: comma-separated numbers, one per district.",
+              on_page=False, pattern=r"^-?\d+(\.\d+)?([eE][-+]?\d+)?(,-?\d+(\.\d+)?([eE][-+]?\d+)?)*$"),
+    Parameter("noise", "float", DEFAULT.noise, "Label noise", "Standard deviation of Gaussian noise added to the targets.",
+              on_page=False, minimum=0, maximum=2),
+    Parameter("seed", "int", DEFAULT.seed, "Seed", "First seed.", control="number", minimum=0, maximum=2**31 - 1),
+    Parameter("kernel_width", "int", None, "Kernel width",
+              "Include this width's kernel on the grid at every snapshot (first seed).",
+              scope="request", on_page=False, minimum=1, maximum=MAX_WIDTH, unit="lanes"),
+    Parameter("district", "int", 4, "District", "The district whose row of the kernel the ring shows (0 is the first).",
+              scope="view", control="select", shown_in="ring", from_result=True, minimum=0,
+              maximum=DISTRICTS_MAX - 1),
+    Parameter("time", "int", 5, "Time of day", "Which snapshot the ring and the maps show (0 is the morning).",
+              scope="view", control="range", shown_in="ring", from_result=True, minimum=0,
+              maximum=SNAPSHOTS_MAX - 1),
+    Parameter("compare", "choice", "mean_field", "Compare the NTK scaling with",
+              "The scaling section 5 compares with the NTK parameterization.", scope="view", control="select",
+              shown_in="breaks",
+              choices=(Choice("mean_field", "mean-field scaling"), Choice("alpha", "a small lazy-training scale α = 0.1"),
+                       Choice("standard", "the standard parameterization"))),
+)
+
+BY_NAME: dict[str, Parameter] = {p.name: p for p in PARAMETERS}
+CONTROLS = tuple(p for p in PARAMETERS if p.control != "none")
+API_PARAMETERS = tuple(p for p in PARAMETERS if p.in_api)
+IDENTITY = tuple(p.name for p in PARAMETERS if p.identity)
+PAGE_PARAMETERS = tuple(p for p in PARAMETERS if p.on_page)
+
+
+def parameter(name: str) -> Parameter:
+    """The declaration of ``name`` (KeyError if there is none: a typo fails at import, not at run time)."""
+    return BY_NAME[name]
+
+
+def controls_in(place: str) -> tuple[Parameter, ...]:
+    """The parameters whose controls sit in ``place`` (``settings`` or a section id), in declaration order."""
+    return tuple(p for p in CONTROLS if p.shown_in == place)
+
+
+def page_table() -> dict[str, Any]:
+    """The page's URL-state table, as ``static/js/state.js`` reads it from the page's JSON block.
+
+    ``fields``: every URL-state parameter in URL order, with what the page needs to parse, check and describe it;
+    ``experiment``: the names that make up an experiment (sent to the API); ``defaults``: the API-only parameters'
+    defaults the page relies on (``snapshots``).
+    """
+    def field(p: Parameter) -> dict[str, Any]:
+        entry: dict[str, Any] = {"kind": p.kind, "default": p.default, "label": p.label}
+        if p.minimum is not None:
+            entry |= {"min": p.minimum, "max": p.maximum}
+        if p.choices:
+            entry["values"] = [c.value for c in p.page_choices()]
+        if p.max_count is not None:
+            entry["maxCount"] = p.max_count
+        if p.pattern is not None:
+            entry["pattern"] = p.pattern
+        if p.unit:
+            entry["unit"] = p.unit
+        return entry
+
+    return {"fields": {p.name: field(p) for p in PAGE_PARAMETERS},
+            "experiment": [p.name for p in PAGE_PARAMETERS if p.identity],
+            "defaults": {"snapshots": parameter("snapshots").default}}
