@@ -11,7 +11,6 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
-from app.ntk import ring_angles, ring_points
 
 ClientFactory = Callable[..., TestClient]
 
@@ -19,12 +18,6 @@ ClientFactory = Callable[..., TestClient]
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(20260518)
-
-
-@pytest.fixture
-def ring8() -> np.ndarray:
-    """Eight districts on the unit circle, (8, 2)."""
-    return ring_points(ring_angles(8))
 
 
 @pytest.fixture

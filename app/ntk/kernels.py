@@ -1,7 +1,7 @@
 """Neural tangent kernels: empirical (finite width, layer by layer) and analytic (infinite width).
 
 Both follow neural-tangents' conventions (``empirical_ntk_fn``, ``stax.Dense/Relu/Erf``),
-MATH.md §2–3. ``x2=None`` means ``x2 = x1`` (and then shared work is done once).
+docs/maths.md §2–3. ``x2=None`` means ``x2 = x1`` (and then shared work is done once).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from app.ntk.mlp import MLP, Array, Params, forward_trace, output_sensitivities
 def empirical_ntk(mlp: MLP, params: Params, x1: Array, x2: Array | None = None) -> Array:
     """The finite-width NTK ``Θ̂(x, x') = Σ_p η_p ∂f(x)/∂p ∂f(x')/∂p``: ``(N1, d)``, ``(N2, d)`` → ``(..., N1, N2)``.
 
-    Computed layer by layer, never through a Jacobian (MATH.md §3):
+    Computed layer by layer, never through a Jacobian (docs/maths.md §3):
 
         Θ̂ = Σ_{l=1..L+1} ⟨δ_l(x), δ_l(x')⟩ · (w_lr · w_mult² ⟨a_{l-1}(x), a_{l-1}(x')⟩ + b_lr · b_mult²)
 
@@ -57,7 +57,7 @@ def analytic_kernels(mlp: MLP, x1: Array, x2: Array | None = None) -> tuple[Arra
     """The infinite-width ``(nngp, ntk)``, each ``(N1, N2)``, exactly as neural-tangents computes them.
 
     Per layer we track the cross covariance ``Σ(x, x')`` and the variances ``Σ(x, x)``,
-    ``Σ(x', x')`` (each with its own diagonal formula, MATH.md §2):
+    ``Σ(x', x')`` (each with its own diagonal formula, docs/maths.md §2):
 
         input:        K = x·x'/d,   Θ̃ = 0
         dense:        Σ = σw² K + σb²,   Θ = Σ + σw² Θ̃

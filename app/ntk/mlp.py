@@ -1,6 +1,6 @@
 """The fully connected network: architecture, initialization, forward pass and backprop.
 
-Conventions are neural-tangents' (``stax.Dense(..., parameterization='ntk')``), MATH.md §1:
+Conventions are neural-tangents' (``stax.Dense(..., parameterization='ntk')``), docs/maths.md §1:
 every trainable number is a unit Gaussian at init and each layer carries its scale,
 
     h_l = (σw / √n_{l-1}) · a_{l-1} @ W_l + σb · b_l,    a_0 = x,  a_l = φ(h_l),
@@ -44,8 +44,8 @@ class MLP:
 
     ``alpha`` is Chizat–Oyallon–Bach's lazy-training scale: training fits
     ``f_α(x) = f(x; θ_0) + α (f(x; θ) − f(x; θ_0))`` on the loss ``L(f_α) / α²``.
-    ``alpha = 1`` is the ordinary network; large α is lazier, small α richer (MATH.md §6).
-    We offset by ``f(x; θ_0)`` instead of centring at zero (as Chizat et al. and MATH.md do) so
+    ``alpha = 1`` is the ordinary network; large α is lazier, small α richer (docs/maths.md §6).
+    We offset by ``f(x; θ_0)`` instead of centring at zero (as Chizat et al. and docs/maths.md do) so
     that α = 1 is exactly the unscaled network: the model starts at ``f(θ_0)`` rather than 0,
     i.e. the centred dynamics with target ``y − f(θ_0)``, and its forecasts start there too.
     """
@@ -178,7 +178,7 @@ def forward(mlp: MLP, params: Params, x: Array) -> Array:
 def output_sensitivities(params: Params, trace: Trace) -> list[Array]:
     """``δ_l = ∂f/∂h_l`` for l = 1..L+1, each ``(..., N, fan_out_l)``.
 
-    ``δ_{L+1} = 1`` and ``δ_l = φ'(h_l) ⊙ (w_mult_{l+1} · δ_{l+1} @ W_{l+1}ᵀ)`` (MATH.md §3).
+    ``δ_{L+1} = 1`` and ``δ_l = φ'(h_l) ⊙ (w_mult_{l+1} · δ_{l+1} @ W_{l+1}ᵀ)`` (docs/maths.md §3).
     """
     return _backprop(params, trace, np.ones_like(trace.output))
 

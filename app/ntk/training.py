@@ -1,4 +1,4 @@
-"""Full-batch gradient descent on the mean squared error, and its infinite-width limit (MATH.md §4).
+"""Full-batch gradient descent on the mean squared error, and its infinite-width limit (docs/maths.md §4).
 
 Loss ``L = 1/(2N) Σ_i (f(x_i) − y_i)²``. A finite network is trained step by step with
 manual backprop (all seeds of one width at once, as stacked arrays); an infinitely wide
@@ -20,7 +20,7 @@ from app.ntk.mlp import MLP, Array, Params, forward_trace, layer_scales, loss_gr
 DIVERGENCE_FACTOR = 1e6       # a loss this many times its initial value counts as diverged
 REUSED_BUFFER_SIZE = 2**15    # weight matrices this large (all seeds) are updated into reused buffers
 SINGULAR_RTOL = 1e-7          # eigenvalues below this fraction of λ_max count as zero: above the ReLU kernel's
-                              # rounding (~1e-8 relative at (anti)parallel inputs, MATH.md §2), below real spectra
+                              # rounding (~1e-8 relative at (anti)parallel inputs, docs/maths.md §2), below real spectra
 UNLEARNABLE_NEGLIGIBLE = 1e-9  # a share of the residual in the null space below this is rounding, not signal
 
 

@@ -48,7 +48,7 @@ def test_mean_field_keeps_moving_at_every_width(client: TestClient) -> None:
 
 
 def test_small_alpha_moves_every_kernel_far_more(client: TestClient) -> None:
-    # Drift grows as α shrinks (MATH.md §6): α = 0.1 against α = 1, same networks; measured 22–41× per width.
+    # Drift grows as α shrinks (docs/maths.md §6): α = 0.1 against α = 1, same networks; measured 22–41× per width.
     rich = _run(client, "rich-alpha")["widths"]
     lazy = {w["width"]: w for w in _run(client, "default")["widths"]}  # type: ignore[union-attr]
     for width in rich:  # type: ignore[union-attr]

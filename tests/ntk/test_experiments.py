@@ -1,4 +1,4 @@
-"""Drift experiments: the measured scaling laws of MATH.md §5–6, determinism, and slope fitting."""
+"""Drift experiments: the measured scaling laws of docs/maths.md §5–6, determinism, and slope fitting."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def test_the_forecast_is_the_linearized_network_with_the_analytic_kernel_from_th
 
 
 def test_weights_move_like_the_published_per_layer_rates() -> None:
-    # MATH.md §5 (Lee et al. 2019): input and readout weights move ∝ n^(−1/2), hidden-to-hidden ones ∝ n^(−1).
+    # docs/maths.md §5 (Lee et al. 2019): input and readout weights move ∝ n^(−1/2), hidden-to-hidden ones ∝ n^(−1).
     # Measured here: −0.45, −0.93, −0.43 (± 0.05–0.07).
     result = drift_experiment(DriftConfig(widths=(64, 256, 1024), depth=2, seeds=2, districts=8, snapshots=2,
                                           steps=300))
@@ -53,7 +53,7 @@ def test_weights_move_like_the_published_per_layer_rates() -> None:
 
 
 def test_ntk_drift_falls_with_width_between_the_two_reference_slopes() -> None:
-    # MATH.md §5: bounded by n^(−1/2), in practice near n^(−1). Measured here: −0.75 ± 0.05 (4 widths × 2 seeds).
+    # docs/maths.md §5: bounded by n^(−1/2), in practice near n^(−1). Measured here: −0.75 ± 0.05 (4 widths × 2 seeds).
     result = drift_experiment(DriftConfig(widths=(64, 256, 1024, 4096), seeds=2, districts=16, snapshots=2))
     drift, init = result.slopes["drift"], result.slopes["init_distance"]
     assert -1.2 < drift.slope < -0.5, drift
@@ -61,7 +61,7 @@ def test_ntk_drift_falls_with_width_between_the_two_reference_slopes() -> None:
 
 
 def test_mean_field_drift_does_not_fall_with_width() -> None:
-    # MATH.md §6: the kernel keeps moving O(1) at any width (measured here ≈ 1.5 at every width, slope ≈ 0).
+    # docs/maths.md §6: the kernel keeps moving O(1) at any width (measured here ≈ 1.5 at every width, slope ≈ 0).
     result = drift_experiment(DriftConfig(widths=(64, 256, 1024, 4096), seeds=2, districts=16, snapshots=2,
                                           parameterization="mean_field"))
     assert abs(result.slopes["drift"].slope) < 0.2, result.slopes["drift"]

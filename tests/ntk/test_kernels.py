@@ -16,7 +16,7 @@ from tests.ntk.test_mlp import ARCHITECTURES
 
 
 def test_hand_computed_one_layer_relu_kernels() -> None:
-    # MATH.md §2: one hidden ReLU layer, x = x' on the unit circle, σw = 1.5, σb = 0.
+    # docs/maths.md §2: one hidden ReLU layer, x = x' on the unit circle, σw = 1.5, σb = 0.
     # A point with itself takes θ = 0 exactly (the diagonal is the variance), so only rounding remains: 1e-14.
     x = ring_points(np.array([0.7]))
     nngp, ntk = analytic_kernels(MLP(depth=1, w_std=1.5, b_std=0.0), x)
@@ -131,7 +131,7 @@ def test_empirical_ntk_averages_to_the_analytic_ntk(activation: str) -> None:
 
 
 def test_empirical_ntk_converges_to_the_analytic_one_like_one_over_root_width() -> None:
-    # MATH.md §5: the init kernel's relative distance from the analytic one ∝ n^(−1/2). Fitted over 4 widths × 6 seeds.
+    # docs/maths.md §5: the init kernel's relative distance from the analytic one ∝ n^(−1/2). Fitted over 4 widths × 6 seeds.
     mlp_at = lambda n: MLP(depth=2, width=n, activation="relu")  # noqa: E731
     x = ring_points(ring_angles(8))
     _, ntk = analytic_kernels(mlp_at(1), x)
@@ -148,7 +148,7 @@ def test_empirical_ntk_converges_to_the_analytic_one_like_one_over_root_width() 
 @pytest.mark.parametrize("q", [1.0, 1e6, 1e12])
 def test_moments_of_parallel_and_antiparallel_pairs_are_the_closed_forms(q: float) -> None:
     # u = v: E[relu²] = q/2, E[step²] = 1/2; u = −v: both 0. erf: E[erf²] = (2/π) arcsin(2q/(1+2q)),
-    # E[erf'²] = (4/π)/√(1+4q), E[erf(u) erf(−u)] = −E[erf²]. Relative 1e-7: θ's √-sensitivity (MATH.md §2).
+    # E[erf'²] = (4/π)/√(1+4q), E[erf(u) erf(−u)] = −E[erf²]. Relative 1e-7: θ's √-sensitivity (docs/maths.md §2).
     qs = np.array([q])
     for sign in (1.0, -1.0):
         relu, step = _relu_moments(np.array([[sign * q]]), qs, qs)

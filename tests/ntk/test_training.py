@@ -79,7 +79,7 @@ def test_a_vector_of_times_gives_one_row_per_time(rng: np.random.Generator) -> N
 
 @pytest.mark.parametrize("districts", [8, 24, 32, 48, 64])
 def test_a_singular_kernel_is_reported_and_gives_no_garbage(districts: int) -> None:
-    # MATH.md §4: the bias-free one-layer ReLU NTK on equispaced circle points cannot see odd frequencies ≥ 3.
+    # docs/maths.md §4: the bias-free one-layer ReLU NTK on equispaced circle points cannot see odd frequencies ≥ 3.
     # With many districts, antiparallel pairs make rounding-level eigenvalues (~1e-10 λ_max) that must count as 0.
     gamma = ring_angles(districts)
     x = ring_points(gamma)
@@ -199,7 +199,7 @@ def test_snapshots_see_the_parameters_before_each_requested_step() -> None:
 
 
 def test_a_wide_network_trains_like_its_infinite_width_prediction() -> None:
-    # MATH.md §4–5: with the analytic kernel and the network's own initial outputs, the discrete-time prediction
+    # docs/maths.md §4–5: with the analytic kernel and the network's own initial outputs, the discrete-time prediction
     # tracks the trained network; the gap shrinks as width grows (≈ n^(−1/2)).
     gamma = ring_angles(8)
     x, y, grid = ring_points(gamma), np.sin(gamma), ring_points(ring_angles(32))

@@ -86,7 +86,7 @@ INPUTS: dict[str, tuple[np.ndarray, np.ndarray]] = {
 
 
 def network(depth: int, activation: str, w_std: float, b_std: float, width: int = 512) -> Any:
-    """``stax.serial`` of ``depth`` × (Dense(ntk) → activation) and a Dense(1) readout, as MATH.md §1.
+    """``stax.serial`` of ``depth`` × (Dense(ntk) → activation) and a Dense(1) readout, as docs/maths.md §1.
 
     ``b_std`` is always passed (even 0.0): neural-tangents' default ``b_std=None`` drops the bias
     parameter, while ours keeps a bias whose multiplier is σb.
