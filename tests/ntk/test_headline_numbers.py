@@ -2,7 +2,7 @@
 
 What the page reports — the kernel drift ``‖Θ̂_t − Θ̂_0‖_F / ‖Θ̂_0‖_F`` on the grid, each weight matrix's
 movement ``‖W_l(t) − W_l(0)‖_F / ‖W_l(0)‖_F``, the loss at every step and the trained function on the
-grid — is recomputed here from MATH.md §1, §3 and §4 alone: the same initial draws, a plain forward
+grid — is recomputed here from docs/maths.md §1, §3 and §4 alone: the same initial draws, a plain forward
 pass, per-example gradients by the chain rule, ``Θ̂ = J Jᵀ`` and full-batch gradient descent on
 ``L = 1/(2N) Σ (f(x_i) − y_i)²``. Only the data (district angles, targets, grid) is read from the
 experiment, and that is checked once against the ring's own formula.
@@ -49,7 +49,7 @@ Layers = list[tuple[np.ndarray, np.ndarray]]  # [(W_l (fan_in, fan_out), b_l (fa
 
 
 def draw_network(seed: int, width: int, depth: int) -> Layers:
-    """NTK parameterization: every parameter a unit Gaussian, layer by layer, W then b (MATH.md §1)."""
+    """NTK parameterization: every parameter a unit Gaussian, layer by layer, W then b (docs/maths.md §1)."""
     rng = np.random.default_rng([seed, width])
     fans = [INPUT_DIM] + [width] * depth + [1]
     layers = []
