@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    """Every knob an operator can turn. The README's "Settings" table lists them with their defaults."""
+    """Every knob an operator can turn. The "Settings" table of docs/operations.md lists them with their defaults."""
 
     model_config = SettingsConfigDict(env_prefix="LANES_", extra="ignore")
 

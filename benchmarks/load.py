@@ -11,7 +11,7 @@ status 1 if a target is missed with think time, or if any run sees a 5xx other t
 without ``Retry-After``, a failed ``/healthz`` probe, or a worker over ``RSS_LIMIT_MIB``:
 
 - no 5xx other than the deliberate 503 of load shedding, and every 503 carries ``Retry-After``;
-- ``/healthz`` p99 under 50 ms during the heaviest run (reported for both; see README "Reliability"
+- ``/healthz`` p99 under 50 ms during the heaviest run (reported for both; see docs/reliability.md
   for why saturation on two shared cores misses it);
 - memory bounded: peak RSS per worker under ``RSS_LIMIT_MIB``, and not growing between levels
   by more than what one more experiment's arrays take.

@@ -17,7 +17,7 @@ MATHS = DOCS / "maths.md"
 OPERATIONS = DOCS / "operations.md"
 MARKDOWN = sorted([ROOT / "README.md", *DOCS.glob("*.md")])
 
-# "MATH.md §4" (the brief's name, still used in docstrings) or "docs/maths.md §4"; a range "§5–6" cites both ends.
+# "docs/maths.md §4"; a range "§5–6" cites both ends. The brief's own name, MATH.md, is not in the repository.
 CITATION = re.compile(r"(?:MATH\.md|maths\.md) §(\d+)(?:[–-](\d+))?")
 SECTION_HEADING = re.compile(r"^#{1,6} §(\d+)\b", re.MULTILINE)
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
@@ -49,6 +49,12 @@ def test_maths_has_the_eight_numbered_sections_of_the_brief() -> None:
 
 def test_the_code_cites_the_maths_by_section() -> None:
     assert len(_citations()) > 10  # the scan finds the citations that exist today
+
+
+def test_citations_name_the_maths_in_the_repository() -> None:
+    outside = [str(path.relative_to(ROOT)) for path in _cited_sources() if path != Path(__file__)
+               and re.search(r"(?<![/\w])MATH\.md", path.read_text(encoding="utf-8"))]
+    assert outside == []  # cite docs/maths.md: the brief is not shipped
 
 
 def test_every_maths_citation_in_code_and_tests_resolves_to_a_section() -> None:
