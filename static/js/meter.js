@@ -1,5 +1,5 @@
-// The drift meter: how far the focused width's kernel has moved since the morning, shown beside the ring
-// (figures/ring.js) and spoken in the page's one sentence per change (main.js).
+// The drift meter: how far the focused width's kernel has moved since the morning, read out beside the ring
+// figure and spoken in the page's one sentence per change (main.js).
 
 // The relative change of the focused width's kernel (first seed) by time t; null if that width is not in the document
 // or its network diverged.
