@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import version
 from importlib.util import find_spec
@@ -12,6 +13,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import nodes
 
 from app.content import load_cards
 from app.content.presets import PRESETS
@@ -51,9 +53,46 @@ def plotly_body() -> CachedBody:
     return CachedBody.of(PLOTLY_JS.read_bytes(), level=9)
 
 
-SECTIONS = ("ring", "maps", "drift", "forecast", "breaks", "cards")
-EMBEDDABLE = {"ring": "Ring city", "maps": "Morning and evening traffic maps", "drift": "Wider roads, steadier traffic",
-              "forecast": "The planner's forecast", "breaks": "When the analogy breaks", "explainer": "Infinite Lanes"}
+@dataclass(frozen=True)
+class Section:
+    """A part of the page: ``templates/sections/<order>-<id>.html``, which sets ``title`` and, if it is a figure,
+    ``embed_height`` (the Embed dialog's iframe height; a figure is embeddable and drawn by static/js/figures/<id>.js)."""
+
+    id: str
+    number: int  # its heading's number: its place on the page, from 1
+    template: str
+    title: str
+    embed_height: int | None
+
+    @property
+    def figure(self) -> bool:
+        return self.embed_height is not None
+
+
+def _declared(template: str) -> dict[str, object]:
+    """The constants a template sets at its top level (``{% set title = "…" %}``), read without rendering it."""
+    body = TEMPLATES.env.parse((ROOT / "templates" / template).read_text(encoding="utf-8")).body
+    return {node.target.name: node.node.value for node in body
+            if isinstance(node, nodes.Assign) and isinstance(node.target, nodes.Name) and isinstance(node.node, nodes.Const)}
+
+
+def _find_sections() -> dict[str, Section]:
+    """Every section template by id, in the order of the numbers their file names start with."""
+    paths = sorted((ROOT / "templates" / "sections").glob("*.html"), key=lambda path: int(path.name.split("-")[0]))
+    sections = {}
+    for number, path in enumerate(paths, start=1):
+        template = f"sections/{path.name}"
+        declared = _declared(template)
+        title, height = declared.get("title"), declared.get("embed_height")
+        assert isinstance(title, str) and isinstance(height, int | None), f"{template} sets no title or a bad embed_height"
+        section = Section(path.stem.split("-", 1)[1], number, template, title, height)
+        sections[section.id] = section
+    return sections
+
+
+SECTIONS_BY_ID = _find_sections()  # the page's parts: adding a section or figure is adding its template
+SECTIONS = tuple(SECTIONS_BY_ID)
+EMBEDDABLE = {s.id: s.title for s in SECTIONS_BY_ID.values() if s.figure} | {"explainer": "Infinite Lanes"}
 HIDEABLE = ("controls", "caption", "cards")
 EMBED_QUERY_KEYS = {"hide", "lock"}  # embed-only parameters, left out of the "open in Infinite Lanes" link
 
@@ -68,7 +107,9 @@ def page_context(**extra: object) -> dict[str, object]:
     context = {"cards": load_cards(), "plotly_url": PLOTLY_URL, "presets_options": [(p.id, p.title) for p in PRESETS],
                "controls_in": controls_in, "parameters_json": PARAMETERS_JSON,
                "sections": SECTIONS, "embed": False, "root": "/", "static": False, "hidden": [], "query": "", **extra}
-    return context | {"assets": f"{context['root']}static/{ASSETS_VERSION}/"}
+    names = context["sections"]  # ids: the callers choose which sections a page shows
+    assert isinstance(names, list | tuple), "sections are given as a list of section ids"
+    return context | {"assets": f"{context['root']}static/{ASSETS_VERSION}/", "sections": [SECTIONS_BY_ID[n] for n in names]}
 
 
 @router.get("/", response_class=HTMLResponse)

@@ -1,11 +1,17 @@
-// Section 5 — when the analogy breaks: drift against width for the NTK scaling and another one.
-import { COLORS, DASHES, MARKERS, baseLayout, round } from "./plot.js";
+// When the analogy breaks: drift against width for the NTK scaling and another one.
+import { COLORS, DASHES, MARKERS, baseLayout, mountFigure, round } from "./plot.js";
 
-export const COMPARISONS = {
+const COMPARISONS = {
   mean_field: { label: "mean-field scaling", overrides: { parameterization: "mean_field", depth: 1, alpha: 1 } },
   alpha: { label: "lazy-training scale α = 0.1", overrides: { parameterization: "ntk", alpha: 0.1 } },
   standard: { label: "standard parameterization", overrides: { parameterization: "standard", alpha: 1 } },
 };
+
+// Drawn from two drift documents of the same experiment: under the NTK scaling, and under the scaling chosen with
+// state.compare (scaling(state): the API parameters that change).
+export const needs = { document: "comparison", scaling: (state) => COMPARISONS[state.compare].overrides };
+
+export const mount = (element) => mountFigure(element, { spec, summary, table });
 
 const finalMedian = (w) => {
   const values = w.drift.map((s) => s[s.length - 1]).filter((v) => v !== null && v > 0).sort((a, b) => a - b);

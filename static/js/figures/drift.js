@@ -1,5 +1,10 @@
-// Section 3 — wider roads, steadier traffic: kernel drift against width on log–log axes.
-import { COLORS, DASHES, MARKERS, baseLayout, round } from "./plot.js";
+// Wider roads, steadier traffic: kernel drift against width on log–log axes.
+import { COLORS, DASHES, MARKERS, baseLayout, mountFigure, round } from "./plot.js";
+
+// Drawn from the experiment (its drift document), and sketched from the widths done so far while it streams in.
+export const needs = { document: "experiment", progress: true };
+
+export const mount = (element) => mountFigure(element, { spec, summary, table });
 
 const last = (series) => series[series.length - 1];
 const median = (values) => {

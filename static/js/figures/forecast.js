@@ -1,5 +1,10 @@
-// Section 4 — the planner's forecast: networks along the ring against their infinite-width forecasts.
-import { COLORS, MARKERS, baseLayout, round } from "./plot.js";
+// The planner's forecast: networks along the ring against their infinite-width forecasts.
+import { COLORS, MARKERS, baseLayout, mountFigure, round } from "./plot.js";
+
+// Drawn from the experiment (its drift document), and again whenever the view (district, time of day) changes.
+export const needs = { document: "experiment", view: true };
+
+export const mount = (element) => mountFigure(element, { spec, summary, table });
 
 export function shownWidths(doc, state) {
   const widths = doc.widths.map((w) => w.width);

@@ -1,5 +1,10 @@
-// Section 2 — morning and evening traffic maps: Θ_0, Θ_T, Θ_T − Θ_0 and the analytic kernel.
-import { baseLayout, round } from "./plot.js";
+// Morning and evening traffic maps: Θ_0, Θ_T, Θ_T − Θ_0 and the analytic kernel.
+import { baseLayout, mountFigure, round } from "./plot.js";
+
+// Drawn from the experiment (its drift document), and again whenever the view (district, time of day) changes.
+export const needs = { document: "experiment", view: true };
+
+export const mount = (element) => mountFigure(element, { spec, summary, table });
 
 const degrees = (gamma) => gamma.map((g) => Math.round((g * 180) / Math.PI));
 

@@ -1,4 +1,5 @@
-// What every figure shares: drawing with Plotly.react, resizing, the palette, data tables and CSV.
+// What every figure shares: its mount() (a chart, a summary and a data table drawn from the module's pure functions),
+// drawing with Plotly.react, resizing, the palette, data tables and CSV, status lines and the page's announcements.
 
 // Okabe–Ito: distinguishable with every common colour-vision deficiency; series also differ by marker/dash.
 export const COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"];
@@ -25,7 +26,7 @@ export const baseLayout = (extra = {}) => ({
 
 // Draw or update a figure; Plotly.react diffs against the previous call. Container-only resizes are
 // followed with a ResizeObserver (plotly's own `responsive` only listens to the window).
-export async function draw(element, { data, layout }) {
+async function draw(element, { data, layout }) {
   await plotlyReady;
   window.Plotly.react(element, data, layout, CONFIG);
   if (!observed.has(element)) {
@@ -35,10 +36,30 @@ export async function draw(element, { data, layout }) {
   }
 }
 
+// The mount() of a figure module whose figure is a plotly chart: figure.draw(...documents, state) draws the chart,
+// the one-sentence summary and the data table from the module's pure spec(), summary() and table() of the same
+// arguments; figure.sketch(...) draws the chart and summary of a document still arriving (the table waits for all).
+export function mountFigure(element, { spec, summary, table }) {
+  const id = element.dataset.figure;
+  return {
+    id,
+    draw(...args) {
+      draw(element, spec(...args));
+      summarize(id, summary(...args));
+      const { columns, rows } = table(...args);
+      tabulate(id, columns, rows);
+    },
+    sketch(...args) {
+      draw(element, spec(...args));
+      summarize(id, summary(...args));
+    },
+  };
+}
+
 export const round = (value, digits = 4) => (value === null || value === undefined ? "" : Number(value.toPrecision(digits)));
 
 // Fill the figure's data table and its CSV link from columns and rows.
-export function tabulate(id, columns, rows) {
+function tabulate(id, columns, rows) {
   const wrap = document.querySelector(`[data-table="${id}"]`);
   const table = document.createElement("table");
   const head = table.createTHead().insertRow();
@@ -60,7 +81,7 @@ export function tabulate(id, columns, rows) {
   link.href = URL.createObjectURL(new Blob([csv], { type: "text/csv" }));
 }
 
-export function summarize(id, text) {
+function summarize(id, text) {
   document.getElementById(`${id}-summary`).textContent = text;
 }
 

@@ -1,5 +1,20 @@
-// Section 1 — ring city: the selected district's row of the kernel, drawn around the ring road.
-import { baseLayout, round } from "./plot.js";
+// Ring city: the selected district's row of the kernel, drawn around the ring road.
+import { driftAt, meterText } from "../meter.js";
+import { baseLayout, mountFigure, round } from "./plot.js";
+
+// Drawn from the experiment (its drift document), and again whenever the view (district, time of day) changes.
+export const needs = { document: "experiment", view: true };
+
+// The ring, and the drift meter beside it.
+export function mount(element) {
+  const figure = mountFigure(element, { spec, summary, table });
+  const meter = document.getElementById("drift-meter");
+  const draw = (doc, state) => {
+    figure.draw(doc, state);
+    meter.textContent = meterText(doc, state);
+  };
+  return { ...figure, draw };
+}
 
 export const MAX_DRAWN_LANES_PX = 22;
 
@@ -51,13 +66,6 @@ export function spec(doc, state) {
     datarevision: `${state.width}-${t}-${row}`,
   });
   return { data, layout };
-}
-
-// The drift meter: how far the focused width's kernel (first seed) has moved by time t.
-export function driftAt(doc, state) {
-  const width = doc.widths.find((w) => w.width === state.width);
-  const t = Math.min(state.time, doc.snapshot_steps.length - 1);
-  return width ? width.drift[0][t] : null;
 }
 
 export function summary(doc, state) {

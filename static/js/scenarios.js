@@ -1,0 +1,73 @@
+// The named scenarios (the API's presets): found by id, spread over the defaults, and matched against a state.
+import { getPresets } from "./api.js";
+import { EXPERIMENT_FIELDS, defaults, widthList } from "./state.js";
+
+let presets = null; // the list, once loaded; a failed load is tried again at the next call
+
+// The scenario named id, from the API (or the saved copy), or null if there is none by that name; throws if the list
+// cannot be loaded.
+export async function findPreset(id) {
+  presets ??= await getPresets();
+  return presets.find((p) => p.id === id) ?? null;
+}
+
+// Every state field at its default, and the scenario's experiment settings over them.
+export function scenarioSettings(preset) {
+  const settings = defaults();
+  for (const name of EXPERIMENT_FIELDS) if (preset.query[name] !== undefined) settings[name] = preset.query[name];
+  return settings;
+}
+
+// What names the experiment of a state: two states with the same key are computed by the same API request.
+export function experimentKey(values) {
+  return EXPERIMENT_FIELDS.map((name) => String(values[name])).join("&");
+}
+
+export async function presetTitle(id) {
+  try {
+    return (await findPreset(id))?.title ?? id;
+  } catch {
+    return id;
+  }
+}
+
+// The saved scenario this state is exactly (every experiment setting equal to the scenario's), or null. The
+// default experiment counts as the scenario "default"; a ?preset= whose settings were changed by hand does not count.
+export async function savedPreset(state) {
+  let expected = defaults();
+  if (state.preset) {
+    let preset;
+    try {
+      preset = await findPreset(state.preset);
+    } catch {
+      return null;
+    }
+    if (!preset) return null;
+    expected = scenarioSettings(preset);
+  }
+  return experimentKey(state) === experimentKey(expected) ? state.preset || "default" : null;
+}
+
+// A ?preset= link names a scenario: the scenario supplies every experiment setting the link does not give itself
+// (given: the names the URL set). A link that also changes one of the scenario's settings keeps the change and loses
+// the scenario's name. → { changes, problem }: what to change in the linked state (changes.preset "" when the link's
+// scenario cannot be used), and a sentence saying why not, or null.
+export async function linkedScenario(state, given) {
+  let preset;
+  try {
+    preset = await findPreset(state.preset);
+  } catch (error) {
+    return { changes: { preset: "" }, problem: `The scenario “${state.preset}” could not be loaded (${error.message}).` };
+  }
+  if (!preset) return { changes: { preset: "" }, problem: `Ignored preset: there is no scenario “${state.preset}”.` };
+  const scenario = scenarioSettings(preset);
+  const changes = {};
+  for (const name of EXPERIMENT_FIELDS) if (!given.has(name)) changes[name] = scenario[name];
+  const linked = { ...state, ...changes };
+  const widths = widthList(linked);
+  if (!given.has("width") || !widths.includes(linked.width)) {
+    changes.width = widths.includes(preset.query.kernel_width) ? preset.query.kernel_width : widths[0];
+  }
+  if (experimentKey(linked) !== experimentKey(scenario)) changes.preset = "";
+  return { changes, problem: null };
+}
