@@ -42,7 +42,7 @@ export function openEmbedDialog(button, store) {
 }
 
 // Inside an iframe: tell the host page our height whenever it changes, so it can size the frame.
-// Message: { type: "infinite-lanes:resize", height: <CSS pixels>, figure: <id> } (README: "Embedding").
+// Message: { type: "infinite-lanes:resize", height: <CSS pixels>, figure: <id> } (docs/embedding.md).
 export function reportHeight() {
   if (window.parent === window) return;
   const figure = location.pathname.split("/").pop();

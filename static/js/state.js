@@ -3,7 +3,7 @@
 // #parameters; nothing here repeats them. Unknown keys are ignored; a bad value falls back to its default and is
 // reported, never silently clamped.
 
-export const STATE_VERSION = "1";
+const STATE_VERSION = "1";
 
 const TABLE = JSON.parse(document.getElementById("parameters").textContent);
 
@@ -52,7 +52,7 @@ function parseValue(type, raw) {
   }
 }
 
-export function describeRange(type) {
+function describeRange(type) {
   if (type.kind === "int" || type.kind === "float") return `a number from ${type.min} to ${type.max}`;
   if (type.kind === "choice") return `one of ${type.values.join(", ")}`;
   if (type.kind === "widths") return `up to ${type.maxCount} increasing widths from ${type.min} to ${type.max}, separated by commas`;

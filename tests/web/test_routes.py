@@ -43,3 +43,11 @@ def test_concept_cards_render_maths_as_mathml(client: TestClient) -> None:
     assert html.count('<article class="card"') == 5
     assert '<math xmlns="http://www.w3.org/1998/Math/MathML" display="block">' in html
     assert "$" not in re.sub(r"<[^>]+>", "", html.split('id="cards"')[1])  # no unrendered TeX left
+
+
+def test_embeds_offer_no_embed_button_but_the_page_offers_one_per_figure(client: TestClient) -> None:
+    # The embed dialog lives on the page only; a button inside an iframe would open nothing.
+    page = client.get("/").text
+    assert page.count("data-embed=") == page.count("data-figure=") > 0
+    for figure in ("ring", "drift", "explainer"):
+        assert "data-embed=" not in client.get(f"/embed/{figure}").text, figure

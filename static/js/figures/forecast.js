@@ -6,7 +6,7 @@ export const needs = { document: "experiment", view: true };
 
 export const mount = (element) => mountFigure(element, { spec, summary, table });
 
-export function shownWidths(doc, state) {
+function shownWidths(doc, state) {
   const widths = doc.widths.map((w) => w.width);
   return [...new Set([widths[0], state.width, widths[widths.length - 1]])];
 }

@@ -16,10 +16,10 @@ export function mount(element) {
   return { ...figure, draw };
 }
 
-export const MAX_DRAWN_LANES_PX = 22;
+const MAX_DRAWN_LANES_PX = 22;
 
 // The grid point nearest to district i (districts lie on the grid when their count divides it).
-export function gridIndex(doc, district) {
+function gridIndex(doc, district) {
   const target = doc.gamma_train[district];
   let best = 0;
   doc.gamma_grid.forEach((g, j) => {
@@ -30,7 +30,7 @@ export function gridIndex(doc, district) {
   return best;
 }
 
-export function laneWidthPx(width) {
+function laneWidthPx(width) {
   return Math.min(2 + 2.5 * Math.log2(Math.max(width, 1)), MAX_DRAWN_LANES_PX);
 }
 
