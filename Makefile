@@ -9,7 +9,7 @@ AUDIT_IGNORES :=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help run demo export test lint typecheck pytest browser fuzz audit bench bench-page bench-api bench-load clean system-python
+.PHONY: help run demo export test lint typecheck pytest browser fuzz audit bench bench-page bench-api bench-load bench-contention clean system-python
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ bench-page: $(VENV)/.dev browser ## First-visit bytes and time to the first and 
 bench-load: $(VENV)/.dev ## Realistic mix at 10, 50 and 200 clients against uvicorn --workers 2 on 127.0.0.1 (wrk)
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y wrk; }
 	$(BIN)/python -m benchmarks.load
+
+bench-contention: $(VENV)/.dev ## Uncached experiments beside busy loops, and four large ones at once, against uvicorn --workers 2
+	$(BIN)/python -m benchmarks.contention
 
 bench-api: $(VENV)/.runtime ## API latency and bounded load runs on 127.0.0.1 (installs Debian's wrk if missing)
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y wrk; }

@@ -35,7 +35,10 @@ class Settings(BaseSettings):
     max_result_numbers: int = Field(4_000_000, gt=0, description="Largest number of values one experiment may return.")
     max_concurrent: int = Field(1, ge=1, le=64, description="Computations running at once per worker.")
     max_queued: int = Field(4, ge=0, le=1000, description="Computations waiting per worker; beyond that: 503 + Retry-After.")
-    compute_timeout_s: float = Field(30.0, gt=0, description="Longest a request waits for its computation; then 503.")
+    compute_timeout_s: float = Field(30.0, gt=0, description="Most CPU time one computation may use (its own thread's "
+                                     "CPU clock: other processes' load does not count); then 503.")
+    compute_wall_limit_s: float = Field(120.0, gt=0, description="Longest a request waits for its computation in "
+                                        "wall-clock time, queue included, however busy the machine; then 503.")
     max_body_bytes: int = Field(2**20, ge=1024, description="Largest request body accepted; larger: 413.")
     fallback_dir: Path | None = Field(None, description="An exported site's data/ folder (python -m app export): served at "
                                       "/data/, where the page finds saved scenario results when the API cannot answer.")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from app.api.compute import limit_blas_threads
 from app.api.schemas import DriftQuery, drift_document, dumps
 from app.content.presets import PRESETS, Preset
 from app.ntk import drift_experiment
@@ -26,6 +27,7 @@ from app.web.routes import ASSETS_VERSION, EMBEDDABLE, PLOTLY_JS, PLOTLY_URL, RO
 
 def export_site(outdir: Path, presets: tuple[Preset, ...] = PRESETS) -> list[Path]:
     """Write the static site into ``outdir`` (created if needed); the files written, for the caller to report."""
+    limit_blas_threads()  # as in the server: on busy cores, OpenBLAS's spinning helpers made this 3× slower
     outdir.mkdir(parents=True, exist_ok=True)
     written = [_write(outdir / "index.html", TEMPLATES.get_template("index.html").render(
         page_context(root="./", static=True)))]

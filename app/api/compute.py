@@ -2,7 +2,11 @@
 
 - CPU work runs in a small thread pool (``max_concurrent`` threads per worker process), so
   the event loop keeps answering (``/healthz``) while experiments run; scale across cores
-  with uvicorn workers or replicas.
+  with uvicorn workers or replicas. Compute threads run at a lower priority than the event
+  loop, and BLAS uses one thread per process (:func:`limit_blas_threads`).
+- Time limits: a computation may use ``compute_timeout_s`` of its *own* CPU time (its thread's
+  CPU clock: what other processes take from the cores does not count against it), and a
+  request waits at most ``compute_wall_limit_s`` of wall-clock time, queue included.
 - Admission control: at most ``max_concurrent + max_queued`` computations are admitted per
   worker; beyond that :class:`Overloaded` (→ 503 with Retry-After) instead of a growing queue.
 - Identical concurrent requests share one computation (a :class:`Flight`); finished drift
@@ -26,6 +30,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import threadpoolctl
+
 from app.config import Settings
 from app.ntk import DriftConfig, DriftResult, WidthResult, drift_experiment
 from app.serving.cache import ResponseCache
@@ -46,17 +52,54 @@ class Cancelled(Exception):
 
 
 COMPUTE_NICENESS = 10
+BLAS_THREADS = 1
+POLL_S = 0.1  # how often a waiting request reads its computation's CPU clock
 
 
-def _lower_priority() -> None:
-    """Run this (compute) thread at a lower CPU priority than the event loop (Linux: niceness is per thread).
+def limit_blas_threads() -> None:
+    """One BLAS thread per process: OpenBLAS's own helper threads would run at the niceness of the thread that
+    started them (the event loop's), spin while waiting for work, and starve the reniced compute threads
+    (docs/reliability.md). The matrices here are thin (a few districts × width), so one thread is also faster;
+    parallelism comes from worker processes and replicas."""
+    threadpoolctl.threadpool_limits(limits=BLAS_THREADS, user_api="blas")
+
+
+def _prepare_compute_thread() -> None:
+    """Run this (compute) thread at a lower CPU priority than the event loop (Linux: niceness is per thread),
+    with single-threaded BLAS.
 
     When computations saturate the cores, the scheduler still gives the event loop its turn, so
     ``/healthz`` and cached answers do not queue behind the arithmetic (``benchmarks/load.py``).
     Raising one's own niceness needs no privilege; where it is not possible, nothing changes.
     """
+    limit_blas_threads()
     with contextlib.suppress(OSError, AttributeError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), COMPUTE_NICENESS)
+
+
+class CpuClock:
+    """The CPU time one computation has used, from its worker thread's own clock, readable from any thread.
+
+    Linux gives every thread a CPU clock (``pthread_getcpuclockid``), which advances only while that thread runs:
+    time that other processes take from the cores does not count. Where there is no such clock, wall time does.
+    """
+
+    def __init__(self) -> None:
+        self._read: Callable[[], float] | None = None
+        self._start = 0.0
+
+    def start(self) -> None:
+        """Call in the worker thread, as the computation begins."""
+        try:
+            clock = time.pthread_getcpuclockid(threading.get_ident())
+            self._read = lambda: time.clock_gettime(clock)
+        except (AttributeError, OSError):
+            self._read = time.monotonic
+        self._start = self._read()
+
+    def used(self) -> float:
+        """Seconds of CPU time since :meth:`start` (0 before it)."""
+        return 0.0 if self._read is None else self._read() - self._start
 
 
 # --- shared computations --------------------------------------------------------------------
@@ -128,20 +171,35 @@ class ComputeService:
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.settings.max_concurrent, thread_name_prefix="compute",
-                                            initializer=_lower_priority)
+                                            initializer=_prepare_compute_thread)
         return self._pool
 
     # -- generic work --
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(*args)`` in the pool under admission control and the time limit."""
+        """Run ``fn(*args)`` in the pool under admission control and the time limits.
+
+        Past the CPU limit the request is answered 503 at once; the work itself cannot be interrupted and
+        finishes in the background (its slot stays taken until then).
+        """
         self._admit()
         started = time.perf_counter()
-        future = asyncio.get_running_loop().run_in_executor(self._executor(), fn, *args)
+        clock = CpuClock()
+
+        def job() -> T:
+            clock.start()
+            return fn(*args)
+
+        future = asyncio.get_running_loop().run_in_executor(self._executor(), job)
         future.add_done_callback(lambda _: self._release(started))
-        try:
-            return await asyncio.wait_for(asyncio.shield(future), self.settings.compute_timeout_s)
-        except TimeoutError:
-            raise self._timed_out() from None
+        deadline = time.monotonic() + self.settings.compute_wall_limit_s
+        while True:
+            try:
+                return await asyncio.wait_for(asyncio.shield(future), max(min(POLL_S, deadline - time.monotonic()), 0))
+            except TimeoutError:
+                if clock.used() > self.settings.compute_timeout_s:
+                    raise self._over_cpu_limit() from None
+                if time.monotonic() >= deadline:
+                    raise self._timed_out() from None
 
     # -- drift experiments --
     async def drift(self, config: DriftConfig) -> DriftResult:
@@ -152,7 +210,7 @@ class ComputeService:
         flight = self._flight(config)
         flight.interest += 1
         try:
-            return await asyncio.wait_for(asyncio.shield(flight.done), self.settings.compute_timeout_s)
+            return await asyncio.wait_for(asyncio.shield(flight.done), self.settings.compute_wall_limit_s)
         except TimeoutError:
             raise self._timed_out() from None
         finally:
@@ -172,7 +230,7 @@ class ComputeService:
             queue.put_nowait(width)
         flight.listeners.add(queue)
         flight.interest += 1
-        deadline = time.monotonic() + self.settings.compute_timeout_s
+        deadline = time.monotonic() + self.settings.compute_wall_limit_s
         try:
             while True:
                 try:
@@ -200,9 +258,14 @@ class ComputeService:
         self._typical_seconds = 0.8 * self._typical_seconds + 0.2 * (time.perf_counter() - started)
 
     def _timed_out(self) -> Overloaded:
-        return Overloaded(f"the computation did not finish within {self.settings.compute_timeout_s:g} s; "
-                          f"the server may be busy: try again in {self.retry_after()} s, or ask for less "
+        return Overloaded(f"the computation did not finish within {self.settings.compute_wall_limit_s:g} s; "
+                          f"the server is busy: try again in {self.retry_after()} s, or ask for less "
                           f"(fewer or narrower widths, fewer steps or seeds)", self.retry_after())
+
+    def _over_cpu_limit(self) -> Overloaded:
+        return Overloaded(f"the computation needed more than {self.settings.compute_timeout_s:g} s of CPU time, this "
+                          f"server's limit for one computation; ask for less (fewer or narrower widths, fewer steps "
+                          f"or seeds)", self.retry_after())
 
     def _cached_result(self, config: DriftConfig) -> DriftResult | None:
         result = self._results.get(config)
@@ -220,16 +283,24 @@ class ComputeService:
         flight = Flight(loop.create_future())
         self._flights[config] = flight
         started = time.perf_counter()
+        clock = CpuClock()
+        limit = self.settings.compute_timeout_s
 
         def checkpoint() -> None:  # runs in the worker thread, before every training step
             if flight.cancel.is_set():
                 raise Cancelled
+            if clock.used() > limit:
+                raise self._over_cpu_limit()
+
+        def experiment() -> DriftResult:
+            clock.start()
+            return drift_experiment(config, on_width, None, checkpoint)
 
         def on_width(width: WidthResult) -> None:  # runs in the worker thread
             checkpoint()
             loop.call_soon_threadsafe(flight.publish, width)
 
-        work = loop.run_in_executor(self._executor(), drift_experiment, config, on_width, None, checkpoint)
+        work = loop.run_in_executor(self._executor(), experiment)
         work.add_done_callback(lambda future: self._land(config, flight, future, started))
         return flight
 
