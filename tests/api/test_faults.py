@@ -18,7 +18,7 @@ SLOW = "widths=16,4096&steps=4000&snapshots=2"  # width 16 in ~10 ms, then width
 
 
 def _get_json(url: str) -> dict[str, object]:
-    with urllib.request.urlopen(url, timeout=10) as response:
+    with urllib.request.urlopen(url, timeout=120) as response:  # a bound, not a speed: busy machines are slow
         document: dict[str, object] = json.load(response)
         return document
 
@@ -34,15 +34,16 @@ def _until(condition: object, seconds: float) -> float:
 
 def test_a_client_that_leaves_the_event_stream_cancels_its_computation() -> None:
     with serve(Settings()) as base:
-        connection = http.client.HTTPConnection(urlsplit(base).netloc, timeout=30)
+        connection = http.client.HTTPConnection(urlsplit(base).netloc, timeout=120)  # a bound: busy machines are slow
         connection.request("GET", f"/api/v1/experiments/drift/stream?{SLOW}")
         response = connection.getresponse()
         assert response.status == 200 and response.getheader("content-type").startswith("text/event-stream")
         assert response.readline() == b"event: width\n"  # the narrow width is done; the wide one is computing
         assert _get_json(f"{base}/readyz")["computations"] == 1
+        cpu = time.process_time()  # the server runs in this process: its CPU time, which other processes cannot eat
         connection.close()  # the reader goes away mid-computation
-        took = _until(lambda: _get_json(f"{base}/readyz")["computations"] == 0, seconds=1.0)
-        assert took < 1.0  # cancelled before its next training step, long before the ~1.5 s it had left
+        _until(lambda: _get_json(f"{base}/readyz")["computations"] == 0, seconds=60)
+        assert time.process_time() - cpu < 0.75  # cancelled before its next training step: the rest needs ~1.5 s of CPU
         # Nothing of the abandoned flight is reused or left behind: the same experiment runs again, whole.
         document = _get_json(f"{base}/api/v1/experiments/drift?{SLOW}")
         assert [w["width"] for w in document["widths"]] == [16, 4096]  # type: ignore[index]

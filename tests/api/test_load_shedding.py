@@ -90,11 +90,11 @@ def test_a_computation_over_the_time_limit_is_refused_and_cancelled(make_client:
 def test_a_single_width_over_the_time_limit_stops_within_a_training_step(make_client: ClientFactory) -> None:
     client = make_client(compute_timeout_s=0.3)
     service = _service(client)
-    started = time.monotonic()
-    response = client.get(URL, params={"widths": "4096", "steps": 10000, "snapshots": 2})  # ≈ 4 s if it ran on
+    cpu = time.process_time()  # the service runs in this process; CPU time is what the limit counts, whatever the load
+    response = client.get(URL, params={"widths": "4096", "steps": 10000, "snapshots": 2})  # ≈ 4 s of CPU if it ran on
     assert response.status_code == 503
-    _wait_until(lambda: service._admitted == 0, seconds=5)
-    assert time.monotonic() - started < 1.5, "the computation ran on after nobody waited for it"
+    _wait_until(lambda: service._admitted == 0, seconds=60)
+    assert time.process_time() - cpu < 1.5, "the computation ran on after the limit"
 
 
 def test_computations_run_at_a_lower_cpu_priority_than_the_event_loop(client: TestClient) -> None:
