@@ -7,6 +7,7 @@ with a ``Retry-After`` header.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -41,12 +42,27 @@ def install_error_handlers(app: FastAPI) -> None:
         # FastAPI's own handler echoes each bad input back: unbounded in size, and a 500 for NaN or a 20-digit
         # integer (not representable in JSON numbers we write). We say where and what, without the echo.
         assert isinstance(error, RequestValidationError)
-        detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()]
-        return JSONResponse({"detail": detail}, status_code=422)
+        return JSONResponse({"detail": refusals(error.errors())}, status_code=422)
 
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(InvalidInput, invalid)
     app.add_exception_handler(Overloaded, overloaded)
+
+
+MAX_LISTED = 20      # problems listed in one 422; the rest are counted
+MAX_QUOTED = 64      # characters of a name quoted back (a key in the body may be as long as the body)
+
+
+def refusals(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """Validation errors as ``{"loc", "msg", "type"}``, bounded: at most ``MAX_LISTED`` of them (then one line counting
+    the rest), every quoted name cut to ``MAX_QUOTED`` characters, and never the input itself."""
+    def quoted(part: Any) -> Any:
+        return part if not isinstance(part, str) or len(part) <= MAX_QUOTED else part[:MAX_QUOTED] + "…"
+
+    listed = [{"loc": [quoted(p) for p in e["loc"]], "msg": e["msg"], "type": e["type"]} for e in errors[:MAX_LISTED]]
+    if len(errors) > MAX_LISTED:
+        listed.append({"loc": [], "msg": f"and {len(errors) - MAX_LISTED} more problems like these", "type": "too_many"})
+    return listed
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

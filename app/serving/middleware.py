@@ -1,4 +1,4 @@
-"""ASGI middleware every response passes through: the request body size limit (413) and gzip."""
+"""ASGI middleware every response passes through: HEAD as GET without a body, the request body size limit (413), gzip."""
 
 from __future__ import annotations
 
@@ -113,3 +113,29 @@ class GzipMiddleware:
         if len(body) < self.THREAD_MINIMUM:
             return gzip.compress(body, compresslevel=self.level, mtime=0)
         return await asyncio.to_thread(gzip.compress, body, self.level, mtime=0)
+
+
+class HeadMiddleware:
+    """Answer ``HEAD`` as the same ``GET`` would, without its body (RFC 9110 §9.3.2): the same status and headers,
+    ``Content-Length`` included, so link checkers, proxies and monitors can probe any page or result.
+
+    The request travels on as a GET (through caching, gzip and the routes) and each body chunk is dropped on the
+    way out.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, without_body)

@@ -85,3 +85,13 @@ def test_nan_infinity_and_broken_json_get_422(client: TestClient, raw: bytes) ->
 def test_a_body_that_is_not_json_at_all_gets_a_clear_error(client: TestClient) -> None:
     response = client.post("/api/v1/kernels", content=b"x1=1", headers={"Content-Type": "text/plain"})
     assert response.status_code == 422
+
+
+def test_a_refusal_lists_a_bounded_number_of_problems_and_quotes_no_long_names(client: TestClient) -> None:
+    body = {"x1": [[1.0, 0.0]]} | {f"unknown_{k}": 0 for k in range(5000)} | {"k" * 100_000: 0}
+    response = client.post("/api/v1/kernels", json=body)
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert len(detail) == 21 and detail[-1]["msg"] == "and 4981 more problems like these"
+    assert all(len(part) <= 65 for problem in detail for part in problem["loc"] if isinstance(part, str))
+    assert len(response.content) < 5000  # the body sent was 194 kB; before the cap the answer was 579 kB

@@ -153,3 +153,16 @@ def test_long_embed_queries_are_answered_but_not_kept(client: TestClient) -> Non
     response = client.get("/embed/drift?seed=1&junk=" + "a" * 5000)
     assert response.status_code == 200 and "junk=aaaa" in response.text
     assert _embed_page.cache_info().currsize == before
+
+
+HEADABLE = ["/", "/healthz", "/readyz", "/embed/drift", "/docs", "/" + PLOTLY_URL, "/api/v1/presets",
+            "/api/v1/experiments/drift?widths=16,32&steps=10&snapshots=2", "/openapi.json"]
+
+
+@pytest.mark.parametrize("path", HEADABLE)
+def test_head_answers_as_get_would_without_a_body(client: TestClient, path: str) -> None:
+    get = client.get(path, headers={"Accept-Encoding": "gzip"})
+    head = client.head(path, headers={"Accept-Encoding": "gzip"})
+    assert (head.status_code, head.content) == (get.status_code, b"")
+    for name in ("content-type", "content-length", "content-encoding", "etag", "cache-control"):
+        assert head.headers.get(name) == get.headers.get(name), name
