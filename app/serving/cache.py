@@ -34,7 +34,11 @@ class CachedBody:
 
 
 class ResponseCache:
-    """LRU of :class:`CachedBody` bounded by entry count and total bytes."""
+    """LRU of :class:`CachedBody` bounded by entry count and total bytes.
+
+    The bytes count everything held: bodies (both encodings), keys, and the aliases' names (a URL may be ~64 KB).
+    Over the limit, the oldest aliases go first (they only save a parse), then the least recently used entries.
+    """
 
     def __init__(self, max_entries: int, max_bytes: int) -> None:
         self._entries: OrderedDict[str, CachedBody] = OrderedDict()
@@ -50,20 +54,33 @@ class ResponseCache:
     def put(self, key: str, body: bytes) -> CachedBody:
         entry = CachedBody.of(body)
         if key in self._entries:
-            self._bytes -= self._entries.pop(key).size
-        if entry.size <= self._max_bytes and self._max_entries > 0:
+            self._bytes -= self._entries.pop(key).size + len(key)
+        if entry.size + len(key) <= self._max_bytes and self._max_entries > 0:
             self._entries[key] = entry
-            self._bytes += entry.size
-        while len(self._entries) > self._max_entries or self._bytes > self._max_bytes:
-            self._bytes -= self._entries.popitem(last=False)[1].size
+            self._bytes += entry.size + len(key)
+        self._shrink()
         return entry
 
     def alias(self, name: str, key: str) -> None:
-        """Let ``name`` find the entry of ``key`` too (bounded: at most 4 names per entry slot)."""
+        """Let ``name`` find the entry of ``key`` too (bounded: at most 4 names per entry slot, and by bytes)."""
+        if name in self._aliases:
+            self._bytes -= len(name) + len(self._aliases.pop(name))
         self._aliases[name] = key
-        self._aliases.move_to_end(name)
-        while len(self._aliases) > 4 * self._max_entries:
-            self._aliases.popitem(last=False)
+        self._bytes += len(name) + len(key)
+        self._shrink()
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held: bodies in both encodings, keys and alias names."""
+        return self._bytes
+
+    def _shrink(self) -> None:
+        while self._aliases and (len(self._aliases) > 4 * self._max_entries or self._bytes > self._max_bytes):
+            name, key = self._aliases.popitem(last=False)
+            self._bytes -= len(name) + len(key)
+        while len(self._entries) > self._max_entries or self._bytes > self._max_bytes:
+            key, entry = self._entries.popitem(last=False)
+            self._bytes -= entry.size + len(key)
 
     def by_alias(self, name: str) -> CachedBody | None:
         key = self._aliases.get(name)
