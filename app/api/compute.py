@@ -34,7 +34,7 @@ import threadpoolctl
 
 from app.config import Settings
 from app.ntk import DriftConfig, DriftResult, WidthResult, drift_experiment
-from app.serving.cache import ResponseCache
+from app.serving.cache import CachedBody, ResponseCache
 
 T = TypeVar("T")
 
@@ -140,6 +140,7 @@ class ComputeService:
         self._flights: dict[DriftConfig, Flight] = {}
         self._results: OrderedDict[DriftConfig, DriftResult] = OrderedDict()
         self._typical_seconds = 1.0  # running mean of computation times, for Retry-After
+        self._bodies: dict[str, asyncio.Future[CachedBody]] = {}  # computations of response bodies, by cache key
 
     # -- status --
     @property
@@ -200,6 +201,28 @@ class ComputeService:
                     raise self._over_cpu_limit() from None
                 if time.monotonic() >= deadline:
                     raise self._timed_out() from None
+
+    async def body(self, key: str, fn: Callable[..., bytes], *args: Any) -> CachedBody:
+        """The response body named ``key``: kept, or being computed for an identical request already, or computed
+        now by ``fn(*args)`` (which returns the serialized body) in the pool, and kept. Identical concurrent requests
+        share one computation, admission slot and time limit; each may leave without disturbing the others."""
+        entry = self.responses.get(key)
+        if entry is not None:
+            return entry
+        running = self._bodies.get(key)
+        if running is None:
+            running = asyncio.ensure_future(self._compute_body(key, fn, *args))
+            self._bodies[key] = running
+            running.add_done_callback(lambda done: self._body_landed(key, done))
+        return await asyncio.shield(running)
+
+    async def _compute_body(self, key: str, fn: Callable[..., bytes], *args: Any) -> CachedBody:
+        return self.responses.put(key, await self.run(fn, *args))
+
+    def _body_landed(self, key: str, done: asyncio.Future[CachedBody]) -> None:
+        del self._bodies[key]
+        if not done.cancelled():
+            done.exception()  # retrieved: a failure nobody waits for any more is not reported as lost
 
     # -- drift experiments --
     async def drift(self, config: DriftConfig) -> DriftResult:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 import time
@@ -105,3 +106,31 @@ def test_computations_run_at_a_lower_cpu_priority_than_the_event_loop(client: Te
         return await _service(client).run(niceness)
 
     assert client.portal.call(ask) == compute.COMPUTE_NICENESS + niceness()  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("path", "body", "worker"), [
+    ("/api/v1/kernels", {"x1": [[1.0, 0.0], [0.0, 1.0]], "kinds": ["empirical"], "width": 64}, "_kernels"),
+    ("/api/v1/predictions", {"x_train": [[1.0, 0.0], [0.0, 1.0]], "y_train": [1.0, -1.0], "x_test": [[0.6, 0.8]]},
+     "_predict"),
+])
+def test_identical_concurrent_posts_are_computed_once(make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch,
+                                                      path: str, body: dict[str, Any], worker: str) -> None:
+    routes = importlib.import_module("app.api.routes.kernels")
+    calls: list[object] = []
+    original = getattr(routes, worker)
+
+    def counting(*args: Any) -> Any:
+        calls.append(args)
+        time.sleep(0.3)  # keep the first computation in flight while the others arrive
+        return original(*args)
+
+    monkeypatch.setattr(routes, worker, counting)
+    client = make_client()  # 5 admitted at most: 20 separate computations would be 15 × 503
+    results: list[httpx.Response] = []
+    threads = [threading.Thread(target=lambda: results.append(client.post(path, json=body))) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [r.status_code for r in results] == [200] * 20
+    assert len({r.content for r in results}) == 1 and len(calls) == 1

@@ -38,21 +38,18 @@ async def kernels(body: KernelsRequest, request: Request, service: ServiceDep, s
         d, n1, n2 = x1.shape[1], x1.shape[0], 0 if x2 is None else x2.shape[0]
         cost = Cost(kernel_flops(body.depth, body.width, d, n1, n2), parameter_count(body.depth, body.width, d), n1 * n1)
         check_budget(cost, settings, ADVICE)
-    key = "kernels:" + body.model_dump_json()
-    entry = service.responses.get(key)
-    if entry is None:
-        entry = service.responses.put(key, dumps(await service.run(_kernels, body, mlp, x1, x2)))
+    entry = await service.body("kernels:" + body.model_dump_json(), _kernels, body, mlp, x1, x2)
     return cached_json(request.headers, entry)
 
 
-def _kernels(body: KernelsRequest, mlp: MLP, x1: np.ndarray, x2: np.ndarray | None) -> dict[str, object]:
+def _kernels(body: KernelsRequest, mlp: MLP, x1: np.ndarray, x2: np.ndarray | None) -> bytes:
     nngp = ntk = empirical = None
     if "analytic" in body.kinds:
         nngp, ntk = analytic_kernels(mlp, x1, x2)
     if "empirical" in body.kinds:
         params = init_params(mlp, x1.shape[1], np.random.default_rng([body.seed, body.width]))
         empirical = empirical_ntk(mlp, params, x1, x2)
-    return kernels_document(nngp, ntk, empirical)
+    return dumps(kernels_document(nngp, ntk, empirical))
 
 
 @router.post("/predictions", summary="The infinite-width network trained on your points: kernel regression over time",
@@ -62,21 +59,18 @@ async def predictions(body: PredictionRequest, request: Request, service: Servic
     if body.parameterization == "standard":
         raise InvalidInput("the standard parameterization has no infinite-width limit; use parameterization='ntk'",
                            location=("body", "parameterization"))
-    key = "predictions:" + body.model_dump_json()
-    entry = service.responses.get(key)
-    if entry is None:
-        entry = service.responses.put(key, dumps(await service.run(_predict, body)))
+    entry = await service.body("predictions:" + body.model_dump_json(), _predict, body)
     return cached_json(request.headers, entry)
 
 
-def _predict(body: PredictionRequest) -> dict[str, object]:
+def _predict(body: PredictionRequest) -> bytes:
     mlp = _mlp(body, 1)
     x_train, x_test = np.array(body.x_train, dtype=float), np.array(body.x_test, dtype=float)
     _, ntk_train = analytic_kernels(mlp, x_train)
     _, ntk_test = analytic_kernels(mlp, x_test, x_train)
     prediction = gd_mse_prediction(ntk_train, ntk_test, np.array(body.y_train), body.time_array(), body.learning_rate,
                                    discrete=body.discrete, ridge=body.ridge)
-    return prediction_document(body, prediction)
+    return dumps(prediction_document(body, prediction))
 
 
 def _mlp(body: KernelsRequest | PredictionRequest, width: int) -> MLP:
