@@ -33,6 +33,8 @@ Scope = Literal["experiment", "request", "view"]
 DEFAULT = DriftConfig()
 MAX_WIDTH = 8192     # lanes: the widest network one request may train
 MAX_WIDTHS = 12      # widths compared in one experiment
+_WIDTH = f"[0-9]{{1,{len(str(MAX_WIDTH))}}}"  # ASCII digits only: int() would also read "٣٢" (Arabic-Indic)
+_NUMBER = r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?"
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,8 @@ PARAMETERS: tuple[Parameter, ...] = (
               scope="view", control="select", pattern="^[a-z0-9-]{0,40}$", note="Named scenarios set every control below."),
     Parameter("widths", "widths", _widths(DEFAULT.widths), "Widths to compare",
               f"Comma-separated, increasing widths, each 1–{MAX_WIDTH}, at most {MAX_WIDTHS}.",
-              control="select", minimum=1, maximum=MAX_WIDTH, max_count=MAX_WIDTHS, choices=WIDTH_SETS, unit="lanes"),
+              control="select", minimum=1, maximum=MAX_WIDTH, max_count=MAX_WIDTHS, choices=WIDTH_SETS, unit="lanes",
+              pattern=f"^{_WIDTH}(,{_WIDTH}){{0,{MAX_WIDTHS - 1}}}$"),
     Parameter("width", "int", 64, "Road shown in the city and the maps",
               "The width whose kernels the ring and the maps show: one of the widths compared.",
               scope="view", control="range", from_result=True, minimum=1, maximum=MAX_WIDTH, unit="lanes"),
@@ -165,8 +168,9 @@ PARAMETERS: tuple[Parameter, ...] = (
                                           "step": "a step", "values": "your own values"}, off_page=("values",))),
     Parameter("frequency", "int", DEFAULT.frequency, "Frequency k", "k in sin kγ / cos kγ.",
               control="number", minimum=0, maximum=16),
-    Parameter("values", "numbers", None, "Target values", "With target=values: comma-separated numbers, one per district.",
-              on_page=False, pattern=r"^-?\d+(\.\d+)?([eE][-+]?\d+)?(,-?\d+(\.\d+)?([eE][-+]?\d+)?)*$"),
+    Parameter("values", "numbers", None, "Target values",
+              "With target=values: comma-separated numbers from -100 to 100, one per district.",
+              on_page=False, minimum=-100, maximum=100, pattern=f"^{_NUMBER}(,{_NUMBER})*$"),
     Parameter("noise", "float", DEFAULT.noise, "Label noise", "Standard deviation of Gaussian noise added to the targets.",
               on_page=False, minimum=0, maximum=2),
     Parameter("seed", "int", DEFAULT.seed, "Seed", "First seed.", control="number", minimum=0, maximum=2**31 - 1),

@@ -7,6 +7,7 @@ how numbers are rounded for plotting). Handlers stay thin; the maths core knows 
 from __future__ import annotations
 
 import math
+import re
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -41,12 +42,9 @@ def declared(name: str, **overrides: Any) -> Any:
         options |= {"ge": p.minimum, "le": p.maximum}
     elif p.kind == "choice":
         options["json_schema_extra"] = {"enum": list(p.values())}
-    elif p.kind == "widths":
-        assert p.maximum is not None and p.max_count is not None
-        digits = len(str(int(p.maximum)))
-        options["pattern"] = rf"^\d{{1,{digits}}}(,\d{{1,{digits}}}){{0,{p.max_count - 1}}}$"
-    elif p.kind == "numbers":
-        options |= {"pattern": p.pattern, "max_length": MAX_VALUES_CHARS}
+    elif p.kind in ("widths", "numbers"):  # the form is checked by Declared, which says it in words
+        options["json_schema_extra"] = {"pattern": p.pattern}
+        options["max_length"] = MAX_VALUES_CHARS if p.kind == "numbers" else None
     return Field(p.default, **(options | overrides))
 
 
@@ -68,6 +66,10 @@ class Declared(BaseModel):
     @classmethod
     def _widths_in_range(cls, widths: str) -> str:
         p = parameter("widths")
+        assert p.pattern is not None
+        if not re.fullmatch(p.pattern, widths):
+            raise ValueError(f"widths must be 1 to {p.max_count} whole numbers written with the digits 0–9 and "
+                             f"separated by commas, like 16,64,256")
         numbers = [int(w) for w in widths.split(",")]
         if not all(p.minimum is not None and p.maximum is not None and p.minimum <= n <= p.maximum for n in numbers):
             raise ValueError(f"each width must be from {p.minimum:g} to {p.maximum:g}")
@@ -112,14 +114,29 @@ class DriftQuery(Declared):
     seed: int = declared("seed")
     kernel_width: int | None = declared("kernel_width")
 
+    @field_validator("values")
+    @classmethod
+    def _numbers(cls, values: str | None) -> str | None:
+        p = parameter("values")
+        assert p.pattern is not None and p.minimum is not None and p.maximum is not None
+        if values is None:
+            return values
+        if not re.fullmatch(p.pattern, values):
+            raise ValueError("values must be numbers written with the digits 0–9 (a sign, a decimal point and an "
+                             "exponent allowed) and separated by commas, like 0.5,-1,2e-3")
+        numbers = [float(v) for v in values.split(",")]
+        if not all(math.isfinite(v) for v in numbers):
+            raise ValueError("values must be finite numbers")
+        if not all(p.minimum <= v <= p.maximum for v in numbers):
+            raise ValueError(f"each of the values must be from {p.minimum:g} to {p.maximum:g}")
+        return values
+
     @model_validator(mode="after")
     def _consistent(self) -> DriftQuery:
         if self.kernel_width is not None and self.kernel_width not in self.width_list:
             raise ValueError(f"kernel_width must be one of the widths ({self.widths}), got {self.kernel_width}")
         if (self.target == "values") != (self.values is not None):
             raise ValueError("give values exactly when target=values (one number per district)")
-        if self.values is not None and not all(math.isfinite(float(v)) for v in self.values.split(",")):
-            raise ValueError("values must be finite numbers")
         if self.values is not None and len(self.values.split(",")) != self.districts:
             raise ValueError(f"values must hold one number per district: {self.districts} expected, "
                              f"got {len(self.values.split(','))}")

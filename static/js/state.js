@@ -24,8 +24,7 @@ export function defaults() {
 }
 
 function parseWidths(type, raw) {
-  const digits = String(type.max).length;
-  if (!new RegExp(`^\\d{1,${digits}}(,\\d{1,${digits}}){0,${type.maxCount - 1}}$`).test(raw)) return undefined;
+  if (!type.pattern.test(raw)) return undefined;
   const list = raw.split(",").map(Number);
   const increasing = list.every((n, i) => n >= type.min && n <= type.max && (i === 0 || n > list[i - 1]));
   return increasing ? raw : undefined;

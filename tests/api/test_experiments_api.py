@@ -98,11 +98,12 @@ def test_the_stream_of_a_finished_experiment_replays_it(client: TestClient) -> N
 
 
 BAD_QUERIES = [
-    ({"widths": "abc"}, "String should match pattern"),
+    ({"widths": "abc"}, "widths must be 1 to 12 whole numbers written with the digits 0–9"),
+    ({"widths": "٣٢"}, "written with the digits 0–9"),  # int() reads Arabic-Indic digits; the API does not
     ({"widths": "0,16"}, "each width must be from 1 to 8192"),
     ({"widths": "64,32"}, "widths must be increasing and distinct"),
     ({"widths": "16,9000"}, "each width must be from 1 to 8192"),
-    ({"widths": ",".join(str(n) for n in range(1, 14))}, "String should match pattern"),
+    ({"widths": ",".join(str(n) for n in range(1, 14))}, "widths must be 1 to 12 whole numbers"),
     ({"depth": 5}, "less than or equal to 4"),
     ({"activation": "tanh"}, "Input should be 'relu' or 'erf'"),
     ({"learning_rate": 0}, "greater than or equal to 0.000001"),
@@ -111,7 +112,8 @@ BAD_QUERIES = [
     ({"steps": 10, "snapshots": 20}, "snapshots must be at most steps + 1 = 11"),
     ({"target": "values"}, "give values exactly when target=values"),
     ({"target": "values", "values": "1,2"}, "one number per district: 8 expected, got 2"),
-    ({"target": "values", "values": "1,2,x"}, "String should match pattern"),
+    ({"target": "values", "values": "1,2,x"}, "values must be numbers written with the digits 0–9"),
+    ({"target": "values", "districts": 2, "values": "1e155,1"}, "each of the values must be from -100 to 100"),
     ({"target": "values", "districts": 2, "values": "1e999,1"}, "values must be finite numbers"),
     ({"kernel_width": 100}, "kernel_width must be one of the widths"),
     ({"colour": "red"}, "Extra inputs are not permitted"),

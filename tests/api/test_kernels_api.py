@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.ntk import MLP, analytic_kernels, empirical_ntk, gd_mse_prediction, init_params, ring_angles, ring_points
+from tests.conftest import ClientFactory
 
 POINTS = ring_points(ring_angles(5)).tolist()
 
@@ -95,3 +96,12 @@ def test_a_refusal_lists_a_bounded_number_of_problems_and_quotes_no_long_names(c
     assert len(detail) == 21 and detail[-1]["msg"] == "and 4981 more problems like these"
     assert all(len(part) <= 65 for problem in detail for part in problem["loc"] if isinstance(part, str))
     assert len(response.content) < 5000  # the body sent was 194 kB; before the cap the answer was 579 kB
+
+
+def test_a_budget_refusal_of_a_body_points_at_the_body_and_names_what_to_change(make_client: ClientFactory) -> None:
+    client = make_client(max_parameters=1000)
+    response = client.post("/api/v1/kernels", json={"x1": [[1.0, 0.0]], "kinds": ["empirical"], "width": 512})
+    assert response.status_code == 422
+    problem = response.json()["detail"][0]
+    assert problem["loc"] == ["body"] and problem["type"] == "compute_budget"
+    assert problem["msg"].endswith("use a narrower or shallower network")  # fewer points would not help

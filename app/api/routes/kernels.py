@@ -37,7 +37,7 @@ async def kernels(body: KernelsRequest, request: Request, service: ServiceDep, s
     if "empirical" in body.kinds:
         d, n1, n2 = x1.shape[1], x1.shape[0], 0 if x2 is None else x2.shape[0]
         cost = Cost(kernel_flops(body.depth, body.width, d, n1, n2), parameter_count(body.depth, body.width, d), n1 * n1)
-        check_budget(cost, settings, ADVICE)
+        check_budget(cost, settings, ADVICE, location=("body",), result_advice="use fewer points")
     entry = await service.body("kernels:" + body.model_dump_json(), _kernels, body, mlp, x1, x2)
     return cached_json(request.headers, entry)
 
