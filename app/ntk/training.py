@@ -118,6 +118,8 @@ def _mode_fractions(lam: Array, times: Array, rate: float, discrete: bool) -> tu
     ``q = 1 − rate·λ`` per step gives ``q^t`` left and ``−expm1(t·log1p(−rate·λ))`` fitted while
     ``q > 0``. A mode with ``|q| ≥ 1`` (λ > 0) grows or oscillates: NaN, at every time where it has
     not stayed finite and at ``t = inf`` (even ``q = −1``, which oscillates forever, has no limit).
+    Stability is decided on ``rate·λ`` itself (``0 < rate·λ < 2``), not on ``q``: for ``rate·λ`` below
+    ~1e-16, ``q`` rounds to exactly 1, yet the mode still converges, only slowly.
     """
     infinite = np.isinf(times)
     finite_times = np.where(infinite, 0.0, times)
@@ -126,7 +128,7 @@ def _mode_fractions(lam: Array, times: Array, rate: float, discrete: bool) -> tu
             exponent = np.where(infinite, np.where(lam > 0, -np.inf, 0.0), -rate * lam * finite_times)
             return np.exp(exponent), -np.expm1(exponent)
         factor = 1 - rate * lam
-        stable = np.abs(factor) < 1
+        stable = (rate * lam > 0) & (rate * lam < 2)
         log_factor = np.log1p(-rate * lam)  # defined where factor > 0
         smooth = factor > 0
         remaining = np.where(smooth, np.exp(finite_times * log_factor), factor**finite_times)

@@ -272,3 +272,15 @@ def test_bad_training_arguments_are_refused() -> None:
         train(mlp, params, x, np.ones(3), learning_rate=1.0, steps=5, snapshot_steps=(6,))
     with pytest.raises(ValueError, match="stacked networks"):
         train(mlp, init_params(mlp, 2, np.random.default_rng(0)), x, np.ones(3), learning_rate=1.0, steps=1)
+
+
+def test_discrete_steps_too_small_to_change_one_minus_eta_lambda_still_converge_at_infinity() -> None:
+    # ηλ/N ≈ 1e-26: 1 − ηλ/N rounds to exactly 1.0, yet every step still fits a little; at t = ∞ the discrete
+    # dynamics reach kernel regression, as gradient flow does (it was NaN, with no note).
+    kernel = np.diag([1e-20, 2e-20])
+    cross = np.array([[3e-21, -1e-21]])
+    y = np.array([1.0, -1.0])
+    flow = gd_mse_prediction(kernel, cross, y, np.inf, 1e-6)
+    steps = gd_mse_prediction(kernel, cross, y, np.inf, 1e-6, discrete=True)
+    np.testing.assert_allclose(steps.f_train, y, rtol=1e-12)
+    np.testing.assert_allclose(steps.f_test, flow.f_test, rtol=1e-12)  # both are Θ*Θ⁻¹y = 0.35
