@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(2**20, ge=1024, description="Largest request body accepted; larger: 413.")
     fallback_dir: Path | None = Field(None, description="An exported site's data/ folder (python -m app export): served at "
                                       "/data/, where the page finds saved scenario results when the API cannot answer.")
+    public_origin: str | None = Field(None, description="The site's public address (https://lanes.example.org), written "
+                                      "into the examples of /docs; unset, they use a placeholder (never the Host header).")
     frame_ancestors: str = Field("*", description="Who may frame /embed/*: '*' or space-separated origins (https://lms.example.edu).")
 
     @field_validator("fallback_dir")
@@ -50,6 +52,13 @@ class Settings(BaseSettings):
         if value is not None and not (value / "presets.json").is_file():
             raise ValueError(f"fallback_dir must be the data/ folder of a static export (python -m app export DIR "
                              f"writes DIR/data/presets.json); {value} has no presets.json")
+        return value
+
+    @field_validator("public_origin")
+    @classmethod
+    def _origin(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?", value):
+            raise ValueError("public_origin must be an origin like https://lanes.example.org (no path)")
         return value
 
     @field_validator("frame_ancestors")

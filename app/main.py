@@ -13,7 +13,7 @@ from app.api.errors import install_error_handlers
 from app.api.http import RepeatedUrlMiddleware
 from app.api.router import API_PREFIX, api_router, health_router
 from app.config import Settings, get_settings
-from app.serving.middleware import BodyLimitMiddleware, GzipMiddleware, HeadMiddleware
+from app.serving.middleware import BodyLimitMiddleware, GzipMiddleware, HeadMiddleware, RelativeRedirectMiddleware
 from app.web.assets import AssetFiles, SavedFiles
 from app.web.routes import ASSETS_VERSION, STATIC_FILES, plotly_body
 from app.web.routes import router as web_router
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(HeadMiddleware)
+    app.add_middleware(RelativeRedirectMiddleware)
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(api_router)

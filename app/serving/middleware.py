@@ -1,4 +1,5 @@
-"""ASGI middleware every response passes through: HEAD as GET without a body, the request body size limit (413), gzip."""
+"""ASGI middleware every response passes through: HEAD as GET without a body, relative redirects, the request body
+size limit (413), gzip."""
 
 from __future__ import annotations
 
@@ -139,3 +140,31 @@ class HeadMiddleware:
             await send(message)
 
         await self.app({**scope, "method": "GET"}, receive, without_body)
+
+
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+class RelativeRedirectMiddleware:
+    """Redirects to this site say only the path (``Location: /api/v1/presets``), never an origin built from the
+    request's ``Host`` header, which any client can set: a relative reference resolves against the address the client
+    actually used (RFC 9110 §10.2.2), behind any proxy."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        host = Headers(scope=scope).get("host", "")
+
+        async def relative(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] in REDIRECTS:
+                headers = MutableHeaders(scope=message)
+                for scheme in ("http://", "https://"):
+                    if headers.get("location", "").startswith(f"{scheme}{host}/"):
+                        headers["location"] = headers["location"].removeprefix(f"{scheme}{host}")
+            await send(message)
+
+        await self.app(scope, receive, relative)

@@ -140,7 +140,7 @@ async def api_reference(request: Request, settings: SettingsDep) -> Response:
     openapi = request.app.openapi()
     html = TEMPLATES.get_template("api.html").render(page_context(
         operations=operations(openapi), openapi_version=openapi["openapi"], max_body_bytes=settings.max_body_bytes,
-        origin=str(request.base_url).rstrip("/")))
+        origin=settings.public_origin))  # never the request's Host: a client could write its own into the page
     return cached_response(request.headers, CachedBody.of(html.encode()), HTML, REVALIDATE)
 
 

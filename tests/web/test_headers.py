@@ -166,3 +166,15 @@ def test_head_answers_as_get_would_without_a_body(client: TestClient, path: str)
     assert (head.status_code, head.content) == (get.status_code, b"")
     for name in ("content-type", "content-length", "content-encoding", "etag", "cache-control"):
         assert head.headers.get(name) == get.headers.get(name), name
+
+
+def test_no_response_writes_the_host_header_back(client: TestClient) -> None:
+    evil = {"host": "evil.example"}
+    redirect = client.get("/api/v1/presets/", headers=evil, follow_redirects=False)
+    assert redirect.status_code == 307 and redirect.headers["location"] == "/api/v1/presets"
+    assert "evil.example" not in client.get("/docs", headers=evil).text
+    assert "evil.example" not in client.get("/embed/drift/", headers=evil, follow_redirects=False).headers["location"]
+
+
+def test_the_docs_examples_use_the_configured_public_origin(make_client: ClientFactory) -> None:
+    assert "curl 'https://lanes.example.edu/api/v1/" in make_client(public_origin="https://lanes.example.edu").get("/docs").text
