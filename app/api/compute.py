@@ -25,7 +25,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -49,6 +49,13 @@ class Overloaded(Exception):
 
 class Cancelled(Exception):
     """Raised inside a computation whose every requester has gone."""
+
+
+class ClientGone(Exception):
+    """The client closed its connection while waiting: nobody will read an answer."""
+
+
+Gone = Callable[[], Awaitable[bool]]  # whether the client has closed its connection (Starlette: request.is_disconnected)
 
 
 COMPUTE_NICENESS = 10
@@ -225,22 +232,30 @@ class ComputeService:
             done.exception()  # retrieved: a failure nobody waits for any more is not reported as lost
 
     # -- drift experiments --
-    async def drift(self, config: DriftConfig) -> DriftResult:
-        """The finished experiment: from the result cache, an ongoing identical flight, or a new one."""
+    async def drift(self, config: DriftConfig, gone: Gone | None = None) -> DriftResult:
+        """The finished experiment: from the result cache, an ongoing identical flight, or a new one.
+
+        If the client is ``gone`` while it waits, :class:`ClientGone`; a flight nobody waits for any more stops
+        before its next training step.
+        """
         cached = self._cached_result(config)
         if cached is not None:
             return cached
         flight = self._flight(config)
         flight.interest += 1
         try:
-            return await asyncio.wait_for(asyncio.shield(flight.done), self.settings.compute_wall_limit_s)
-        except TimeoutError:
-            raise self._timed_out() from None
+            deadline = time.monotonic() + self.settings.compute_wall_limit_s
+            return await self._patiently(lambda: asyncio.shield(flight.done), deadline, gone)
         finally:
             self._lose_interest(flight)
 
-    async def drift_stream(self, config: DriftConfig) -> AsyncGenerator[WidthResult | DriftResult, None]:
-        """Each width's result as it finishes (earlier ones replayed), then the whole experiment."""
+    async def drift_stream(self, config: DriftConfig, gone: Gone | None = None
+                           ) -> AsyncGenerator[WidthResult | DriftResult, None]:
+        """Each width's result as it finishes (earlier ones replayed), then the whole experiment.
+
+        ``gone`` is asked only until the first item: after it, the streaming response watches the connection
+        itself (two readers of one connection would steal each other's messages).
+        """
         cached = self._cached_result(config)
         if cached is not None:
             for width in cached.widths:
@@ -256,10 +271,8 @@ class ComputeService:
         deadline = time.monotonic() + self.settings.compute_wall_limit_s
         try:
             while True:
-                try:
-                    item = await asyncio.wait_for(queue.get(), max(deadline - time.monotonic(), 0))
-                except TimeoutError:
-                    raise self._timed_out() from None
+                item = await self._patiently(queue.get, deadline, gone)
+                gone = None
                 if isinstance(item, BaseException):
                     raise item
                 yield item
@@ -270,6 +283,17 @@ class ComputeService:
             self._lose_interest(flight)
 
     # -- internals --
+    async def _patiently(self, wait: Callable[[], Awaitable[T]], deadline: float, gone: Gone | None) -> T:
+        """Await ``wait()`` in slices of ``POLL_S`` until ``deadline`` (then 503), giving up when the client is gone."""
+        while True:
+            try:
+                return await asyncio.wait_for(wait(), max(min(POLL_S, deadline - time.monotonic()), 0))
+            except TimeoutError:
+                if gone is not None and await gone():
+                    raise ClientGone from None
+                if time.monotonic() >= deadline:
+                    raise self._timed_out() from None
+
     def _admit(self) -> None:
         if self.saturated:
             raise Overloaded(f"the server is busy ({self._admitted} computations running or queued); "

@@ -12,9 +12,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
-from app.api.compute import Overloaded
+from app.api.compute import ClientGone, Overloaded
 from app.api.schemas import ErrorModel
 
 
@@ -44,11 +44,17 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(error, RequestValidationError)
         return JSONResponse({"detail": refusals(error.errors())}, status_code=422)
 
+    async def gone(_: Request, error: Exception) -> Response:
+        # Nobody reads this: the status (nginx's "client closed request") is for the access log.
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
+
+    app.add_exception_handler(ClientGone, gone)
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(InvalidInput, invalid)
     app.add_exception_handler(Overloaded, overloaded)
 
 
+CLIENT_CLOSED_REQUEST = 499
 MAX_LISTED = 20      # problems listed in one 422; the rest are counted
 MAX_QUOTED = 64      # characters of a name quoted back (a key in the body may be as long as the body)
 

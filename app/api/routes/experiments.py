@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from app.api.budget import check_budget
-from app.api.compute import Overloaded
+from app.api.compute import ClientGone, Overloaded
 from app.api.deps import ServiceDep, SettingsDep
 from app.api.errors import InvalidInput, responses
 from app.api.http import cached_json, url_key
@@ -40,7 +40,7 @@ async def drift(query: Annotated[DriftQuery, Query()], request: Request, service
     key = f"drift:{sorted(query.model_dump().items())}"  # canonical: parameter order and defaults do not matter
     entry = service.responses.get(key)
     if entry is None:
-        result = await service.drift(admissible_config(query, settings))
+        result = await service.drift(admissible_config(query, settings), gone=request.is_disconnected)
         entry = service.responses.put(key, dumps(drift_document(query, result)))
     service.responses.alias(url_key(request.scope), key)  # repeats of this exact URL skip validation
     return cached_json(request.headers, entry)
@@ -51,12 +51,13 @@ async def drift(query: Annotated[DriftQuery, Query()], request: Request, service
             responses=responses({"content": {"text/event-stream": {}},
                                  "description": "`event: width` per finished width (data: one entry of `widths`), then "
                                                 "`event: result` (data: the whole document), or `event: error`."}))
-async def drift_stream(query: Annotated[DriftQuery, Query()], service: ServiceDep, settings: SettingsDep) -> StreamingResponse:
+async def drift_stream(query: Annotated[DriftQuery, Query()], request: Request, service: ServiceDep,
+                       settings: SettingsDep) -> StreamingResponse:
     config = admissible_config(query, settings)
-    events = service.drift_stream(config)
+    events = service.drift_stream(config, gone=request.is_disconnected)
     try:
         first = await anext(events)  # overload and errors before the first event are plain HTTP errors
-    except Overloaded:
+    except (Overloaded, ClientGone):
         await events.aclose()
         raise
     return StreamingResponse(_sse(query, first, events), media_type="text/event-stream",
