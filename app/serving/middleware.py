@@ -142,13 +142,8 @@ class HeadMiddleware:
         await self.app({**scope, "method": "GET"}, receive, without_body)
 
 
-REDIRECTS = frozenset({301, 302, 303, 307, 308})
-
-
-class RelativeRedirectMiddleware:
-    """Redirects to this site say only the path (``Location: /api/v1/presets``), never an origin built from the
-    request's ``Host`` header, which any client can set: a relative reference resolves against the address the client
-    actually used (RFC 9110 §10.2.2), behind any proxy."""
+class ResponseHeadersMiddleware:
+    """Change the headers of every HTTP response as it starts; a subclass says how, in :meth:`edit`."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -157,14 +152,30 @@ class RelativeRedirectMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        host = Headers(scope=scope).get("host", "")
 
-        async def relative(message: Message) -> None:
-            if message["type"] == "http.response.start" and message["status"] in REDIRECTS:
-                headers = MutableHeaders(scope=message)
-                for scheme in ("http://", "https://"):
-                    if headers.get("location", "").startswith(f"{scheme}{host}/"):
-                        headers["location"] = headers["location"].removeprefix(f"{scheme}{host}")
+        async def edited(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.edit(Headers(scope=scope), message["status"], MutableHeaders(scope=message))
             await send(message)
 
-        await self.app(scope, receive, relative)
+        await self.app(scope, receive, edited)
+
+    def edit(self, request: Headers, status: int, response: MutableHeaders) -> None:
+        raise NotImplementedError
+
+
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+class RelativeRedirectMiddleware(ResponseHeadersMiddleware):
+    """Redirects to this site say only the path (``Location: /api/v1/presets``), never an origin built from the
+    request's ``Host`` header, which any client can set: a relative reference resolves against the address the client
+    actually used (RFC 9110 §10.2.2), behind any proxy."""
+
+    def edit(self, request: Headers, status: int, response: MutableHeaders) -> None:
+        if status not in REDIRECTS:
+            return
+        for scheme in ("http://", "https://"):
+            own = f"{scheme}{request.get('host', '')}"
+            if response.get("location", "").startswith(own + "/"):
+                response["location"] = response["location"].removeprefix(own)

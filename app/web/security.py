@@ -9,8 +9,9 @@ writes its own ``<style>`` rules and sets ``style`` attributes through d3's ``at
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.datastructures import Headers, MutableHeaders
+
+from app.serving.middleware import ResponseHeadersMiddleware
 
 
 def content_security_policy(frame_ancestors: str = "'self'") -> str:
@@ -37,23 +38,10 @@ HEADERS = {
 }
 
 
-class SecurityHeadersMiddleware:
+class SecurityHeadersMiddleware(ResponseHeadersMiddleware):
     """Add :data:`HEADERS` to every HTTP response that does not set them itself."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in HEADERS.items():
-                    if name not in headers:
-                        headers[name] = value
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
+    def edit(self, request: Headers, status: int, response: MutableHeaders) -> None:
+        for name, value in HEADERS.items():
+            if name not in response:
+                response[name] = value
