@@ -60,7 +60,8 @@ Gone = Callable[[], Awaitable[bool]]  # whether the client has closed its connec
 
 COMPUTE_NICENESS = 10
 BLAS_THREADS = 1
-POLL_S = 0.1  # how often a waiting request reads its computation's CPU clock
+POLL_S = 0.1  # how often a waiting request reads its computation's CPU clock and checks its connection
+ASK_LESS = "ask for less (fewer or narrower widths, fewer steps or seeds)"
 
 
 def limit_blas_threads() -> None:
@@ -200,14 +201,7 @@ class ComputeService:
         future = asyncio.get_running_loop().run_in_executor(self._executor(), job)
         future.add_done_callback(lambda _: self._release(started))
         deadline = time.monotonic() + self.settings.compute_wall_limit_s
-        while True:
-            try:
-                return await asyncio.wait_for(asyncio.shield(future), max(min(POLL_S, deadline - time.monotonic()), 0))
-            except TimeoutError:
-                if clock.used() > self.settings.compute_timeout_s:
-                    raise self._over_cpu_limit() from None
-                if time.monotonic() >= deadline:
-                    raise self._timed_out() from None
+        return await self._patiently(lambda: asyncio.shield(future), deadline, clock=clock)
 
     async def body(self, key: str, fn: Callable[..., bytes], *args: Any) -> CachedBody:
         """The response body named ``key``: kept, or being computed for an identical request already, or computed
@@ -283,14 +277,18 @@ class ComputeService:
             self._lose_interest(flight)
 
     # -- internals --
-    async def _patiently(self, wait: Callable[[], Awaitable[T]], deadline: float, gone: Gone | None) -> T:
-        """Await ``wait()`` in slices of ``POLL_S`` until ``deadline`` (then 503), giving up when the client is gone."""
+    async def _patiently(self, wait: Callable[[], Awaitable[T]], deadline: float, gone: Gone | None = None,
+                         clock: CpuClock | None = None) -> T:
+        """Await ``wait()`` in slices of ``POLL_S`` until ``deadline`` (then 503); between slices, give up when the
+        client is ``gone`` or the computation's ``clock`` has passed the CPU limit (then 503)."""
         while True:
             try:
                 return await asyncio.wait_for(wait(), max(min(POLL_S, deadline - time.monotonic()), 0))
             except TimeoutError:
                 if gone is not None and await gone():
                     raise ClientGone from None
+                if clock is not None and clock.used() > self.settings.compute_timeout_s:
+                    raise self._over_cpu_limit() from None
                 if time.monotonic() >= deadline:
                     raise self._timed_out() from None
 
@@ -306,13 +304,11 @@ class ComputeService:
 
     def _timed_out(self) -> Overloaded:
         return Overloaded(f"the computation did not finish within {self.settings.compute_wall_limit_s:g} s; "
-                          f"the server is busy: try again in {self.retry_after()} s, or ask for less "
-                          f"(fewer or narrower widths, fewer steps or seeds)", self.retry_after())
+                          f"the server is busy: try again in {self.retry_after()} s, or {ASK_LESS}", self.retry_after())
 
     def _over_cpu_limit(self) -> Overloaded:
         return Overloaded(f"the computation needed more than {self.settings.compute_timeout_s:g} s of CPU time, this "
-                          f"server's limit for one computation; ask for less (fewer or narrower widths, fewer steps "
-                          f"or seeds)", self.retry_after())
+                          f"server's limit for one computation; {ASK_LESS}", self.retry_after())
 
     def _cached_result(self, config: DriftConfig) -> DriftResult | None:
         result = self._results.get(config)

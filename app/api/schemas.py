@@ -44,7 +44,8 @@ def declared(name: str, **overrides: Any) -> Any:
         options["json_schema_extra"] = {"enum": list(p.values())}
     elif p.kind in ("widths", "numbers"):  # the form is checked by Declared, which says it in words
         options["json_schema_extra"] = {"pattern": p.pattern}
-        options["max_length"] = MAX_VALUES_CHARS if p.kind == "numbers" else None
+        if p.kind == "numbers":
+            options["max_length"] = MAX_VALUES_CHARS
     return Field(p.default, **(options | overrides))
 
 
@@ -66,12 +67,12 @@ class Declared(BaseModel):
     @classmethod
     def _widths_in_range(cls, widths: str) -> str:
         p = parameter("widths")
-        assert p.pattern is not None
+        assert p.pattern is not None and p.minimum is not None and p.maximum is not None
         if not re.fullmatch(p.pattern, widths):
             raise ValueError(f"widths must be 1 to {p.max_count} whole numbers written with the digits 0–9 and "
                              f"separated by commas, like 16,64,256")
         numbers = [int(w) for w in widths.split(",")]
-        if not all(p.minimum is not None and p.maximum is not None and p.minimum <= n <= p.maximum for n in numbers):
+        if not all(p.minimum <= n <= p.maximum for n in numbers):
             raise ValueError(f"each width must be from {p.minimum:g} to {p.maximum:g}")
         if numbers != sorted(set(numbers)):
             raise ValueError("widths must be increasing and distinct")
