@@ -239,7 +239,8 @@ class WidthModel(BaseModel):
     loss: list[list[MaybeFloat]] = Field(description="Training loss per seed at loss_steps.")
     diverged_at: list[int] = Field(description="Step at which each seed diverged, −1 if it did not.")
     divergence: list[str | None] = Field(description="Why, in words.")
-    lr_limit: list[float] = Field(description="2N/λ_max at init: the largest stable learning rate per seed.")
+    lr_limit: list[MaybeFloat] = Field(description="2N/λ_max at init: the largest stable learning rate per seed "
+                                                   "(null where the kernel is zero at init: no limit).")
 
 
 class ReferenceModel(BaseModel):

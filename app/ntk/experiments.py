@@ -235,8 +235,13 @@ def run_width(config: DriftConfig, task: RingTask, reference: Reference | None, 
 
 
 def _relative(a: Array, b: Array) -> Array:
-    """``‖a − b‖_F / ‖b‖_F`` over the last two axes (``(..., p, q)`` → ``(...)``)."""
-    return np.asarray(np.linalg.norm(a - b, axis=(-2, -1)) / np.linalg.norm(b, axis=(-2, -1)))
+    """``‖a − b‖_F / ‖b‖_F`` over the last two axes (``(..., p, q)`` → ``(...)``).
+
+    NaN (or inf) where ``b`` is zero: a change relative to nothing is undefined. It happens when a network's
+    kernel is exactly zero at init (every unit dead at every input and no bias), and is reported, not hidden.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(np.linalg.norm(a - b, axis=(-2, -1)) / np.linalg.norm(b, axis=(-2, -1)))
 
 
 def fit_slopes(results: list[WidthResult] | tuple[WidthResult, ...]) -> dict[str, SlopeFit]:

@@ -156,3 +156,14 @@ def test_the_openapi_schema_has_no_dangling_reference(client: TestClient) -> Non
     schema = client.get("/openapi.json").json()
     references = set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(schema)))
     assert references and references <= set(schema["components"]["schemas"])
+
+
+def test_a_network_whose_kernel_is_zero_at_init_is_answered_within_the_schema(client: TestClient) -> None:
+    params = {"widths": "1", "seeds": 1, "depth": 3, "w_std": 1.1, "b_std": 1.8340402715450663e-177, "alpha": 0.01,
+              "learning_rate": 75.4488554070902, "steps": 8, "snapshots": 2, "districts": 1, "grid": 8, "frequency": 0}
+    for path in (URL, URL + "/stream"):
+        assert client.get(path, params=params).status_code == 200, path  # was a 500 (0/0) and a null lr_limit
+    width = client.get(URL, params=params).json()["widths"][0]
+    assert width["lr_limit"] == [None] and width["drift"][0][-1] is None
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["WidthModel"]["properties"]["lr_limit"]
+    assert {"type": "null"} in schema["items"]["anyOf"]

@@ -176,3 +176,21 @@ def test_widths_run_in_parallel_processes_give_the_identical_result() -> None:
         np.testing.assert_array_equal(a.kernel, b.kernel)
         np.testing.assert_array_equal(a.loss, b.loss)
     assert parallel.slopes == serial.slopes
+
+
+# One district, one unit, a bias of 1.8e-177: the unit is dead at the district and the bias's square underflows, so
+# the kernel on the district is exactly zero at init; with three layers it is zero on the whole grid too (both found by
+# the schema fuzzer: a null where the schema said number, and a 0/0 warning that failed the suite).
+DEAD = {"widths": (1,), "seeds": 1, "w_std": 1.1, "b_std": 1.8340402715450663e-177, "alpha": 0.01,
+        "learning_rate": 75.4488554070902, "steps": 8, "snapshots": 2, "districts": 1, "grid": 8, "frequency": 0}
+
+
+def test_a_kernel_that_is_zero_on_the_districts_sets_no_learning_rate_limit() -> None:
+    width = drift_experiment(DriftConfig(**DEAD, depth=1)).widths[0]  # type: ignore[arg-type]
+    assert np.isinf(width.lr_limit).all()  # no eigenvalue: no learning rate is too large
+
+
+def test_a_kernel_that_is_zero_at_init_has_no_relative_change() -> None:
+    width = drift_experiment(DriftConfig(**DEAD, depth=3)).widths[0]  # type: ignore[arg-type]
+    assert np.all(width.kernel[:, 0] == 0)
+    assert not np.isfinite(width.drift[:, -1]).any()  # undefined (0/0): neither 0 nor a warning
