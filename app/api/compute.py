@@ -28,15 +28,17 @@ from collections import OrderedDict
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import threadpoolctl
 
 from app.config import Settings
 from app.ntk import DriftConfig, DriftResult, WidthResult, drift_experiment
+from app.ntk.checks import Checkpoint
 from app.serving.cache import CachedBody, ResponseCache
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class Overloaded(Exception):
@@ -112,15 +114,41 @@ class CpuClock:
 
 # --- shared computations --------------------------------------------------------------------
 
-@dataclass
-class Flight:
-    """One drift experiment in progress, shared by every request that asked for it."""
+@dataclass(frozen=True)
+class Job(Generic[R]):
+    """Work started in the pool: its outcome, and the CPU clock of the thread running it."""
 
-    done: asyncio.Future[DriftResult]
-    widths: list[WidthResult] = field(default_factory=list)
-    listeners: set[asyncio.Queue[WidthResult | BaseException | DriftResult]] = field(default_factory=set)
+    future: asyncio.Future[R]
+    clock: CpuClock
+
+
+@dataclass
+class Flight(Generic[T]):
+    """One computation in progress, shared by every request that asked for it.
+
+    ``interest`` counts the requests waiting for it; when the last one stops waiting (it timed out, its client
+    left), ``cancel`` is set and the work stops at its next checkpoint (before a training step, between kernel
+    blocks), freeing its slot.
+    """
+
+    done: asyncio.Future[T]
     cancel: threading.Event = field(default_factory=threading.Event)
     interest: int = 0
+
+    def settle(self, outcome: T | BaseException) -> None:
+        if isinstance(outcome, BaseException):
+            self.done.set_exception(outcome)
+            self.done.exception()  # retrieved here, so an unawaited failure is not logged as lost
+        else:
+            self.done.set_result(outcome)
+
+
+@dataclass
+class DriftFlight(Flight[DriftResult]):
+    """A drift experiment in progress: its finished widths so far, and the streams listening for the next."""
+
+    widths: list[WidthResult] = field(default_factory=list)
+    listeners: set[asyncio.Queue[WidthResult | BaseException | DriftResult]] = field(default_factory=set)
 
     def publish(self, width: WidthResult) -> None:
         self.widths.append(width)
@@ -130,11 +158,7 @@ class Flight:
     def finish(self, outcome: DriftResult | BaseException) -> None:
         for queue in self.listeners:
             queue.put_nowait(outcome)
-        if isinstance(outcome, BaseException):
-            self.done.set_exception(outcome)
-            self.done.exception()  # retrieved here, so an unawaited failure is not logged as lost
-        else:
-            self.done.set_result(outcome)
+        self.settle(outcome)
 
 
 class ComputeService:
@@ -145,10 +169,11 @@ class ComputeService:
         self.responses = ResponseCache(settings.cache_entries, settings.cache_bytes)
         self._pool: ThreadPoolExecutor | None = None  # made on first use, after every close()
         self._admitted = 0
-        self._flights: dict[DriftConfig, Flight] = {}
+        self._flights: dict[DriftConfig, DriftFlight] = {}
         self._results: OrderedDict[DriftConfig, DriftResult] = OrderedDict()
         self._typical_seconds = 1.0  # running mean of computation times, for Retry-After
-        self._bodies: dict[str, asyncio.Future[CachedBody]] = {}  # computations of response bodies, by cache key
+        self._bodies: dict[str, Flight[CachedBody]] = {}  # computations of response bodies, by cache key
+        self._encodings: dict[str, asyncio.Future[CachedBody]] = {}  # encodings of kept results, by cache key
 
     # -- status --
     @property
@@ -187,43 +212,65 @@ class ComputeService:
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` in the pool under admission control and the time limits.
 
-        Past the CPU limit the request is answered 503 at once; the work itself cannot be interrupted and
-        finishes in the background (its slot stays taken until then).
+        ``fn`` has no checkpoints, so it cannot be stopped: past the CPU limit the request is answered 503 at once,
+        and the work finishes in the background (its slot stays taken until then). Work that can be abandoned
+        goes through :meth:`body` or :meth:`drift`.
         """
-        self._admit()
-        started = time.perf_counter()
-        clock = CpuClock()
-
-        def job() -> T:
-            clock.start()
-            return fn(*args)
-
-        future = asyncio.get_running_loop().run_in_executor(self._executor(), job)
-        future.add_done_callback(lambda _: self._release(started))
+        job = self._start(lambda _: fn(*args))
         deadline = time.monotonic() + self.settings.compute_wall_limit_s
-        return await self._patiently(lambda: asyncio.shield(future), deadline, clock=clock)
+        return await self._patiently(lambda: asyncio.shield(job.future), deadline, clock=job.clock)
 
-    async def body(self, key: str, fn: Callable[..., bytes], *args: Any) -> CachedBody:
+    async def body(self, key: str, fn: Callable[..., bytes], *args: Any, gone: Gone | None = None) -> CachedBody:
         """The response body named ``key``: kept, or being computed for an identical request already, or computed
-        now by ``fn(*args)`` (which returns the serialized body) in the pool, and kept. Identical concurrent requests
-        share one computation, admission slot and time limit; each may leave without disturbing the others."""
+        now by ``fn(checkpoint, *args)`` (which returns the serialized body) in the pool, and kept.
+
+        Identical concurrent requests share one computation, admission slot and time limit; each may leave
+        (:class:`ClientGone` once its client is ``gone``) without disturbing the others, and when the last one has
+        left, the computation stops at its next ``checkpoint()``.
+        """
         entry = self.responses.get(key)
         if entry is not None:
             return entry
-        running = self._bodies.get(key)
-        if running is None:
-            running = asyncio.ensure_future(self._compute_body(key, fn, *args))
-            self._bodies[key] = running
-            running.add_done_callback(lambda done: self._body_landed(key, done))
-        return await asyncio.shield(running)
+        flight = self._bodies.get(key)
+        if flight is None or flight.cancel.is_set():
+            flight = Flight(asyncio.get_running_loop().create_future())
+            job = self._start(lambda checkpoint: fn(checkpoint, *args), flight.cancel)
+            job.future.add_done_callback(lambda future: self._body_landed(key, flight, future))
+            self._bodies[key] = flight
+        return await self._wait_for(flight, gone)
 
-    async def _compute_body(self, key: str, fn: Callable[..., bytes], *args: Any) -> CachedBody:
-        return self.responses.put(key, await self.run(fn, *args))
+    async def encoded(self, key: str, fn: Callable[..., bytes], *args: Any, compress: bool = True) -> CachedBody:
+        """The body named ``key``: kept, or made now by ``fn(*args)`` from what is computed already (serializing a
+        kept result) and kept (with its gzip form if ``compress``).
 
-    def _body_landed(self, key: str, done: asyncio.Future[CachedBody]) -> None:
-        del self._bodies[key]
+        It runs in a plain thread, so the event loop keeps answering while a large result is encoded, with no
+        admission or time limit (its work is bounded by the result's size); identical concurrent requests share
+        one encoding, so a result is encoded once however many clients ask for it.
+        """
+        entry = self.responses.get(key)
+        if entry is not None:
+            return entry
+        pending = self._encodings.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._encode(key, fn, args, compress))
+            self._encodings[key] = pending
+            pending.add_done_callback(lambda done: self._encoding_landed(key, done))
+        return await asyncio.shield(pending)
+
+    async def _encode(self, key: str, fn: Callable[..., bytes], args: tuple[Any, ...], compress: bool) -> CachedBody:
+        return self.responses.put(key, await asyncio.to_thread(fn, *args), compress)
+
+    def _encoding_landed(self, key: str, done: asyncio.Future[CachedBody]) -> None:
+        if self._encodings.get(key) is done:
+            del self._encodings[key]
         if not done.cancelled():
             done.exception()  # retrieved: a failure nobody waits for any more is not reported as lost
+
+    def _body_landed(self, key: str, flight: Flight[CachedBody], future: asyncio.Future[bytes]) -> None:
+        if self._bodies.get(key) is flight:
+            del self._bodies[key]
+        error = future.exception() if not future.cancelled() else Cancelled()
+        flight.settle(error if error is not None else self.responses.put(key, future.result()))
 
     # -- drift experiments --
     async def drift(self, config: DriftConfig, gone: Gone | None = None) -> DriftResult:
@@ -232,16 +279,17 @@ class ComputeService:
         If the client is ``gone`` while it waits, :class:`ClientGone`; a flight nobody waits for any more stops
         before its next training step.
         """
-        cached = self._cached_result(config)
+        cached = self.finished(config)
         if cached is not None:
             return cached
-        flight = self._flight(config)
-        flight.interest += 1
-        try:
-            deadline = time.monotonic() + self.settings.compute_wall_limit_s
-            return await self._patiently(lambda: asyncio.shield(flight.done), deadline, gone)
-        finally:
-            self._lose_interest(flight)
+        return await self._wait_for(self._flight(config), gone)
+
+    def finished(self, config: DriftConfig) -> DriftResult | None:
+        """The experiment ``config`` if it is kept already (no computation), else None."""
+        result = self._results.get(config)
+        if result is not None:
+            self._results.move_to_end(config)
+        return result
 
     async def drift_stream(self, config: DriftConfig, gone: Gone | None = None
                            ) -> AsyncGenerator[WidthResult | DriftResult, None]:
@@ -250,7 +298,7 @@ class ComputeService:
         ``gone`` is asked only until the first item: after it, the streaming response watches the connection
         itself (two readers of one connection would steal each other's messages).
         """
-        cached = self._cached_result(config)
+        cached = self.finished(config)
         if cached is not None:
             for width in cached.widths:
                 yield width
@@ -310,46 +358,60 @@ class ComputeService:
         return Overloaded(f"the computation needed more than {self.settings.compute_timeout_s:g} s of CPU time, this "
                           f"server's limit for one computation; {ASK_LESS}", self.retry_after())
 
-    def _cached_result(self, config: DriftConfig) -> DriftResult | None:
-        result = self._results.get(config)
-        if result is not None:
-            self._results.move_to_end(config)
-        return result
-
-    def _flight(self, config: DriftConfig) -> Flight:
-        """The live flight for ``config``, or a new one started now (which needs admission)."""
-        flight = self._flights.get(config)
-        if flight is not None and not flight.cancel.is_set():
-            return flight
+    def _start(self, work: Callable[[Checkpoint], R], cancel: threading.Event | None = None) -> Job[R]:
+        """Admit ``work`` and start it in the pool; it is given a ``checkpoint()`` to call between its steps, which
+        raises :class:`Cancelled` once ``cancel`` is set and :class:`Overloaded` past the CPU limit."""
         self._admit()
-        loop = asyncio.get_running_loop()
-        flight = Flight(loop.create_future())
-        self._flights[config] = flight
         started = time.perf_counter()
         clock = CpuClock()
         limit = self.settings.compute_timeout_s
+        stop = cancel or threading.Event()
 
-        def checkpoint() -> None:  # runs in the worker thread, before every training step
-            if flight.cancel.is_set():
+        def checkpoint() -> None:  # runs in the worker thread
+            if stop.is_set():
                 raise Cancelled
             if clock.used() > limit:
                 raise self._over_cpu_limit()
 
-        def experiment() -> DriftResult:
+        def job() -> R:
             clock.start()
+            return work(checkpoint)
+
+        future = asyncio.get_running_loop().run_in_executor(self._executor(), job)
+        future.add_done_callback(lambda _: self._release(started))
+        return Job(future, clock)
+
+    async def _wait_for(self, flight: Flight[T], gone: Gone | None) -> T:
+        """Wait (within the wall-clock limit) for a shared computation, as one more of those interested in it."""
+        flight.interest += 1
+        try:
+            deadline = time.monotonic() + self.settings.compute_wall_limit_s
+            return await self._patiently(lambda: asyncio.shield(flight.done), deadline, gone)
+        finally:
+            self._lose_interest(flight)
+
+    def _flight(self, config: DriftConfig) -> DriftFlight:
+        """The live flight for ``config``, or a new one started now (which needs admission)."""
+        flight = self._flights.get(config)
+        if flight is not None and not flight.cancel.is_set():
+            return flight
+        loop = asyncio.get_running_loop()
+        flight = DriftFlight(loop.create_future())
+
+        def experiment(checkpoint: Checkpoint) -> DriftResult:
+            def on_width(width: WidthResult) -> None:  # runs in the worker thread
+                checkpoint()
+                loop.call_soon_threadsafe(flight.publish, width)
+
             return drift_experiment(config, on_width, None, checkpoint)
 
-        def on_width(width: WidthResult) -> None:  # runs in the worker thread
-            checkpoint()
-            loop.call_soon_threadsafe(flight.publish, width)
-
-        work = loop.run_in_executor(self._executor(), experiment)
-        work.add_done_callback(lambda future: self._land(config, flight, future, started))
+        job = self._start(experiment, flight.cancel)
+        self._flights[config] = flight
+        job.future.add_done_callback(lambda future: self._land(config, flight, future))
         return flight
 
-    def _land(self, config: DriftConfig, flight: Flight, future: asyncio.Future[DriftResult], started: float) -> None:
-        """A flight finished (on the event loop): release its slot, keep its result, tell its listeners."""
-        self._release(started)
+    def _land(self, config: DriftConfig, flight: DriftFlight, future: asyncio.Future[DriftResult]) -> None:
+        """A flight finished (on the event loop): keep its result, tell its listeners."""
         if self._flights.get(config) is flight:
             del self._flights[config]
         error = future.exception() if not future.cancelled() else Cancelled()
@@ -363,7 +425,7 @@ class ComputeService:
         else:
             flight.finish(error)
 
-    def _lose_interest(self, flight: Flight) -> None:
+    def _lose_interest(self, flight: Flight[Any]) -> None:
         flight.interest -= 1
         if flight.interest <= 0 and not flight.done.done():
             flight.cancel.set()

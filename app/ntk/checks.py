@@ -1,9 +1,14 @@
-"""The maths core's input checks: how it refuses bad input (``ValueError`` saying what and why), never clamping."""
+"""The maths core's checks: how it refuses bad input (``ValueError`` saying what and why, never clamping), and how
+long work lets its caller stop it (a :data:`Checkpoint`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.typing import NDArray
+
+Checkpoint = Callable[[], None]  # called between the steps of long work (training steps, kernel blocks); raises to abandon it
 
 
 def require(condition: bool, message: str) -> None:

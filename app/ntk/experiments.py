@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from app.ntk.checks import require
+from app.ntk.checks import Checkpoint, require
 from app.ntk.data import RingTask, ring_task
 from app.ntk.kernels import analytic_kernels, kernel_and_output
 from app.ntk.mlp import MLP, Array, init_params, stack_params
-from app.ntk.training import Checkpoint, gd_mse_prediction, train
+from app.ntk.training import gd_mse_prediction, train
 
 DEFAULT_WIDTHS = tuple(2**k for k in range(4, 13))  # 16, 32, …, 4096
 INPUT_DIM = 2  # the ring road lives in the plane
@@ -207,7 +207,7 @@ def run_width(config: DriftConfig, task: RingTask, reference: Reference | None, 
     kernels, functions, moves = [], [], []
 
     def measure(step: int, current: list[tuple[Array, Array]]) -> None:
-        kernel, output = kernel_and_output(mlp, current, task.x_grid)
+        kernel, output = kernel_and_output(mlp, current, task.x_grid, checkpoint=checkpoint)
         kernels.append(kernel)
         functions.append(output)
         moves.append(np.stack([_relative(W, W0) for (W, _), W0 in zip(current, weights0, strict=True)], axis=-1))

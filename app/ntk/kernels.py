@@ -10,11 +10,12 @@ import math
 
 import numpy as np
 
-from app.ntk.checks import as_inputs, require
+from app.ntk.checks import Checkpoint, as_inputs, require
 from app.ntk.mlp import MLP, Array, Params, forward_trace, output_sensitivities
 
 
-def empirical_ntk(mlp: MLP, params: Params, x1: Array, x2: Array | None = None) -> Array:
+def empirical_ntk(mlp: MLP, params: Params, x1: Array, x2: Array | None = None,
+                  checkpoint: Checkpoint | None = None) -> Array:
     """The finite-width NTK ``Θ̂(x, x') = Σ_p η_p ∂f(x)/∂p ∂f(x')/∂p``: ``(N1, d)``, ``(N2, d)`` → ``(..., N1, N2)``.
 
     Computed layer by layer, never through a Jacobian (docs/maths.md §3):
@@ -24,25 +25,29 @@ def empirical_ntk(mlp: MLP, params: Params, x1: Array, x2: Array | None = None) 
     which in the NTK parameterization is ``(σw²/n_{l-1}) ⟨a, a'⟩ + σb²``. ``η_p`` are the
     per-parameter learning-rate factors (all 1 except in the mean-field parameterization),
     so this is the kernel that drives the function under gradient descent. Stacked
-    parameters (leading axes ``...``) give stacked kernels.
+    parameters (leading axes ``...``) give stacked kernels. ``checkpoint()``, if given, is called
+    before each layer of each pass (it may raise to abandon the work).
     """
-    return kernel_and_output(mlp, params, x1, x2)[0]
+    return kernel_and_output(mlp, params, x1, x2, checkpoint)[0]
 
 
-def kernel_and_output(mlp: MLP, params: Params, x1: Array, x2: Array | None = None) -> tuple[Array, Array]:
+def kernel_and_output(mlp: MLP, params: Params, x1: Array, x2: Array | None = None,
+                      checkpoint: Checkpoint | None = None) -> tuple[Array, Array]:
     """``(Θ̂(x1, x2), f(x1))``: the empirical NTK and, from the same forward pass, the outputs ``(..., N1)``."""
     x1 = as_inputs(x1)
-    trace1 = forward_trace(mlp, params, x1)
-    deltas1 = output_sensitivities(params, trace1)
+    trace1 = forward_trace(mlp, params, x1, checkpoint)
+    deltas1 = output_sensitivities(params, trace1, checkpoint)
     if x2 is None:
         trace2, deltas2 = trace1, deltas1
     else:
         x2 = as_inputs(x2)
         require(x2.shape[1] == x1.shape[1], f"x1 and x2 must have the same input dimension, got {x1.shape[1]} and {x2.shape[1]}")
-        trace2 = forward_trace(mlp, params, x2)
-        deltas2 = output_sensitivities(params, trace2)
+        trace2 = forward_trace(mlp, params, x2, checkpoint)
+        deltas2 = output_sensitivities(params, trace2, checkpoint)
     kernel: Array = np.zeros(())
     for l, s in enumerate(trace1.scales):
+        if checkpoint is not None:
+            checkpoint()
         inputs_gram = _gram(trace1.inputs[l], trace2.inputs[l])
         kernel = kernel + _gram(deltas1[l], deltas2[l]) * (s.w_lr * s.w_mult**2 * inputs_gram + s.b_lr * s.b_mult**2)
     return kernel, trace1.output

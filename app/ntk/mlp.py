@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import erf
 
-from app.ntk.checks import as_inputs, require
+from app.ntk.checks import Checkpoint, as_inputs, require
 
 Array = NDArray[np.float64]
 Params = list[tuple[Array, Array]]  # [(W_l, b_l)]: W (..., fan_in, fan_out), b (..., fan_out)
@@ -118,12 +118,16 @@ def layer_scales(mlp: MLP, input_dim: int) -> tuple[LayerScale, ...]:
     return tuple(scales)
 
 
-def init_params(mlp: MLP, input_dim: int, rng: np.random.Generator) -> Params:
-    """Draw one network's parameters: ``[(W_l, b_l)]`` with ``W_l`` ``(fan_in, fan_out)``, ``b_l`` ``(fan_out,)``."""
-    return [
-        (s.w_init * rng.standard_normal((s.fan_in, s.fan_out)), s.b_init * rng.standard_normal(s.fan_out))
-        for s in layer_scales(mlp, input_dim)
-    ]
+def init_params(mlp: MLP, input_dim: int, rng: np.random.Generator, checkpoint: Checkpoint | None = None) -> Params:
+    """Draw one network's parameters: ``[(W_l, b_l)]`` with ``W_l`` ``(fan_in, fan_out)``, ``b_l`` ``(fan_out,)``.
+
+    ``checkpoint()``, if given, is called before each layer (it may raise to abandon the work)."""
+    params = []
+    for s in layer_scales(mlp, input_dim):
+        if checkpoint is not None:
+            checkpoint()
+        params.append((s.w_init * rng.standard_normal((s.fan_in, s.fan_out)), s.b_init * rng.standard_normal(s.fan_out)))
+    return params
 
 
 def stack_params(networks: list[Params]) -> Params:
@@ -154,12 +158,16 @@ class Trace(NamedTuple):
     output: Array         # f(x): (..., N)
 
 
-def forward_trace(mlp: MLP, params: Params, x: Array) -> Trace:
-    """Run the network on ``x`` ``(N, d)`` keeping each layer's input and activation slope."""
+def forward_trace(mlp: MLP, params: Params, x: Array, checkpoint: Checkpoint | None = None) -> Trace:
+    """Run the network on ``x`` ``(N, d)`` keeping each layer's input and activation slope.
+
+    ``checkpoint()``, if given, is called before each hidden layer (it may raise to abandon the work)."""
     scales = layer_scales(mlp, x.shape[-1])
     inputs, slopes = [x], []
     a = x
     for s, (W, b) in zip(scales[:-1], params[:-1], strict=False):
+        if checkpoint is not None:
+            checkpoint()
         h = _scaled_matmul(s.w_mult, a, W)
         h += s.b_mult * b[..., None, :]
         a, slope = activate(mlp.activation, h)
@@ -175,12 +183,13 @@ def forward(mlp: MLP, params: Params, x: Array) -> Array:
     return forward_trace(mlp, params, as_inputs(x)).output
 
 
-def output_sensitivities(params: Params, trace: Trace) -> list[Array]:
+def output_sensitivities(params: Params, trace: Trace, checkpoint: Checkpoint | None = None) -> list[Array]:
     """``δ_l = ∂f/∂h_l`` for l = 1..L+1, each ``(..., N, fan_out_l)``.
 
     ``δ_{L+1} = 1`` and ``δ_l = φ'(h_l) ⊙ (w_mult_{l+1} · δ_{l+1} @ W_{l+1}ᵀ)`` (docs/maths.md §3).
+    ``checkpoint()``, if given, is called before each layer (it may raise to abandon the work).
     """
-    return _backprop(params, trace, np.ones_like(trace.output))
+    return _backprop(params, trace, np.ones_like(trace.output), checkpoint)
 
 
 def loss_gradient(params: Params, trace: Trace, cotangent: Array, weight_out: list[Array | None] | None = None) -> Params:
@@ -226,10 +235,12 @@ def _one_hidden_layer_gradient(params: Params, trace: Trace, g: Array) -> Params
     return [(both[..., :-1, :], both[..., -1, :]), (readout_weights, readout.b_mult * g.sum(axis=-1, keepdims=True))]
 
 
-def _backprop(params: Params, trace: Trace, cotangent: Array) -> list[Array]:
+def _backprop(params: Params, trace: Trace, cotangent: Array, checkpoint: Checkpoint | None = None) -> list[Array]:
     """Propagate ``cotangent`` ``(..., N)`` from the output down: ``[δ̃_1 … δ̃_{L+1}]``."""
     deltas = [cotangent[..., None]]  # (..., N, 1)
     for l in range(len(params) - 1, 0, -1):  # hidden layers, from the top
+        if checkpoint is not None:
+            checkpoint()
         W, w_mult = params[l][0], trace.scales[l].w_mult
         if W.shape[-1] == 1:  # the readout: an outer product, far cheaper by broadcasting than as a matmul
             back = (w_mult * deltas[-1]) * np.swapaxes(W, -1, -2)

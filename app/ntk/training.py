@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.ntk.checks import as_inputs, require
+from app.ntk.checks import Checkpoint, as_inputs, require
 from app.ntk.kernels import empirical_ntk
 from app.ntk.mlp import MLP, Array, Params, forward_trace, layer_scales, loss_gradient
 
@@ -170,7 +170,6 @@ class TrainingHistory:
 
 
 SnapshotFn = Callable[[int, Params], None]  # called as on_snapshot(step, stacked params)
-Checkpoint = Callable[[], None]  # called before every training step; raises to abandon the work
 
 
 def train(

@@ -1,20 +1,25 @@
-"""Faults through real sockets: a client leaving a stream, a worker process killed mid-request."""
+"""Faults through real sockets: a client leaving (a stream, a GET, a POST), a worker process killed mid-request."""
 
 from __future__ import annotations
 
 import http.client
 import json
+import math
 import os
 import signal
 import socket
 import threading
 import time
 import urllib.request
+from typing import cast
 from urllib.parse import urlsplit
 
 import pytest
 
+from app.api.routes import kernels as kernel_routes
+from app.api.schemas import PredictionRequest
 from app.config import Settings
+from app.ntk.checks import Checkpoint
 from tests.servers import cpu_seconds, serve, uvicorn_workers, worker_pids
 
 SLOW = "widths=16,4096&steps=4000&snapshots=2"  # width 16 in ~10 ms, then width 4096 for ~1.5 s
@@ -100,3 +105,43 @@ def test_a_client_that_leaves_before_any_answer_stops_its_computation(path: str)
         client.close()
         _until(lambda: _get_json(f"{base}/readyz")["computations"] == 0, seconds=60)
         assert time.process_time() - cpu < 1.0  # stopped within a poll and a training step, not ~4 s of CPU later
+
+
+RING = [[math.cos(k / 40), math.sin(k / 40)] for k in range(256)]
+WIDE_KERNEL = {"x1": RING, "x2": RING[::-1], "kinds": ["empirical"], "width": 4096, "depth": 4}  # ~4 s of CPU, ~0.35 s
+# per layer of a pass: over the default budget (a budget-legal one is too short to leave in the middle)
+
+
+def _slow_prediction(*args: object) -> bytes:
+    """A stand-in for ``_predict(checkpoint, body)``, as long as no real prediction is (they take milliseconds):
+    ~10 s of CPU, calling the checkpoint every 10 ms. (Before issue 11 it was called as ``_predict(body)``.)"""
+    checkpoint = cast(Checkpoint, args[0]) if len(args) == 2 else (lambda: None)
+    assert isinstance(args[-1], PredictionRequest)
+    end = time.thread_time() + 10
+    while time.thread_time() < end:
+        checkpoint()
+        busy = time.thread_time() + 0.01
+        while time.thread_time() < busy:
+            pass
+    return b"{}"
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/api/v1/kernels", WIDE_KERNEL),
+    ("/api/v1/predictions", {"x_train": [[1.0, 0.0]], "y_train": [1.0], "x_test": [[0.0, 1.0]]}),
+])
+def test_a_client_that_leaves_a_post_stops_its_computation(monkeypatch: pytest.MonkeyPatch, path: str,
+                                                           body: dict[str, object]) -> None:
+    # Issue 11, item 3: a POST's computation ran to its end after its client had gone. It now stops at its next
+    # checkpoint (a layer of a kernel pass; the prediction is a stand-in, as real ones are too short to leave in the middle).
+    monkeypatch.setattr(kernel_routes, "_predict", _slow_prediction)
+    with serve(Settings(compute_budget_flops=1e12, max_parameters=2**26)) as base:
+        parts = urlsplit(base)
+        payload = json.dumps(body).encode()
+        with socket.create_connection((parts.hostname, parts.port), timeout=120) as client:
+            client.sendall(f"POST {path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+                           f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload)
+            _until(lambda: _get_json(f"{base}/readyz")["computations"] == 1, seconds=60)
+            cpu = time.process_time()  # the server runs in this process: CPU time, which other processes cannot eat
+        _until(lambda: _get_json(f"{base}/readyz")["computations"] == 0, seconds=60)
+        assert time.process_time() - cpu < 1.0  # a poll and one layer (~0.35 s), not the ~3 s (or 10 s) left

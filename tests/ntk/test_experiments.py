@@ -92,10 +92,11 @@ def test_each_width_is_reported_as_soon_as_it_is_done() -> None:
     assert seen == [32, 128] == [w.width for w in result.widths]
 
 
-def test_a_checkpoint_runs_before_every_training_step_and_can_abandon_the_experiment() -> None:
+def test_a_checkpoint_runs_before_every_training_step_and_kernel_layer_and_can_abandon_the_experiment() -> None:
     calls: list[int] = []
     drift_experiment(SMALL, checkpoint=lambda: calls.append(1))
-    assert len(calls) == len(SMALL.widths) * (SMALL.steps + 1)
+    per_kernel = SMALL.depth + SMALL.depth + (SMALL.depth + 1)  # forward and backward per hidden layer; Gram per layer
+    assert len(calls) == len(SMALL.widths) * (SMALL.steps + 1 + SMALL.snapshots * per_kernel)
 
     class Abandon(Exception):
         pass

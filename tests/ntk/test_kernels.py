@@ -4,6 +4,7 @@ numerical integration and Monte Carlo."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -178,3 +179,45 @@ def test_analytic_kernels_are_refused_for_the_standard_parameterization() -> Non
 def test_analytic_kernels_refuse_mismatched_input_dimensions() -> None:
     with pytest.raises(ValueError, match="same input dimension"):
         analytic_kernels(MLP(), np.ones((2, 2)), np.ones((2, 3)))
+
+
+class _Stop(Exception):
+    pass
+
+
+def _stopping_after(allowed: int, made: list[None]) -> Callable[[], None]:
+    """A checkpoint that lets ``allowed`` calls pass (noting each in ``made``) and raises at the next."""
+    def checkpoint() -> None:
+        if len(made) == allowed:
+            raise _Stop
+        made.append(None)
+    return checkpoint
+
+
+@pytest.mark.parametrize("x2", [None, "other"])
+def test_a_checkpoint_is_called_before_every_layer_and_changes_no_number(x2: str | None) -> None:
+    # Issue 11, item 3: a kernel nobody waits for stops within one layer of one pass. Passes: x1 (and x2), forward and
+    # backward, each checking before every layer, then one check per layer's Gram matrices.
+    mlp = MLP(depth=3, width=32)
+    x1 = ring_points(ring_angles(5))
+    other = None if x2 is None else ring_points(ring_angles(4) + 0.1)
+    params = stack_params([init_params(mlp, 2, np.random.default_rng(k)) for k in range(2)])
+    calls: list[None] = []
+    kernel = empirical_ntk(mlp, params, x1, other, lambda: calls.append(None))
+    passes = 1 if other is None else 2
+    assert len(calls) == passes * (3 + 3) + 4  # forward and backward: 3 hidden layers each; Gram: 4 layers
+    np.testing.assert_array_equal(kernel, empirical_ntk(mlp, params, x1, other))
+    for allowed in range(len(calls)):  # a checkpoint that raises at any of them stops the work there
+        made: list[None] = []
+        with pytest.raises(_Stop):
+            empirical_ntk(mlp, params, x1, other, _stopping_after(allowed, made))
+        assert len(made) == allowed
+
+
+def test_drawing_parameters_checks_before_every_layer() -> None:
+    calls: list[None] = []
+    params = init_params(MLP(depth=3, width=8), 2, np.random.default_rng(0), lambda: calls.append(None))
+    assert len(calls) == len(params) == 4
+    for (W, b), (W0, b0) in zip(params, init_params(MLP(depth=3, width=8), 2, np.random.default_rng(0)), strict=True):
+        np.testing.assert_array_equal(W, W0)
+        np.testing.assert_array_equal(b, b0)

@@ -19,6 +19,7 @@ from app.api.schemas import (
     prediction_document,
 )
 from app.ntk import MLP, analytic_kernels, empirical_ntk, gd_mse_prediction, init_params
+from app.ntk.checks import Checkpoint
 from app.ntk.cost import Cost, kernel_flops, parameter_count
 
 router = APIRouter(tags=["kernels"])
@@ -38,17 +39,19 @@ async def kernels(body: KernelsRequest, request: Request, service: ServiceDep, s
         d, n1, n2 = x1.shape[1], x1.shape[0], 0 if x2 is None else x2.shape[0]
         cost = Cost(kernel_flops(body.depth, body.width, d, n1, n2), parameter_count(body.depth, body.width, d), n1 * n1)
         check_budget(cost, settings, ADVICE, location=("body",), result_advice="use fewer points")
-    entry = await service.body("kernels:" + body.model_dump_json(), _kernels, body, mlp, x1, x2)
+    entry = await service.body("kernels:" + body.model_dump_json(), _kernels, body, mlp, x1, x2,
+                               gone=request.is_disconnected)
     return cached_json(request.headers, entry)
 
 
-def _kernels(body: KernelsRequest, mlp: MLP, x1: np.ndarray, x2: np.ndarray | None) -> bytes:
+def _kernels(checkpoint: Checkpoint, body: KernelsRequest, mlp: MLP, x1: np.ndarray, x2: np.ndarray | None) -> bytes:
+    """The response body; ``checkpoint()`` between the steps (it raises when nobody waits any more)."""
     nngp = ntk = empirical = None
     if "analytic" in body.kinds:
         nngp, ntk = analytic_kernels(mlp, x1, x2)
     if "empirical" in body.kinds:
-        params = init_params(mlp, x1.shape[1], np.random.default_rng([body.seed, body.width]))
-        empirical = empirical_ntk(mlp, params, x1, x2)
+        params = init_params(mlp, x1.shape[1], np.random.default_rng([body.seed, body.width]), checkpoint)
+        empirical = empirical_ntk(mlp, params, x1, x2, checkpoint)
     return dumps(kernels_document(nngp, ntk, empirical))
 
 
@@ -59,15 +62,18 @@ async def predictions(body: PredictionRequest, request: Request, service: Servic
     if body.parameterization == "standard":
         raise InvalidInput("the standard parameterization has no infinite-width limit; use parameterization='ntk'",
                            location=("body", "parameterization"))
-    entry = await service.body("predictions:" + body.model_dump_json(), _predict, body)
+    entry = await service.body("predictions:" + body.model_dump_json(), _predict, body, gone=request.is_disconnected)
     return cached_json(request.headers, entry)
 
 
-def _predict(body: PredictionRequest) -> bytes:
+def _predict(checkpoint: Checkpoint, body: PredictionRequest) -> bytes:
+    """The response body; ``checkpoint()`` between the steps (it raises when nobody waits any more)."""
     mlp = _mlp(body, 1)
     x_train, x_test = np.array(body.x_train, dtype=float), np.array(body.x_test, dtype=float)
     _, ntk_train = analytic_kernels(mlp, x_train)
+    checkpoint()
     _, ntk_test = analytic_kernels(mlp, x_test, x_train)
+    checkpoint()
     prediction = gd_mse_prediction(ntk_train, ntk_test, np.array(body.y_train), body.time_array(), body.learning_rate,
                                    discrete=body.discrete, ridge=body.ridge)
     return dumps(prediction_document(body, prediction))
