@@ -13,24 +13,24 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class CachedBody:
-    """A finished JSON body, with its gzip form and an ETag from its content.
+    """A finished body, with its gzip form (None: sent as it is, like an event stream) and an ETag from its content.
 
     The ETag is weak (``W/"…"``) because the same tag names both encodings: equivalent content,
     different bytes, which is what weak validators are for (RFC 9110 §8.8.1).
     """
 
     body: bytes
-    gzipped: bytes
+    gzipped: bytes | None
     etag: str
 
     @classmethod
-    def of(cls, body: bytes, level: int = 6) -> CachedBody:
+    def of(cls, body: bytes, level: int = 6, compress: bool = True) -> CachedBody:
         digest = hashlib.sha256(body).hexdigest()[:32]
-        return cls(body, gzip.compress(body, compresslevel=level, mtime=0), f'W/"{digest}"')
+        return cls(body, gzip.compress(body, compresslevel=level, mtime=0) if compress else None, f'W/"{digest}"')
 
     @property
     def size(self) -> int:
-        return len(self.body) + len(self.gzipped)
+        return len(self.body) + len(self.gzipped or b"")
 
 
 class ResponseCache:
@@ -51,8 +51,9 @@ class ResponseCache:
             self._entries.move_to_end(key)
         return entry
 
-    def put(self, key: str, body: bytes) -> CachedBody:
-        entry = CachedBody.of(body)
+    def put(self, key: str, body: bytes, compress: bool = True) -> CachedBody:
+        """Keep ``body`` (and, if ``compress``, its gzip form) under ``key``; the entry, even if too large to keep."""
+        entry = CachedBody.of(body, compress=compress)
         if key in self._entries:
             self._bytes -= self._entries.pop(key).size + len(key)
         if entry.size + len(key) <= self._max_bytes and self._max_entries > 0:

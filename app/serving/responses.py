@@ -15,7 +15,7 @@ def cached_response(headers: Mapping[str, str], entry: CachedBody, media_type: s
     response_headers = {"ETag": entry.etag, "Cache-Control": cache_control, "Vary": "Accept-Encoding", **(extra or {})}
     if _matches(headers.get("if-none-match"), entry.etag):
         return Response(status_code=304, headers=response_headers)
-    if accepts_gzip(headers.get("accept-encoding")) and len(entry.gzipped) < len(entry.body):
+    if entry.gzipped is not None and accepts_gzip(headers.get("accept-encoding")) and len(entry.gzipped) < len(entry.body):
         return Response(entry.gzipped, media_type=media_type, headers=response_headers | {"Content-Encoding": "gzip"})
     return Response(entry.body, media_type=media_type, headers=response_headers)
 

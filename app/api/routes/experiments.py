@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from app.api.budget import check_budget
-from app.api.compute import ClientGone, Overloaded
+from app.api.compute import ClientGone, ComputeService, Overloaded
 from app.api.deps import ServiceDep, SettingsDep
 from app.api.errors import InvalidInput, responses
 from app.api.http import cached_json, url_key
@@ -19,6 +19,7 @@ from app.ntk import DriftConfig, DriftResult, WidthResult
 from app.ntk.cost import drift_cost
 
 router = APIRouter(prefix="/experiments", tags=["experiments"])
+STREAM_CHUNK = 64 * 1024  # bytes per write of an event stream
 ADVICE = "use fewer or narrower widths (the widest costs most), fewer steps, seeds or snapshots, or a smaller grid"
 
 
@@ -37,11 +38,11 @@ def admissible_config(query: DriftQuery, settings: Settings) -> DriftConfig:
 async def drift(query: Annotated[DriftQuery, Query()], request: Request, service: ServiceDep,
                 settings: SettingsDep) -> Response:
     """Every parameter has a default, so a URL names a result: identical URLs are answered from cache."""
-    key = f"drift:{sorted(query.model_dump().items())}"  # canonical: parameter order and defaults do not matter
+    key = _document_key(query)
     entry = service.responses.get(key)
     if entry is None:
         result = await service.drift(admissible_config(query, settings), gone=request.is_disconnected)
-        entry = service.responses.put(key, dumps(drift_document(query, result)))
+        entry = await service.encoded(key, _document, query, result)
     service.responses.alias(url_key(request.scope), key)  # repeats of this exact URL skip validation
     return cached_json(request.headers, entry)
 
@@ -53,26 +54,65 @@ async def drift(query: Annotated[DriftQuery, Query()], request: Request, service
                                                 "`event: result` (data: the whole document), or `event: error`."}))
 async def drift_stream(query: Annotated[DriftQuery, Query()], request: Request, service: ServiceDep,
                        settings: SettingsDep) -> StreamingResponse:
+    """A finished experiment is replayed from its events encoded once and kept, so a replay costs no encoding and
+    holds no copy of its own; a running one is followed as its widths finish."""
     config = admissible_config(query, settings)
+    finished = service.finished(config)
+    if finished is not None:
+        replay = await service.encoded("events:" + _document_key(query), _replay, query, finished, compress=False)
+        return _event_stream(_slices(replay.body))
     events = service.drift_stream(config, gone=request.is_disconnected)
     try:
         first = await anext(events)  # overload and errors before the first event are plain HTTP errors
     except (Overloaded, ClientGone):
         await events.aclose()
         raise
-    return StreamingResponse(_sse(query, first, events), media_type="text/event-stream",
+    return _event_stream(_follow(query, first, events, service))
+
+
+def _document_key(query: DriftQuery) -> str:
+    """The cache key of the experiment's JSON document: canonical, so parameter order and defaults do not matter."""
+    return f"drift:{sorted(query.model_dump().items())}"
+
+
+def _document(query: DriftQuery, result: DriftResult) -> bytes:
+    return dumps(drift_document(query, result))
+
+
+def _replay(query: DriftQuery, result: DriftResult) -> bytes:
+    """Every event of a finished experiment: one per width, then the result."""
+    return b"".join([*(_event("width", dumps(width_document(width))) for width in result.widths),
+                     _event("result", _document(query, result))])
+
+
+def _event_stream(events: AsyncIterator[bytes]) -> StreamingResponse:
+    return StreamingResponse(events, media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-async def _sse(query: DriftQuery, first: WidthResult | DriftResult,
-               rest: AsyncGenerator[WidthResult | DriftResult, None]) -> AsyncIterator[bytes]:
+async def _slices(body: bytes) -> AsyncIterator[bytes]:
+    """``body`` in pieces of ``STREAM_CHUNK`` bytes: the server sends the next piece only once the client has taken
+    enough of the last (flow control), so a slow reader holds at most about one piece unsent, not the whole body."""
+    for start in range(0, len(body), STREAM_CHUNK):
+        yield body[start:start + STREAM_CHUNK]
+
+
+async def _follow(query: DriftQuery, first: WidthResult | DriftResult,
+                  rest: AsyncGenerator[WidthResult | DriftResult, None], service: ComputeService) -> AsyncIterator[bytes]:
+    """The events of a running experiment as it goes; the final document is encoded once for every listener (and
+    kept: the plain GET of the same experiment then answers from it)."""
     item = first
     try:
         while True:
             if isinstance(item, DriftResult):
-                yield _event("result", dumps(drift_document(query, item)))
+                document = await service.encoded(_document_key(query), _document, query, item)
+                yield b"event: result\ndata: "
+                async for piece in _slices(document.body):
+                    yield piece
+                yield b"\n\n"
                 return
-            yield _event("width", dumps(width_document(item)))
+            async for piece in _slices(_event("width", dumps(width_document(item)))):
+                yield piece
             item = await anext(rest)
     except Overloaded as error:
         yield _event("error", dumps({"detail": str(error), "retry_after": error.retry_after}))

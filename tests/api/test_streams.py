@@ -1,0 +1,110 @@
+"""Event streams of finished experiments (issue 11, item 2): every replay was serialized again on the event loop (~60 ms
+for 4.9 MB) and pinned its own copy in a client that did not read: 1000 such clients took a worker to 4.7 GiB."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import resource
+import select
+import socket
+import threading
+import time
+import urllib.request
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.servers import peak_rss_mib, uvicorn_workers, worker_pids
+
+BIG = "widths=16,32,64&seeds=2&steps=50&grid=128&snapshots=16&kernel_width=16"  # a 2.3 MB document in ~1 s
+STREAM = "/api/v1/experiments/drift/stream"
+
+
+def _events(body: bytes) -> list[tuple[str, Any]]:
+    blocks = [block for block in body.decode().split("\n\n") if block]
+    return [(block.split("\n")[0].removeprefix("event: "), json.loads(block.split("\n")[1].removeprefix("data: ")))
+            for block in blocks]
+
+
+def test_a_replay_is_encoded_once_and_says_what_the_live_stream_said(client: TestClient,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    query = "widths=16,32&steps=20&grid=16&seed=7"
+    live = client.get(f"{STREAM}?{query}")
+    assert live.status_code == 200
+    routes = importlib.import_module("app.api.routes.experiments")
+    encodings: list[object] = []
+    original = routes.drift_document
+
+    def counting(*args: Any) -> Any:
+        encodings.append(args)
+        return original(*args)
+
+    monkeypatch.setattr(routes, "drift_document", counting)
+    replays = [client.get(f"{STREAM}?{query}") for _ in range(5)]
+    assert all(replay.status_code == 200 for replay in replays)
+    assert len({replay.content for replay in replays}) == 1 and len(encodings) <= 1
+    assert _events(replays[0].content) == _events(live.content)
+    assert [name for name, _ in _events(live.content)] == ["width", "width", "result"]
+    assert client.get(f"/api/v1/experiments/drift?{query}").json() == _events(live.content)[-1][1]
+
+
+def _probe_health(base: str, latencies: list[float], stop: threading.Event) -> None:
+    """GET /healthz on a fresh connection every 100 ms until ``stop``, noting each answer's seconds (inf: none)."""
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=30) as response:
+                response.read()
+            latencies.append(time.monotonic() - started)
+        except OSError:
+            latencies.append(float("inf"))
+        stop.wait(0.1)
+
+
+def test_a_thousand_streams_that_never_read_hold_little_memory_and_health_still_answers() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+    with uvicorn_workers(1) as (base, process):
+        server = (worker_pids(process.pid) or [process.pid])[0]
+        with urllib.request.urlopen(f"{base}{STREAM}?{BIG}", timeout=120) as response:  # computed, kept, replayed once
+            assert len(response.read()) > 2_000_000
+        before = peak_rss_mib(server)
+        latencies: list[float] = []
+        stop = threading.Event()
+        prober = threading.Thread(target=_probe_health, args=(base, latencies, stop))
+        prober.start()
+        parts = urlsplit(base)
+        clients: list[socket.socket] = []
+        try:
+            for _ in range(1000):
+                client = socket.socket()
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)  # a small window that nobody reads
+                client.connect((parts.hostname, parts.port))
+                client.sendall(f"GET {STREAM}?{BIG} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
+                clients.append(client)
+            _until_all_answered(clients, seconds=120)
+            grown = peak_rss_mib(server) - before
+        finally:
+            stop.set()
+            prober.join()
+            for client in clients:
+                client.close()
+        assert grown < 300, f"the worker grew by {grown:.0f} MiB for 1000 replays of a 2.3 MB result"
+        assert latencies and max(latencies) < 3, f"/healthz took up to {max(latencies):.1f} s"
+
+
+def _until_all_answered(clients: list[socket.socket], seconds: float) -> None:
+    """Wait until the server has started answering every client (each has bytes waiting, unread)."""
+    poller = select.poll()
+    for client in clients:
+        poller.register(client, select.POLLIN)
+    waiting = {client.fileno() for client in clients}
+    deadline = time.monotonic() + seconds
+    while waiting:
+        assert time.monotonic() < deadline, f"{len(waiting)} of {len(clients)} streams never answered"
+        for fd, _ in poller.poll(100):
+            waiting.discard(fd)
+            poller.unregister(fd)
