@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     public_origin: str | None = Field(None, description="The site's public address (https://lanes.example.org), written "
                                       "into the examples of /docs; unset, they use a placeholder (never the Host header).")
     frame_ancestors: str = Field("*", description="Who may frame /embed/*: '*' or space-separated origins (https://lms.example.edu).")
+    cors_origins: str = Field("", description="Whose pages' scripts may call the whole API across origins, POSTs included "
+                              "(app/serving/cors.py): '' none, '*' any, or space-separated origins. GETs of /api/v1, "
+                              "/static, /vendor and /data are readable by every origin regardless.")
 
     @field_validator("fallback_dir")
     @classmethod
@@ -68,6 +71,14 @@ class Settings(BaseSettings):
         if not sources or not (sources == ["*"] or all(re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?", s) for s in sources)):
             raise ValueError("frame_ancestors must be '*' or space-separated origins like https://lms.example.edu")
         return " ".join(sources)
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _cors_origins(cls, value: str) -> str:
+        sources = value.split()
+        if not (sources in ([], ["*"]) or all(re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?", s) for s in sources)):
+            raise ValueError("cors_origins must be empty, '*' or space-separated origins like https://lms.example.edu")
+        return " ".join(sources).lower()  # browsers send the Origin header in lower case
 
 
 @lru_cache

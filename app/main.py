@@ -13,6 +13,7 @@ from app.api.errors import install_error_handlers
 from app.api.http import RepeatedUrlMiddleware
 from app.api.router import API_PREFIX, api_router, health_router
 from app.config import Settings, get_settings
+from app.serving.cors import CorsMiddleware
 from app.serving.middleware import BodyLimitMiddleware, GzipMiddleware, HeadMiddleware, RelativeRedirectMiddleware
 from app.web.assets import AssetFiles, SavedFiles
 from app.web.routes import ASSETS_VERSION, STATIC_FILES, plotly_body
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(GzipMiddleware)
     app.add_middleware(RepeatedUrlMiddleware, paths=frozenset({f"{API_PREFIX}/experiments/drift"}))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CorsMiddleware, origins=settings.cors_origins)  # outside the 413: refusals are readable too
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(HeadMiddleware)
     app.add_middleware(RelativeRedirectMiddleware)

@@ -1,4 +1,5 @@
-"""Embedding: /embed/{figure} in an iframe on another origin, its height messages, and the framing policy."""
+"""Embedding: /embed/{figure} in an iframe on another origin (sandboxed or not), its height messages, the framing
+policy, and a course page's own script calling the API (CORS)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, Frame, Page
+from playwright.sync_api import Browser, Frame, Page, Request
 
 from app.config import Settings
+from app.serving.cors import is_public
 from tests.conftest import ClientFactory
 from tests.servers import free_port, serve
 from tests.web.conftest import ALL_DRAWN, wait_until
@@ -88,24 +90,96 @@ def _frame(page: Page) -> Frame:
     return next(f for f in page.frames if "/embed/" in f.url)
 
 
+def _drawn_frame(page: Page) -> Frame:
+    """The page's embed, once it is there and every figure in it is drawn."""
+    deadline = time.monotonic() + 30
+    while not any("/embed/" in f.url for f in page.frames):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    frame = _frame(page)
+    deadline = time.monotonic() + 60
+    while not frame.evaluate(ALL_DRAWN):
+        assert time.monotonic() < deadline, "the embedded figure did not draw"
+        time.sleep(0.05)
+    return frame
+
+
 def test_a_course_page_on_another_origin_embeds_a_figure_that_sizes_itself(browser: Browser, base_url: str,
                                                                             tmp_path: Path) -> None:
     html = HOST_PAGE.format(src=f"{base_url}/embed/drift?{SMALL}&hide=controls", app_origin=base_url)
     with host(html, tmp_path) as url:
         page = browser.new_page()
         page.goto(url)
-        deadline = time.monotonic() + 30
-        while not any("/embed/" in f.url for f in page.frames):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        frame = _frame(page)
-        deadline = time.monotonic() + 60
-        while not frame.evaluate(ALL_DRAWN):
-            assert time.monotonic() < deadline, "the embedded figure did not draw"
-            time.sleep(0.05)
+        _drawn_frame(page)
         wait_until(page, "() => window.heights.length > 0 && window.heights[window.heights.length - 1] > 400")
         last_height = page.evaluate("() => window.heights.at(-1)")
         assert page.evaluate("() => document.getElementById('figure').height") == str(last_height)
+        page.close()
+
+
+SANDBOXED_HOST = """<!doctype html><html lang="en"><head><title>A course page</title><link rel="icon" href="data:,">
+</head><body><iframe {sandbox} src="{src}" title="Infinite Lanes" width="1200" height="700" style="border:0"></iframe>
+<script>
+  window.heights = [];  // docs/embedding.md's listener for sandboxed frames: by event.source (the origin may be "null")
+  const frame = document.querySelector("iframe");
+  addEventListener("message", (event) => {{
+    if (event.source === frame.contentWindow && event.data?.type === "infinite-lanes:resize") {{
+      window.heights.push(event.data.height);
+    }}
+  }});
+</script></body></html>"""
+
+
+@pytest.mark.parametrize(("sandbox", "origin"), [('sandbox="allow-scripts"', "null"),
+                                                 ('sandbox="allow-scripts allow-same-origin"', "app"), ("", "app")],
+                         ids=["allow-scripts", "allow-scripts allow-same-origin", "no sandbox"])
+def test_an_embed_draws_in_a_sandboxed_frame_too(browser: Browser, base_url: str, tmp_path: Path, sandbox: str,
+                                                origin: str) -> None:
+    """``allow-scripts`` alone gives the embed the opaque origin ``null``: its module scripts and API reads are then
+    cross-origin and need ``Access-Control-Allow-Origin`` (app/serving/cors.py); its CSP's ``'self'`` still means
+    the app's origin, so nothing else changes."""
+    html = SANDBOXED_HOST.format(sandbox=sandbox, src=f"{base_url}/embed/drift?{SMALL}&hide=controls")
+    with host(html, tmp_path) as url:
+        page = browser.new_page()
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        requests: list[Request] = []
+        page.on("request", lambda r: requests.append(r) if r.url.startswith(base_url) else None)
+        page.goto(url)
+        frame = _drawn_frame(page)
+        assert frame.evaluate("() => self.origin") == (base_url if origin == "app" else "null")
+        assert frame.evaluate("() => document.querySelectorAll('[data-figure=drift] .main-svg').length") > 0
+        assert problems == []  # was: "Access to script ... from origin 'null' has been blocked by CORS policy"
+        wait_until(page, "() => window.heights.length > 0")
+        fetched = [r for r in requests if not r.is_navigation_request()]
+        assert fetched and all(r.method == "GET" and is_public(r.method, r.url.removeprefix(base_url)) for r in fetched)
+        page.close()
+
+
+COURSE_SCRIPT = """async (api) => {
+  try {
+    const response = await fetch(api + "/api/v1/kernels", {method: "POST", headers: {"Content-Type": "application/json"},
+                                                           body: JSON.stringify({x1: [[1, 0], [0, 1]]})});
+    return `${response.status} ${Object.keys(await response.json())}`;
+  } catch (error) {
+    return error.name;
+  }
+}"""
+
+
+def test_a_course_pages_own_script_may_post_to_the_api_only_from_a_listed_origin(browser: Browser, base_url: str,
+                                                                                 tmp_path: Path) -> None:
+    with host("<!doctype html><title>A course page</title>", tmp_path) as url:
+        course = url.removesuffix("/host.html")
+        page = browser.new_page()
+        refused: list[str] = []
+        page.on("console", lambda m: refused.append(m.text) if "CORS policy" in m.text else None)
+        page.goto(url)
+        assert page.evaluate(COURSE_SCRIPT, base_url) == "TypeError"  # the default: the preflight is refused
+        assert refused
+        with serve(Settings(cors_origins=course)) as listing:
+            assert page.evaluate(COURSE_SCRIPT, listing).startswith("200 ")
         page.close()
 
 
