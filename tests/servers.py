@@ -17,6 +17,7 @@ import uvicorn
 
 from app.config import Settings
 from app.main import create_app
+from app.serving.server import server_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,9 +30,11 @@ def free_port() -> int:
 
 @contextmanager
 def serve(settings: Settings) -> Iterator[str]:
-    """An app with ``settings`` served by uvicorn in a thread on a free 127.0.0.1 port; its base URL."""
+    """An app with ``settings`` served in a thread on a free 127.0.0.1 port, as ``python -m app serve`` would serve it
+    (its connection limits included, in one process); its base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    config = server_config(settings, create_app(settings), host="127.0.0.1", port=port, workers=1, log_level="warning")
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from app.config import Settings
+from app.serving.server import BoundedHttpProtocol, ConnectionLimits, LanesConfig
 from tests.servers import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,10 +103,22 @@ def test_the_app_keeps_idle_connections_open_longer_than_the_proxy(monkeypatch: 
     # Otherwise nginx may send a request down a connection uvicorn has just closed, and answer 502.
     import app.__main__ as entry
 
-    calls: list[dict[str, object]] = []
-    monkeypatch.setattr(entry.uvicorn, "run", lambda *args, **kwargs: calls.append(kwargs))
+    calls: list[LanesConfig] = []
+    monkeypatch.setattr(entry, "run", calls.append)
     monkeypatch.setattr(entry, "get_settings", lambda: Settings(keep_alive_s=90))
     entry.serve()
-    assert calls[0]["timeout_keep_alive"] == 90
+    assert calls[0].timeout_keep_alive == 90
     proxy = int(re.search(r"keepalive_timeout (\d+)s;", (ROOT / "deploy/nginx.conf").read_text()).group(1))  # type: ignore[union-attr]
     assert proxy < Settings().keep_alive_s
+
+
+def test_the_entrypoint_bounds_slow_and_large_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    import app.__main__ as entry
+
+    calls: list[LanesConfig] = []
+    settings = Settings(max_header_bytes=8192, header_timeout_s=5, body_timeout_s=20, workers=2)
+    monkeypatch.setattr(entry, "run", calls.append)
+    monkeypatch.setattr(entry, "get_settings", lambda: settings)
+    entry.serve()
+    assert calls[0].http is BoundedHttpProtocol and calls[0].workers == 2
+    assert calls[0].limits == ConnectionLimits(max_header_bytes=8192, header_timeout_s=5, body_timeout_s=20)
