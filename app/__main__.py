@@ -37,7 +37,7 @@ def demo() -> None:
 
 def serve() -> None:
     """uvicorn on ``LANES_HOST:LANES_PORT`` with ``LANES_WORKERS`` processes and the connection limits of the settings;
-    SIGTERM drains and stops (``app.serving.server``)."""
+    SIGTERM refuses new connections, drains those in flight and stops (``app.serving.server``)."""
     run(server_config(get_settings()))
 
 

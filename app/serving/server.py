@@ -1,9 +1,14 @@
-"""The HTTP server: uvicorn, bounded against slow and oversized clients.
+"""The HTTP server: uvicorn, bounded against slow and oversized clients, with a drain that refuses new connections.
 
 uvicorn faces clients directly under a bare ``docker run``, and does not bound the time or size of a request's head,
 nor the time of its body. ASGI middleware cannot: it sees a request only once its head is complete. So the bounds
 live in the connection's protocol (:class:`BoundedHttpProtocol`, from :class:`ConnectionLimits`), which reaches every
 worker process inside the uvicorn ``Config`` (:class:`LanesConfig`: pickled into each spawned worker).
+
+On SIGTERM uvicorn finishes the requests in flight (up to 30 s). A single process closes its listening socket at
+once; with worker processes the supervisor holds its own copy of the socket, so the kernel kept completing handshakes
+that nobody would answer. :class:`DrainingMultiprocess` closes that copy too, so new clients are refused at once
+(a proxy or client can retry elsewhere) while the workers drain.
 """
 
 from __future__ import annotations
@@ -55,14 +60,28 @@ def server_config(settings: Settings, app: ASGI3Application | str = "app.main:ap
 
 
 def run(config: LanesConfig) -> None:
-    """Serve until SIGINT or SIGTERM, then drain: as ``uvicorn.run`` does."""
+    """Serve until SIGINT or SIGTERM, then drain: as ``uvicorn.run`` does, with :class:`DrainingMultiprocess`."""
     if config.workers > 1:
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        DrainingMultiprocess(config, sockets=[config.bind_socket()]).run()
         return
     server = uvicorn.Server(config)
     server.run()
     if not server.started:
         sys.exit(STARTUP_FAILURE)
+
+
+class DrainingMultiprocess(Multiprocess):
+    """uvicorn's supervisor of worker processes, which also closes its own copy of the listening socket on SIGTERM.
+
+    Each worker closes its copy when it starts draining, but the supervisor's kept the socket listening: the kernel
+    went on accepting connections into its backlog, never answered, for as long as the drain lasted (up to 30 s).
+    Once every copy is closed, a new connection is refused at once.
+    """
+
+    def terminate_all(self) -> None:  # called once, when the supervisor stops
+        for sock in self.sockets:
+            sock.close()
+        super().terminate_all()
 
 
 def _json_error(status: int, detail: str) -> tuple[list[tuple[bytes, bytes]], bytes]:
