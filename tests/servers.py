@@ -63,14 +63,15 @@ def wait_healthy(base_url: str, seconds: float = 30) -> None:
 
 @contextmanager
 def uvicorn_workers(workers: int, **settings: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``uvicorn app.main:app --workers N`` on a free loopback port, with ``LANES_<NAME>`` settings; (base URL, process).
+    """``python -m app serve`` (uvicorn, as the image runs it) with N worker processes on a free loopback port, with
+    ``LANES_<NAME>`` settings; (base URL, process).
 
     Stopped with SIGTERM (uvicorn drains, then exits), killed if it has not gone within 30 s.
     """
     port = free_port()
-    env = {**os.environ, **{f"LANES_{name.upper()}": value for name, value in settings.items()}}
-    process = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port),
-                                "--workers", str(workers), "--log-level", "warning"], cwd=ROOT, env=env)
+    env = {**os.environ, "LANES_HOST": "127.0.0.1", "LANES_PORT": str(port), "LANES_WORKERS": str(workers),
+           "LANES_LOG_LEVEL": "warning", **{f"LANES_{name.upper()}": value for name, value in settings.items()}}
+    process = subprocess.Popen([sys.executable, "-m", "app", "serve"], cwd=ROOT, env=env)
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(base_url)
