@@ -28,6 +28,6 @@ USER 10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8000'), timeout=2)"]
-# uvicorn drains open requests for up to 30 s on SIGTERM, then exits.
+# On SIGTERM the server stops listening (new clients are refused), drains open requests for up to 30 s, then exits.
 STOPSIGNAL SIGTERM
 CMD ["python", "-m", "app", "serve"]

@@ -9,7 +9,7 @@ AUDIT_IGNORES :=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help run demo export test lint typecheck pytest browser fuzz audit bench bench-page bench-api bench-load bench-contention clean system-python
+.PHONY: help run demo export test lint typecheck pytest browser fuzz audit bench bench-page bench-api bench-load bench-contention bench-slow-clients clean system-python
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ bench-load: $(VENV)/.dev ## Realistic mix at 10, 50 and 200 clients against uvic
 
 bench-contention: $(VENV)/.dev ## Uncached experiments beside busy loops, and four large ones at once, against uvicorn --workers 2
 	$(BIN)/python -m benchmarks.contention
+
+bench-slow-clients: $(VENV)/.dev ## Slowloris, short bodies, a huge header and a drain against python -m app serve with 2 workers
+	$(BIN)/python -m benchmarks.slow_clients
 
 bench-api: $(VENV)/.runtime ## API latency and bounded load runs on 127.0.0.1 (installs Debian's wrk if missing)
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y wrk; }

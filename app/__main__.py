@@ -11,11 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-import uvicorn
-
 from app.config import get_settings
 from app.export import export_site
 from app.ntk import DriftConfig, drift_experiment
+from app.serving.server import run, server_config
 
 
 def demo() -> None:
@@ -37,11 +36,9 @@ def demo() -> None:
 
 
 def serve() -> None:
-    """uvicorn on ``LANES_HOST:LANES_PORT`` with ``LANES_WORKERS`` processes; SIGTERM drains and stops."""
-    settings = get_settings()
-    uvicorn.run("app.main:app", host=settings.host, port=settings.port, workers=settings.workers,
-                log_level=settings.log_level, proxy_headers=True, timeout_graceful_shutdown=30,
-                timeout_keep_alive=settings.keep_alive_s)
+    """uvicorn on ``LANES_HOST:LANES_PORT`` with ``LANES_WORKERS`` processes and the connection limits of the settings;
+    SIGTERM refuses new connections, drains those in flight and stops (``app.serving.server``)."""
+    run(server_config(get_settings()))
 
 
 def export(outdir: str) -> None:

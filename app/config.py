@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     compute_wall_limit_s: float = Field(120.0, gt=0, description="Longest a request waits for its computation in "
                                         "wall-clock time, queue included, however busy the machine; then 503.")
     max_body_bytes: int = Field(2**20, ge=1024, description="Largest request body accepted; larger: 413.")
+    max_header_bytes: int = Field(32 * 2**10, ge=1024, le=2**20, description="Largest request head (the URL and "
+                                  "header lines) accepted; larger: 431, and the connection closes.")
+    header_timeout_s: float = Field(10.0, gt=0, le=3600, description="Seconds a client has to send a request's head, "
+                                    "from connecting or from the first byte of a later request; then 408 and close.")
+    body_timeout_s: float = Field(30.0, gt=0, le=3600, description="Seconds a client has to send a request's body once "
+                                  "the request is being processed; then 408 and close.")
     fallback_dir: Path | None = Field(None, description="An exported site's data/ folder (python -m app export): served at "
                                       "/data/, where the page finds saved scenario results when the API cannot answer.")
     public_origin: str | None = Field(None, description="The site's public address (https://lanes.example.org), written "

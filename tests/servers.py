@@ -17,6 +17,7 @@ import uvicorn
 
 from app.config import Settings
 from app.main import create_app
+from app.serving.server import server_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,9 +30,11 @@ def free_port() -> int:
 
 @contextmanager
 def serve(settings: Settings) -> Iterator[str]:
-    """An app with ``settings`` served by uvicorn in a thread on a free 127.0.0.1 port; its base URL."""
+    """An app with ``settings`` served in a thread on a free 127.0.0.1 port, as ``python -m app serve`` would serve it
+    (its connection limits included, in one process); its base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    config = server_config(settings, create_app(settings), host="127.0.0.1", port=port, workers=1, log_level="warning")
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -60,14 +63,15 @@ def wait_healthy(base_url: str, seconds: float = 30) -> None:
 
 @contextmanager
 def uvicorn_workers(workers: int, **settings: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``uvicorn app.main:app --workers N`` on a free loopback port, with ``LANES_<NAME>`` settings; (base URL, process).
+    """``python -m app serve`` (uvicorn, as the image runs it) with N worker processes on a free loopback port, with
+    ``LANES_<NAME>`` settings; (base URL, process).
 
     Stopped with SIGTERM (uvicorn drains, then exits), killed if it has not gone within 30 s.
     """
     port = free_port()
-    env = {**os.environ, **{f"LANES_{name.upper()}": value for name, value in settings.items()}}
-    process = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port),
-                                "--workers", str(workers), "--log-level", "warning"], cwd=ROOT, env=env)
+    env = {**os.environ, "LANES_HOST": "127.0.0.1", "LANES_PORT": str(port), "LANES_WORKERS": str(workers),
+           "LANES_LOG_LEVEL": "warning", **{f"LANES_{name.upper()}": value for name, value in settings.items()}}
+    process = subprocess.Popen([sys.executable, "-m", "app", "serve"], cwd=ROOT, env=env)
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(base_url)

@@ -7,8 +7,10 @@ No Docker engine is available in CI, so the image is not built here; what the im
 from __future__ import annotations
 
 import os
+import random
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -21,7 +23,8 @@ import pytest
 import yaml
 
 from app.config import Settings
-from tests.servers import free_port, wait_healthy
+from app.serving.server import BoundedHttpProtocol, ConnectionLimits, LanesConfig
+from tests.servers import cpu_seconds, free_port, wait_healthy, worker_pids
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
@@ -45,26 +48,54 @@ def test_the_image_is_multi_stage_slim_non_root_and_healthchecked() -> None:
     assert 'CMD ["python", "-m", "app", "serve"]' in final and "STOPSIGNAL SIGTERM" in final
 
 
-def _server(port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PORT": str(port), "WORKERS": "1", "LANES_HOST": "127.0.0.1", "LANES_LOG_LEVEL": "warning"}
+def _server(port: int, workers: int = 1) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PORT": str(port), "WORKERS": str(workers), "LANES_HOST": "127.0.0.1", "LANES_LOG_LEVEL": "warning"}
     return subprocess.Popen([sys.executable, "-m", "app", "serve"], cwd=ROOT, env=env)
 
 
-def test_the_entrypoint_serves_on_port_from_the_environment_and_drains_on_sigterm() -> None:
+def _new_client(port: int, seconds: float) -> str:
+    """What a new client gets: "served", or "refused" (connection refused, closed or reset, or a 503); fails if it
+    has had no answer after ``seconds``."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=seconds) as client:
+            client.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+            answer = client.recv(100)
+    except (ConnectionRefusedError, ConnectionResetError):
+        return "refused"
+    except TimeoutError:
+        pytest.fail(f"a new client had no answer within {seconds} s: accepted, then left waiting")
+    return "served" if answer.startswith(b"HTTP/1.1 200 ") else "refused"
+
+
+# uvicorn drains, with one process or a supervisor of workers: the image and the Kubernetes manifest run two.
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_entrypoint_serves_on_port_from_the_environment_and_drains_on_sigterm(workers: int) -> None:
     port = free_port()
-    process = _server(port)
+    process = _server(port, workers)
     try:
         wait_healthy(f"http://127.0.0.1:{port}")
         healthcheck = re.search(r'CMD \["python", "-c", "(.+?)"\]', DOCKERFILE).group(1)  # type: ignore[union-attr]
         result = subprocess.run([sys.executable, "-c", healthcheck], env={**os.environ, "PORT": str(port)}, timeout=10)
         assert result.returncode == 0  # the image's HEALTHCHECK, run as written
         answers: list[int] = []
-        slow = threading.Thread(target=lambda: answers.append(urllib.request.urlopen(
-            f"http://127.0.0.1:{port}/api/v1/experiments/drift?widths=1024,2048&steps=2000", timeout=60).status))
+        slow = threading.Thread(target=lambda: answers.append(urllib.request.urlopen(  # ~2.5 s of CPU, a fresh seed
+            f"http://127.0.0.1:{port}/api/v1/experiments/drift?widths=4096&steps=6000&snapshots=2"
+            f"&seed={random.randrange(10**6)}", timeout=120).status))
         slow.start()
-        time.sleep(0.3)  # the experiment is computing now
+        processes = worker_pids(process.pid) or [process.pid]
+        before = {pid: cpu_seconds(pid) for pid in processes}
+        deadline = time.monotonic() + 60
+        while max(cpu_seconds(pid) - before[pid] for pid in processes) < 0.3:  # the experiment is computing now
+            assert time.monotonic() < deadline, "the experiment did not start"
+            time.sleep(0.05)
         process.send_signal(signal.SIGTERM)
-        slow.join(timeout=60)
+        # Until the drain begins, a new client is served; from then on, refused at once (issue 11, item 8: with
+        # workers, the supervisor's copy of the listening socket kept accepting clients nobody answered).
+        while _new_client(port, seconds=2.0) == "served":
+            assert time.monotonic() < deadline, "new clients were still served long after SIGTERM"
+            time.sleep(0.05)
+        assert slow.is_alive(), "the experiment ended before the drain could be observed"
+        slow.join(timeout=120)
         assert answers == [200]  # the request in flight was finished, not cut
         # uvicorn re-raises the signal after its graceful shutdown, so the exit status says "terminated by SIGTERM".
         assert process.wait(timeout=35) in (0, -signal.SIGTERM)
@@ -102,10 +133,22 @@ def test_the_app_keeps_idle_connections_open_longer_than_the_proxy(monkeypatch: 
     # Otherwise nginx may send a request down a connection uvicorn has just closed, and answer 502.
     import app.__main__ as entry
 
-    calls: list[dict[str, object]] = []
-    monkeypatch.setattr(entry.uvicorn, "run", lambda *args, **kwargs: calls.append(kwargs))
+    calls: list[LanesConfig] = []
+    monkeypatch.setattr(entry, "run", calls.append)
     monkeypatch.setattr(entry, "get_settings", lambda: Settings(keep_alive_s=90))
     entry.serve()
-    assert calls[0]["timeout_keep_alive"] == 90
+    assert calls[0].timeout_keep_alive == 90
     proxy = int(re.search(r"keepalive_timeout (\d+)s;", (ROOT / "deploy/nginx.conf").read_text()).group(1))  # type: ignore[union-attr]
     assert proxy < Settings().keep_alive_s
+
+
+def test_the_entrypoint_bounds_slow_and_large_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    import app.__main__ as entry
+
+    calls: list[LanesConfig] = []
+    settings = Settings(max_header_bytes=8192, header_timeout_s=5, body_timeout_s=20, workers=2)
+    monkeypatch.setattr(entry, "run", calls.append)
+    monkeypatch.setattr(entry, "get_settings", lambda: settings)
+    entry.serve()
+    assert calls[0].http is BoundedHttpProtocol and calls[0].workers == 2
+    assert calls[0].limits == ConnectionLimits(max_header_bytes=8192, header_timeout_s=5, body_timeout_s=20)
