@@ -46,6 +46,8 @@ class Settings(BaseSettings):
                                     "from connecting or from the first byte of a later request; then 408 and close.")
     body_timeout_s: float = Field(30.0, gt=0, le=3600, description="Seconds a client has to send a request's body once "
                                   "the request is being processed; then 408 and close.")
+    send_timeout_s: float = Field(30.0, gt=0, le=3600, description="Seconds a client may leave the answer unread (the "
+                                  "server has bytes to send and the client takes none); then the connection is dropped.")
     fallback_dir: Path | None = Field(None, description="An exported site's data/ folder (python -m app export): served at "
                                       "/data/, where the page finds saved scenario results when the API cannot answer.")
     public_origin: str | None = Field(None, description="The site's public address (https://lanes.example.org), written "

@@ -50,7 +50,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.dependency_overrides[get_settings] = these_settings
     app.add_middleware(GzipMiddleware)
-    app.add_middleware(RepeatedUrlMiddleware, paths=frozenset({f"{API_PREFIX}/experiments/drift"}))
+    app.add_middleware(RepeatedUrlMiddleware, json_paths=frozenset({f"{API_PREFIX}/experiments/drift"}),
+                       stream_paths=frozenset({f"{API_PREFIX}/experiments/drift/stream"}))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(CorsMiddleware, origins=settings.cors_origins)  # outside the 413: refusals are readable too
     app.add_middleware(SecurityHeadersMiddleware)

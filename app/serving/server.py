@@ -14,7 +14,9 @@ that nobody would answer. :class:`DrainingMultiprocess` closes that copy too, so
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
 import sys
 from asyncio import TimerHandle
 from dataclasses import dataclass
@@ -37,10 +39,11 @@ class ConnectionLimits:
     max_header_bytes: int
     header_timeout_s: float
     body_timeout_s: float
+    send_timeout_s: float
 
     @classmethod
     def of(cls, settings: Settings) -> ConnectionLimits:
-        return cls(settings.max_header_bytes, settings.header_timeout_s, settings.body_timeout_s)
+        return cls(settings.max_header_bytes, settings.header_timeout_s, settings.body_timeout_s, settings.send_timeout_s)
 
 
 class LanesConfig(uvicorn.Config):
@@ -101,8 +104,12 @@ def _refusal(status: int, detail: str) -> ASGI3Application:
     return refuse
 
 
+BUFFERED_BYTES = 16 * 2**10  # per connection: the most an answer may wait unsent in the process (the transport) ...
+UNSENT_BYTES = 64 * 2**10    # ... and in the kernel (TCP_NOTSENT_LOWAT), beyond what is in flight to the client
+
+
 class BoundedHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, with three bounds on what a client may take (a :class:`ConnectionLimits`).
+    """uvicorn's httptools protocol, with four bounds on what a client may take (a :class:`ConnectionLimits`).
 
     - **Head size**: a request's head (its URL and header lines) may hold ``max_header_bytes``; more gets 431 and the
       connection closes. A complete head is measured as parsed; a head still arriving, by the bytes read for it, so
@@ -113,6 +120,11 @@ class BoundedHttpProtocol(HttpToolsProtocol):
       answer). Idle time between requests is not counted: that is ``timeout_keep_alive``'s.
     - **Body time**: ``body_timeout_s`` from the start of a request's processing to the last byte of its body, else
       408 and close; if the app has already begun its answer (it did not need the body), the connection is closed.
+    - **Unsent answer**: at most ``BUFFERED_BYTES`` wait in the transport's buffer (then the app's next write waits:
+      uvicorn's flow control) and at most ``UNSENT_BYTES`` unsent in the kernel (``TCP_NOTSENT_LOWAT``; without it the kernel
+      grew each socket's buffer to ~4 MB and held whole answers for clients that did not read: 1000 such streams
+      put the machine's TCP memory under pressure, and new connections waited seconds). A client that takes nothing
+      for ``send_timeout_s`` while the server waits to write is dropped (``abort``: its unsent bytes go with it).
 
     A refusal is never written into another request's answer: while a pipelined earlier response is still being
     sent, the connection is closed without one. Refusals through a timer or a head still arriving are written here,
@@ -127,6 +139,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self.limits = config.limits
         self.head_timer: TimerHandle | None = None
         self.body_timer: TimerHandle | None = None
+        self.send_timer: TimerHandle | None = None
         self.in_head = False      # a head has begun and is not complete
         self.head_parsed = 0      # its URL and header lines parsed so far, in bytes
         self.head_read = 0        # the bytes read for it (reads that held nothing else)
@@ -136,7 +149,22 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # uvicorn's own signature
         super().connection_made(transport)
+        transport.set_write_buffer_limits(high=BUFFERED_BYTES)
+        sock = transport.get_extra_info("socket")
+        if sock is not None and hasattr(socket, "TCP_NOTSENT_LOWAT"):
+            with contextlib.suppress(OSError):  # not TCP (a Unix socket): nothing to bound there
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NOTSENT_LOWAT, UNSENT_BYTES)
         self.head_timer = self.loop.call_later(self.limits.header_timeout_s, self._head_expired)
+
+    def pause_writing(self) -> None:  # the transport holds UNSENT_BYTES: the client must take some within the time
+        super().pause_writing()
+        if self.send_timer is None:
+            self.send_timer = self.loop.call_later(self.limits.send_timeout_s, self._send_expired)
+
+    def resume_writing(self) -> None:
+        self._cancel(self.send_timer)
+        self.send_timer = None
+        super().resume_writing()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_timers()
@@ -215,6 +243,13 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._close(None if self.cycle.response_started else 408,
                     f"the request's body did not arrive within {self.limits.body_timeout_s:g} s")
 
+    def _send_expired(self) -> None:
+        self.send_timer = None
+        self._cancel_timers()
+        self.logger.info("%s - dropped: took none of the answer for %g s", ":".join(map(str, self.client or ("a client",))),
+                         self.limits.send_timeout_s)
+        self.transport.abort()  # connection_lost follows: the request in progress sees a disconnected client
+
     def _close(self, status: int | None, detail: str) -> None:
         """Answer ``status`` (None: no answer) and close; the request in progress, if any, can send nothing more."""
         self._cancel_timers()
@@ -233,7 +268,8 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     def _cancel_timers(self) -> None:
         self._cancel(self.head_timer)
         self._cancel(self.body_timer)
-        self.head_timer = self.body_timer = None
+        self._cancel(self.send_timer)
+        self.head_timer = self.body_timer = self.send_timer = None
 
     @staticmethod
     def _cancel(timer: TimerHandle | None) -> None:

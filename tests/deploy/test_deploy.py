@@ -146,9 +146,10 @@ def test_the_entrypoint_bounds_slow_and_large_requests(monkeypatch: pytest.Monke
     import app.__main__ as entry
 
     calls: list[LanesConfig] = []
-    settings = Settings(max_header_bytes=8192, header_timeout_s=5, body_timeout_s=20, workers=2)
+    settings = Settings(max_header_bytes=8192, header_timeout_s=5, body_timeout_s=20, send_timeout_s=7, workers=2)
     monkeypatch.setattr(entry, "run", calls.append)
     monkeypatch.setattr(entry, "get_settings", lambda: settings)
     entry.serve()
     assert calls[0].http is BoundedHttpProtocol and calls[0].workers == 2
-    assert calls[0].limits == ConnectionLimits(max_header_bytes=8192, header_timeout_s=5, body_timeout_s=20)
+    assert calls[0].limits == ConnectionLimits(max_header_bytes=8192, header_timeout_s=5, body_timeout_s=20,
+                                               send_timeout_s=7)

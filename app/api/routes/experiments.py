@@ -12,14 +12,13 @@ from app.api.budget import check_budget
 from app.api.compute import ClientGone, ComputeService, Overloaded
 from app.api.deps import ServiceDep, SettingsDep
 from app.api.errors import InvalidInput, responses
-from app.api.http import cached_json, url_key
+from app.api.http import cached_json, event_stream, pieces, url_key
 from app.api.schemas import DriftQuery, DriftResponse, drift_document, dumps, width_document
 from app.config import Settings
 from app.ntk import DriftConfig, DriftResult, WidthResult
 from app.ntk.cost import drift_cost
 
 router = APIRouter(prefix="/experiments", tags=["experiments"])
-STREAM_CHUNK = 64 * 1024  # bytes per write of an event stream
 ADVICE = "use fewer or narrower widths (the widest costs most), fewer steps, seeds or snapshots, or a smaller grid"
 
 
@@ -59,15 +58,17 @@ async def drift_stream(query: Annotated[DriftQuery, Query()], request: Request, 
     config = admissible_config(query, settings)
     finished = service.finished(config)
     if finished is not None:
-        replay = await service.encoded("events:" + _document_key(query), _replay, query, finished, compress=False)
-        return _event_stream(_slices(replay.body))
+        key = "events:" + _document_key(query)
+        replay = await service.encoded(key, _replay, query, finished, compress=False)
+        service.responses.alias(url_key(request.scope), key)  # repeats of this exact URL skip validation
+        return event_stream(pieces(replay.body))
     events = service.drift_stream(config, gone=request.is_disconnected)
     try:
         first = await anext(events)  # overload and errors before the first event are plain HTTP errors
     except (Overloaded, ClientGone):
         await events.aclose()
         raise
-    return _event_stream(_follow(query, first, events, service))
+    return event_stream(_follow(query, first, events, service))
 
 
 def _document_key(query: DriftQuery) -> str:
@@ -85,18 +86,6 @@ def _replay(query: DriftQuery, result: DriftResult) -> bytes:
                      _event("result", _document(query, result))])
 
 
-def _event_stream(events: AsyncIterator[bytes]) -> StreamingResponse:
-    return StreamingResponse(events, media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-
-
-async def _slices(body: bytes) -> AsyncIterator[bytes]:
-    """``body`` in pieces of ``STREAM_CHUNK`` bytes: the server sends the next piece only once the client has taken
-    enough of the last (flow control), so a slow reader holds at most about one piece unsent, not the whole body."""
-    for start in range(0, len(body), STREAM_CHUNK):
-        yield body[start:start + STREAM_CHUNK]
-
-
 async def _follow(query: DriftQuery, first: WidthResult | DriftResult,
                   rest: AsyncGenerator[WidthResult | DriftResult, None], service: ComputeService) -> AsyncIterator[bytes]:
     """The events of a running experiment as it goes; the final document is encoded once for every listener (and
@@ -107,11 +96,11 @@ async def _follow(query: DriftQuery, first: WidthResult | DriftResult,
             if isinstance(item, DriftResult):
                 document = await service.encoded(_document_key(query), _document, query, item)
                 yield b"event: result\ndata: "
-                async for piece in _slices(document.body):
+                async for piece in pieces(document.body):
                     yield piece
                 yield b"\n\n"
                 return
-            async for piece in _slices(_event("width", dumps(width_document(item)))):
+            async for piece in pieces(_event("width", dumps(width_document(item)))):
                 yield piece
             item = await anext(rest)
     except Overloaded as error:
