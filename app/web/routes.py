@@ -94,7 +94,7 @@ SECTIONS_BY_ID = _find_sections()  # the page's parts: adding a section or figur
 SECTIONS = tuple(SECTIONS_BY_ID)
 EMBEDDABLE = {s.id: s.title for s in SECTIONS_BY_ID.values() if s.figure} | {"explainer": "Infinite Lanes"}
 HIDEABLE = ("controls", "caption", "cards")
-EMBED_QUERY_KEYS = {"hide", "lock"}  # embed-only parameters, left out of the "open in Infinite Lanes" link
+EMBED_QUERY_KEYS = {"hide", "lock", "card"}  # embed-only parameters, left out of the "open in Infinite Lanes" link
 
 
 # The page's URL-state table (app/parameters.py) as a JSON block that static/js/state.js reads: never executed, so
@@ -119,15 +119,19 @@ async def index(request: Request) -> Response:
 
 
 @router.get("/embed/{figure}", response_class=HTMLResponse)
-async def embed(figure: str, request: Request, settings: SettingsDep, hide: str = Query("", max_length=100)) -> Response:
+async def embed(figure: str, request: Request, settings: SettingsDep, hide: str = Query("", max_length=100),
+                card: str = "") -> Response:
     """One figure (or ``explainer``: all of them) without the site around it, for an ``<iframe>`` in a course page.
 
     Same URL state as the page; ``hide=controls,caption,cards`` leaves parts out, ``lock=1`` fixes
-    the state. Framing is allowed to ``settings.frame_ancestors`` (CSP; no X-Frame-Options).
+    the state. A single figure comes without its card (its explanation) unless ``card=1``; the explainer
+    with every card unless ``hide=cards``. Framing is allowed to ``settings.frame_ancestors`` (CSP; no
+    X-Frame-Options).
     """
     if figure not in EMBEDDABLE:
         raise HTTPException(404, f"no figure {figure!r}: embeddable are {', '.join(EMBEDDABLE)}")
-    hidden = tuple(name for name in HIDEABLE if name in hide.split(","))
+    asked = set(hide.split(",")) | ({"cards"} if figure != "explainer" and card != "1" else set())
+    hidden = tuple(name for name in HIDEABLE if name in asked)
     query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k not in EMBED_QUERY_KEYS])
     page = _embed_page(figure, hidden, query) if len(query) <= EMBED_QUERY_CACHED else _render_embed(figure, hidden, query)
     return cached_response(request.headers, page, HTML, REVALIDATE,
@@ -160,7 +164,7 @@ def _embed_page(figure: str, hidden: tuple[str, ...], query: str) -> CachedBody:
 
 
 def _render_embed(figure: str, hidden: tuple[str, ...], query: str) -> CachedBody:
-    sections = [s for s in SECTIONS if not (s == "cards" and "cards" in hidden)] if figure == "explainer" else [figure]
+    sections = list(SECTIONS) if figure == "explainer" else [figure]
     return CachedBody.of(TEMPLATES.get_template("embed.html").render(page_context(
         title=EMBEDDABLE[figure], sections=sections, hidden=list(hidden), embed=True, query=query)).encode())
 

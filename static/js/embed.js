@@ -5,6 +5,7 @@ import { status } from "./figures/plot.js";
 import { serializeState } from "./state.js";
 
 const $ = (selector) => document.querySelector(selector);
+const CARD_HEIGHT = 700; // pixels a card adds above its figure in a typical frame
 
 // The snippet for the figure of this Embed button, showing state; its height is its section's data-embed-height
 // (templates/sections/*.html).
@@ -14,9 +15,11 @@ function embedSnippet(button, state) {
   const params = new URLSearchParams(serializeState(state));
   if (hide.length) params.set("hide", hide.join(","));
   if ($("#embed-lock").checked) params.set("lock", "1");
+  if ($("#embed-card").checked) params.set("card", "1");
   const title = document.getElementById(`${figure}-title`)?.textContent.replace(/^\d+\. /, "") ?? figure;
   const src = embedUrl(figure, params);
-  const height = button.closest("[data-embed-height]").dataset.embedHeight;
+  // With its card the figure sits lower: a first guess at the height, which the embed's height messages correct.
+  const height = Number(button.closest("[data-embed-height]").dataset.embedHeight) + ($("#embed-card").checked ? CARD_HEIGHT : 0);
   return `<iframe src="${src}" title="Infinite Lanes: ${title}" width="100%" height="${height}" ` +
     `loading="lazy" style="border: 0; max-width: 100%;"></iframe>`;
 }

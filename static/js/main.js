@@ -85,6 +85,20 @@ function syncControls() {
   range.setAttribute("aria-valuetext", `${state.width} lanes`);
   $("#width-output").textContent = `× ${state.width} lanes`;
   $("#control-frequency").disabled = !["sin", "cos"].includes(state.target);
+  describeScenario(state.preset);
+}
+
+// The chosen scenario's description under its menu; nothing for "Your own settings" (or while the list cannot load).
+async function describeScenario(id) {
+  let text = "";
+  if (id) {
+    try {
+      text = (await findPreset(id))?.description ?? "";
+    } catch {
+      text = "";
+    }
+  }
+  if (store.get().preset === id) $("#scenario-description").textContent = text;
 }
 
 function syncViewControls() {
@@ -220,9 +234,15 @@ function playWidths() {
 
 // --- fetching and drawing ------------------------------------------------------------------------
 
-// Draw a figure from its documents and the state now, with the note about saved results when one applies.
+// Draw a figure from its documents and the state now, with the note about saved results when one applies. A figure
+// that fails to draw says so in its own place; the others are drawn all the same.
 function render(figure, ...documents) {
-  figure.draw(...documents, store.get());
+  try {
+    figure.draw(...documents, store.get());
+  } catch (error) {
+    status(figure.id, `This figure could not be drawn: ${error.message}.`, "error");
+    return;
+  }
   if (savedNote) status(figure.id, savedNote, "note");
   else status(figure.id, "");
 }
@@ -281,7 +301,11 @@ async function run() {
         partial.widths.sort((a, b) => a.width - b.width);
         for (const figure of figures.filter((f) => f.needs.progress)) {
           status(figure.id, `Computing… ${partial.widths.length} of ${count} widths done`, "busy");
-          figure.sketch(partial, store.get());
+          try {
+            figure.sketch(partial, store.get());
+          } catch {
+            // a sketch that fails is left out: the figure is drawn (or says why not) once the result is complete
+          }
         }
       },
     });
@@ -352,7 +376,19 @@ async function showComparison(figure, signal, savedId) {
   }
 }
 
+// A displayed formula wider than its column scrolls sideways: let the keyboard reach it too (only those that overflow,
+// so the others add no tab stop).
+function reachOverflowingFormulas() {
+  for (const formula of document.querySelectorAll(".formula")) {
+    const overflows = formula.scrollWidth > formula.clientWidth;
+    formula.toggleAttribute("tabindex", overflows);
+    if (overflows) formula.setAttribute("tabindex", "0");
+  }
+}
+
 async function start() {
+  reachOverflowingFormulas();
+  window.addEventListener("resize", reachOverflowingFormulas);
   // On a phone the figures come first: the settings start folded (one tap opens them).
   if ($("#controls-panel") && window.matchMedia("(max-width: 40rem)").matches) $("#controls-panel").open = false;
   reportHeight();

@@ -17,6 +17,7 @@ from playwright.sync_api import Browser, Frame, Page, Request
 
 from app.config import Settings
 from app.serving.cors import is_public
+from app.web.routes import SECTIONS_BY_ID
 from tests.conftest import ClientFactory
 from tests.servers import free_port, serve
 from tests.web.conftest import ALL_DRAWN, wait_until
@@ -68,14 +69,22 @@ def test_embeds_have_no_chrome_and_may_be_framed_by_any_origin_by_default(client
 
 
 def test_the_explainer_embed_keeps_every_figure_and_can_drop_the_cards(client: TestClient) -> None:
+    assert client.get("/embed/explainer").text.count('<div class="card">') == len(SECTIONS_BY_ID)
     html = client.get("/embed/explainer?hide=cards").text
     assert all(f'data-figure="{f}"' in html for f in ("ring", "maps", "drift", "forecast", "breaks"))
-    assert 'id="cards"' not in html
+    assert '<div class="card">' not in html
+
+
+def test_a_figure_embed_shows_just_the_figure_unless_its_card_is_asked_for(client: TestClient) -> None:
+    assert '<div class="card">' not in client.get("/embed/drift").text
+    html = client.get("/embed/drift?card=1").text
+    assert html.count('<div class="card">') == 1 and "What theory says" in html
+    assert 'href="/?"' in html or "card=1" not in html.split("embed-credit")[1]  # not carried into "Open in Infinite Lanes"
 
 
 def test_an_unknown_figure_is_a_404_that_lists_the_embeddable_ones(client: TestClient) -> None:
     response = client.get("/embed/weather")
-    assert response.status_code == 404 and "embeddable are ring, maps, drift" in response.json()["detail"]
+    assert response.status_code == 404 and "embeddable are ring, maps, freeze, drift" in response.json()["detail"]
 
 
 def test_the_framing_allow_list_comes_from_the_settings(make_client: ClientFactory) -> None:
@@ -211,6 +220,10 @@ def test_the_embed_dialog_offers_a_ready_snippet(browser: Browser, base_url: str
     assert 'title="Infinite Lanes: The planner' in snippet and 'loading="lazy"' in snippet and "widths=16%2C64" in snippet
     page.check("#embed-lock")
     assert "lock=1" in page.input_value("#embed-snippet")
+    height = int(snippet.split('height="')[1].split('"')[0])
+    page.check("#embed-card")
+    with_card = page.input_value("#embed-snippet")
+    assert "card=1" in with_card and int(with_card.split('height="')[1].split('"')[0]) > height
     page.click("#embed-close")
     assert not page.is_visible("#embed-dialog")
     page.close()

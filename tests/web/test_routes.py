@@ -6,7 +6,7 @@ import re
 
 from fastapi.testclient import TestClient
 
-from app.web.routes import PLOTLY_JS, PLOTLY_URL
+from app.web.routes import PLOTLY_JS, PLOTLY_URL, SECTIONS_BY_ID
 
 
 def test_the_page_is_served_with_a_strict_content_security_policy(client: TestClient) -> None:
@@ -38,11 +38,12 @@ def test_plotly_js_comes_from_the_installed_package_under_a_versioned_url(client
     assert client.get("/vendor/plotly-0.0.1.min.js").status_code == 404
 
 
-def test_concept_cards_render_maths_as_mathml(client: TestClient) -> None:
+def test_every_section_shows_its_card_with_maths_as_mathml(client: TestClient) -> None:
     html = client.get("/").text
-    assert html.count('<article class="card"') == 5
+    assert html.count('<div class="card">') == len(SECTIONS_BY_ID)
     assert '<math xmlns="http://www.w3.org/1998/Math/MathML" display="block">' in html
-    assert "$" not in re.sub(r"<[^>]+>", "", html.split('id="cards"')[1])  # no unrendered TeX left
+    cards = "".join(part.split("</div>")[0] for part in html.split('<div class="card">')[1:])
+    assert "$" not in re.sub(r"<[^>]+>", "", cards)  # no unrendered TeX left
 
 
 def test_embeds_offer_no_embed_button_but_the_page_offers_one_per_figure(client: TestClient) -> None:
