@@ -103,10 +103,11 @@ function insideBand(doc) {
   return { inside: values.filter(([v, b]) => Math.abs(v) <= b).length, total: values.length };
 }
 
-// "differ by at most z" — unless z is below what the 4 significant digits of plotted values can tell apart.
-function meansGap(ref) {
+// "differ by at most z" — unless z is below what 4 significant digits of the targets' scale can tell apart.
+function meansGap(doc) {
+  const ref = doc.reference;
   const gap = maxGap(ref.nngp_mean, ref.ntk_mean);
-  const scale = Math.max(...ref.nngp_mean.map(Math.abs), ...ref.ntk_mean.map(Math.abs));
+  const scale = Math.max(...doc.y_train.map(Math.abs), ...ref.nngp_mean.map(Math.abs), ...ref.ntk_mean.map(Math.abs));
   return gap <= 1e-3 * scale ? "agree to the 4 significant digits sent" : `differ by at most ${gap.toPrecision(2)}`;
 }
 const allDiverged = (doc) => trainedMean(doc).every((v) => v === null);
@@ -132,7 +133,7 @@ export function summary(doc) {
   const { inside, total } = insideBand(doc);
   return `${inside} of ${total} grid values of the ${seeds} initial networks of ${lanes} lanes lie inside the NNGP's ±2σ `
     + `band (${Math.round((100 * inside) / total)} %; a Gaussian lands there 95 % of the time); the NNGP posterior mean `
-    + `and the NTK forecast at t = ∞ ${meansGap(ref)}, and ${afterTraining(doc)}.${notes}`;
+    + `and the NTK forecast at t = ∞ ${meansGap(doc)}, and ${afterTraining(doc)}.${notes}`;
 }
 
 export function table(doc) {
