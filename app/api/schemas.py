@@ -248,6 +248,19 @@ class ReferenceModel(BaseModel):
     forecast: list[list[MaybeFloat]] = Field(description="Infinite-width prediction from f0 = 0, snapshots × grid "
                                                          "(null where discrete steps diverge).")
     note: str | None = Field(description="What is wrong with the infinite-width prediction, if anything.")
+    ntk_mean: list[MaybeFloat] = Field(description="The infinite-width network's mean after training to convergence "
+                                                   "(gradient flow, t = ∞): kernel regression Θ(x, X) Θ⁻¹ y on the grid; "
+                                                   "the part of y a singular Θ cannot fit is left out, as note says.")
+    nngp_variance: list[MaybeFloat] | None = Field(
+        description="K(x, x) on the grid: the variance of the initial network f(x; θ₀), a sample of the Gaussian "
+                    "process GP(0, K) with the NNGP kernel K at infinite width (null in the mean-field "
+                    "parameterization, whose initial network is not; nngp_note says why).")
+    nngp_mean: list[MaybeFloat] | None = Field(
+        description="The NNGP posterior mean K(x, X) K⁻¹ y on the grid: Bayesian regression with the prior "
+                    "GP(0, K), given the targets at the districts exactly (a singular K's part left out, as "
+                    "nngp_note says; null where nngp_variance is).")
+    nngp_note: str | None = Field(description="What is wrong with the NNGP posterior mean (a singular K), or why "
+                                              "there is none; null if nothing.")
 
 
 class KernelSnapshots(BaseModel):
@@ -334,8 +347,11 @@ def drift_document(query: DriftQuery, result: DriftResult) -> dict[str, Any]:
         kernel = {"width": focus.width, "seed": query.seed, "snapshots": plot_round(focus.kernel[0])}
     reference = None
     if result.reference is not None:
-        reference = {"kernel": None if kernel is None else plot_round(result.reference.kernel_grid),
-                     "forecast": plot_round(result.reference.mean_forecast), "note": result.reference.note}
+        ref = result.reference
+        reference = {"kernel": None if kernel is None else plot_round(ref.kernel_grid),
+                     "forecast": plot_round(ref.mean_forecast), "note": ref.note, "ntk_mean": plot_round(ref.ntk_mean),
+                     "nngp_variance": None if ref.nngp_variance is None else plot_round(ref.nngp_variance),
+                     "nngp_mean": None if ref.nngp_mean is None else plot_round(ref.nngp_mean), "nngp_note": ref.nngp_note}
     return {
         "version": API_VERSION,
         "query": query.model_dump(),

@@ -17,7 +17,7 @@ from app.ntk.checks import Checkpoint, require
 from app.ntk.data import RingTask, ring_task
 from app.ntk.kernels import analytic_kernels, kernel_and_output
 from app.ntk.mlp import MLP, Array, init_params, stack_params
-from app.ntk.training import gd_mse_prediction, train
+from app.ntk.training import gd_mse_prediction, gp_posterior_mean, train
 
 DEFAULT_WIDTHS = tuple(2**k for k in range(4, 13))  # 16, 32, …, 4096
 INPUT_DIM = 2  # the ring road lives in the plane
@@ -120,13 +120,28 @@ class SlopeFit:
 
 @dataclass(frozen=True)
 class Reference:
-    """The infinite-width side: analytic kernels on the grid and districts, and the mean forecast ``(K, G)`` (f0 = 0)."""
+    """The infinite-width side (docs/maths.md §2, §4, §8), computed once per experiment.
+
+    - ``kernel_grid`` ``(G, G)``, ``kernel_grid_train`` ``(G, N)``, ``kernel_train`` ``(N, N)``: the analytic NTK Θ.
+    - ``mean_forecast`` ``(K, G)``: the mean forecast at the snapshot steps (f0 = 0, discrete steps);
+      ``note``: what is wrong with it (a singular Θ, a learning rate above 2N/λ_max), or None.
+    - ``ntk_mean`` ``(G,)``: its limit under gradient flow, t = ∞: kernel regression ``Θ(x, X) Θ⁻¹ y``
+      (the part of ``y`` in a singular Θ's null space left out, as ``note`` says).
+    - ``nngp_variance`` ``(G,)``: ``K(x, x)``, the variance of the initial network ``f(x; θ_0) ~ GP(0, K)``
+      at infinite width; ``nngp_mean`` ``(G,)``: the posterior mean ``K(x, X) K⁻¹ y`` given the districts'
+      targets exactly; ``nngp_note``: a singular K, or why both are None (mean-field: the initial
+      network is not a sample of the NNGP).
+    """
 
     kernel_grid: Array
     kernel_grid_train: Array
     kernel_train: Array
     mean_forecast: Array
     note: str | None
+    ntk_mean: Array
+    nngp_variance: Array | None
+    nngp_mean: Array | None
+    nngp_note: str | None
 
 
 @dataclass(frozen=True)
@@ -180,18 +195,39 @@ def drift_experiment(config: DriftConfig, on_width: WidthCallback | None = None,
                        slopes=fit_slopes(in_order))
 
 
+MEAN_FIELD_PRIOR_NOTE = ("the mean-field readout is divided by n instead of √n, so at initialisation the network tends "
+                         "to the constant σb·b as the width grows: its initial functions are not samples of the NNGP, "
+                         "and neither the band nor the posterior mean applies")
+
+
 def reference_kernels(config: DriftConfig, task: RingTask) -> Reference | None:
-    """The analytic kernels and the mean infinite-width forecast, or None where no limit exists."""
+    """The analytic kernels, the mean infinite-width forecast and the NNGP's prior and posterior, or None where no
+    limit exists (the standard parameterization's NTK grows with width)."""
     if config.parameterization == "standard":
         return None
     mlp = config.mlp(config.widths[0])
-    _, ntk_grid = analytic_kernels(mlp, task.x_grid)
-    _, ntk_grid_train = analytic_kernels(mlp, task.x_grid, task.x_train)
-    _, ntk_train = analytic_kernels(mlp, task.x_train)
+    nngp_grid, ntk_grid = analytic_kernels(mlp, task.x_grid)  # (G, G) each
+    nngp_grid_train, ntk_grid_train = analytic_kernels(mlp, task.x_grid, task.x_train)  # (G, N)
+    nngp_train, ntk_train = analytic_kernels(mlp, task.x_train)  # (N, N)
     forecast = gd_mse_prediction(ntk_train, ntk_grid_train, task.y_train, np.array(config.snapshot_steps, dtype=float),
                                  config.learning_rate, discrete=True)
+    converged = gd_mse_prediction(ntk_train, ntk_grid_train, task.y_train, math.inf, config.learning_rate)
+    nngp_variance, nngp_mean, nngp_note = _nngp_prior_and_posterior(config, nngp_grid, nngp_grid_train, nngp_train,
+                                                                    task.y_train)
     return Reference(kernel_grid=ntk_grid, kernel_grid_train=ntk_grid_train, kernel_train=ntk_train,
-                     mean_forecast=forecast.f_test, note=forecast.note)
+                     mean_forecast=forecast.f_test, note=forecast.note, ntk_mean=converged.f_test,
+                     nngp_variance=nngp_variance, nngp_mean=nngp_mean, nngp_note=nngp_note)
+
+
+def _nngp_prior_and_posterior(config: DriftConfig, nngp_grid: Array, nngp_grid_train: Array, nngp_train: Array,
+                              y_train: Array) -> tuple[Array | None, Array | None, str | None]:
+    """``(K(x, x) (G,), K(x, X) K⁻¹ y (G,), note)`` from the NNGP kernel on the grid ``(G, G)``, grid × districts
+    ``(G, N)`` and districts ``(N, N)``; ``(None, None, why)`` in the mean-field parameterization, whose initial
+    network is not a sample of GP(0, K) (docs/maths.md §6, §8)."""
+    if config.parameterization == "mean_field":
+        return None, None, MEAN_FIELD_PRIOR_NOTE
+    posterior = gp_posterior_mean(nngp_train, nngp_grid_train, y_train)
+    return np.diagonal(nngp_grid).copy(), posterior.mean, posterior.note
 
 
 def run_width(config: DriftConfig, task: RingTask, reference: Reference | None, width: int,

@@ -73,16 +73,8 @@ def gd_mse_prediction(
     (their limit, not ``0/0``) and are reported; ``ridge`` adds ``ridge · I`` to Θ, only
     when asked.
     """
-    kernel = np.asarray(ntk_train_train, dtype=np.float64)
-    cross = np.asarray(ntk_test_train, dtype=np.float64)
-    y = np.asarray(y_train, dtype=np.float64)
-    n = y.shape[0] if y.ndim == 1 else -1
-    require(y.ndim == 1 and n >= 1, f"y_train must be shaped (N,), got {y.shape}")
-    require(kernel.shape == (n, n), f"ntk_train_train must be shaped (N, N) = ({n}, {n}), got {kernel.shape}")
-    require(cross.ndim == 2 and cross.shape[1] == n, f"ntk_test_train must be shaped (M, {n}), got {cross.shape}")
-    require(bool(np.isfinite(kernel).all() and np.isfinite(cross).all() and np.isfinite(y).all()),
-             "kernels and targets must be finite")
-    require(np.allclose(kernel, kernel.T, rtol=1e-8, atol=1e-12 * np.abs(kernel).max()), "ntk_train_train must be symmetric")
+    kernel, cross, y = _checked_kernels(ntk_train_train, ntk_test_train, y_train, "ntk")
+    n = y.shape[0]
     require(math.isfinite(learning_rate) and learning_rate > 0, f"learning_rate must be positive, got {learning_rate!r}")
     require(math.isfinite(ridge) and ridge >= 0, f"ridge must be ≥ 0, got {ridge!r}")
     times = np.asarray(t, dtype=np.float64)
@@ -108,6 +100,71 @@ def gd_mse_prediction(
     note = _prediction_note(n, int(learned.sum()), unlearnable, learning_rate, lr_limit, discrete)
     return KernelPrediction(f_train=f_train, f_test=f_test, rank=int(learned.sum()), unlearnable_fraction=unlearnable,
                             lr_limit=lr_limit, note=note)
+
+
+def _checked_kernels(train_train: Array, test_train: Array, y_train: Array, name: str) -> tuple[Array, Array, Array]:
+    """``(K(X, X), K(X*, X), y)`` as float64 arrays shaped ``(N, N)``, ``(M, N)``, ``(N,)``, or a ``ValueError``.
+
+    ``name`` prefixes the arguments' names in the messages (``ntk`` → ``ntk_train_train``).
+    """
+    kernel = np.asarray(train_train, dtype=np.float64)
+    cross = np.asarray(test_train, dtype=np.float64)
+    y = np.asarray(y_train, dtype=np.float64)
+    n = y.shape[0] if y.ndim == 1 else -1
+    require(y.ndim == 1 and n >= 1, f"y_train must be shaped (N,), got {y.shape}")
+    require(kernel.shape == (n, n), f"{name}_train_train must be shaped (N, N) = ({n}, {n}), got {kernel.shape}")
+    require(cross.ndim == 2 and cross.shape[1] == n, f"{name}_test_train must be shaped (M, {n}), got {cross.shape}")
+    require(bool(np.isfinite(kernel).all() and np.isfinite(cross).all() and np.isfinite(y).all()),
+             "kernels and targets must be finite")
+    require(np.allclose(kernel, kernel.T, rtol=1e-8, atol=1e-12 * np.abs(kernel).max()), f"{name}_train_train must be symmetric")
+    return kernel, cross, y
+
+
+@dataclass(frozen=True)
+class PosteriorMean:
+    """The posterior mean of a Gaussian process given exact values at the training points.
+
+    ``mean`` ``(M,)``; ``rank`` counts the kernel's eigenvalues on the training points above
+    ``SINGULAR_RTOL · λ_max``; ``unexplained_fraction`` is the share of ``‖y‖²`` in its null space,
+    values the prior gives no variance (no function drawn from it takes them), which the mean
+    ignores; ``note`` says so in words, or is ``None``.
+    """
+
+    mean: Array
+    rank: int
+    unexplained_fraction: float
+    note: str | None
+
+
+def gp_posterior_mean(nngp_train_train: Array, nngp_test_train: Array, y_train: Array) -> PosteriorMean:
+    """Noise-free Gaussian-process regression: the posterior mean ``K(X*, X) K⁻¹ y`` of ``f ~ GP(0, K)`` given ``f(X) = y``.
+
+    With ``K = K(X, X) = U diag(λ) Uᵀ`` ``(N, N)`` and ``K* = K(X*, X)`` ``(M, N)``:
+
+        mean = K* U diag(1/λ) Uᵀ y        (M,)
+
+    computed in the eigenbasis. A singular ``K`` (docs/maths.md §4, §8: bias-free ReLU and erf
+    kernels on the ring) is not regularized: eigenvalues below ``SINGULAR_RTOL · λ_max`` are
+    taken as zero and their part of ``y`` is left out (the pseudo-inverse: the limit of a ridge
+    going to zero), and the result says how much of ``y`` that was. For the NNGP kernel this is
+    the Bayesian answer of an infinitely wide network (Lee et al. 2018), docs/maths.md §8.
+    """
+    kernel, cross, y = _checked_kernels(nngp_train_train, nngp_test_train, y_train, "nngp")
+    eigvals, eigvecs = np.linalg.eigh(0.5 * (kernel + kernel.T))
+    kept = eigvals > SINGULAR_RTOL * max(float(eigvals[-1]), 0.0)
+    y_modes = eigvecs.T @ y  # (N,)
+    unexplained = float(np.sum(y_modes[~kept] ** 2) / max(float(np.sum(y_modes**2)), np.finfo(float).tiny))
+    weights = np.where(kept, y_modes / np.where(kept, eigvals, 1.0), 0.0)  # K⁺ y in the eigenbasis
+    mean = (cross @ eigvecs) @ weights
+    rank, n = int(kept.sum()), y.shape[0]
+    note = None
+    if rank < n and unexplained > UNLEARNABLE_NEGLIGIBLE:
+        note = (f"the kernel is singular on the training points (rank {rank} of {n}): {unexplained:.0%} of the targets' squared "
+                f"norm lies in directions the prior gives no variance, and the posterior mean leaves that part out "
+                f"(a noise term would regularize it)")
+    elif rank < n:
+        note = f"the kernel is singular on the training points (rank {rank} of {n}), but the targets lie in its range"
+    return PosteriorMean(mean=mean, rank=rank, unexplained_fraction=unexplained, note=note)
 
 
 def _mode_fractions(lam: Array, times: Array, rate: float, discrete: bool) -> tuple[Array, Array]:

@@ -34,6 +34,25 @@ def test_the_document_carries_the_cores_numbers(client: TestClient) -> None:
     assert document["kernel"] is None and document["reference"]["kernel"] is None
 
 
+def test_the_reference_carries_the_nngp_prior_and_both_means(client: TestClient) -> None:
+    document = client.get(URL, params=SMALL).json()
+    DriftResponse.model_validate(document)
+    expected = drift_experiment(SMALL_CONFIG).reference
+    assert expected is not None and expected.nngp_variance is not None and expected.nngp_mean is not None
+    sent = document["reference"]
+    # Plotted arrays carry 4 significant digits: relative error ≤ 5e-4 (values near 0 are absolute, hence atol).
+    for name, values in [("nngp_variance", expected.nngp_variance), ("nngp_mean", expected.nngp_mean),
+                         ("ntk_mean", expected.ntk_mean)]:
+        np.testing.assert_allclose(sent[name], values, rtol=5e-4, atol=1e-12)
+    assert sent["nngp_note"] is None
+
+
+def test_the_mean_field_reference_has_no_nngp_band_and_says_why(client: TestClient) -> None:
+    sent = client.get(URL, params=SMALL | {"parameterization": "mean_field"}).json()["reference"]
+    assert sent["nngp_variance"] is None and sent["nngp_mean"] is None and "mean-field" in sent["nngp_note"]
+    assert len(sent["ntk_mean"]) == SMALL["grid"]
+
+
 def test_no_parameters_means_the_default_experiment(client: TestClient) -> None:
     document = client.get(URL).json()
     assert document["query"]["widths"] == "16,32,64,128,256,512,1024,2048,4096"
