@@ -31,7 +31,7 @@ export function spec(doc, state) {
     xaxis: { title: { text: "training step t" } },
     yaxis: { type: "log", title: { text: "training loss L (first seed)" }, dtick: 1, exponentformat: "power" },
     annotations: [{ xref: "paper", yref: "paper", x: 0, y: 1.08, showarrow: false,
-      text: `learning rate η = ${fmt(rate)}; legend: each width's smallest 2N/λ<sub>max</sub> over its seeds` }],
+      text: `learning rate η = ${fmt(rate)}` }],
     datarevision: `${doc.widths.length}-${rate}`,
     height: 460,
   });
