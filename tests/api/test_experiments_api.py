@@ -133,10 +133,10 @@ def test_bad_queries_get_422_saying_what_is_wrong(client: TestClient, params: di
 
 
 def test_the_budget_message_names_the_limit(make_client: object) -> None:
-    client = make_client(compute_budget_flops=1e9)  # type: ignore[operator]
+    client = make_client(compute_budget_s=0.1)  # type: ignore[operator]
     detail = client.get(URL).json()["detail"][0]
     assert detail["type"] == "compute_budget"
-    assert "limit of 1e+09" in detail["msg"] and "fewer or narrower widths" in detail["msg"]
+    assert "limit of 0.1 s" in detail["msg"] and "fewer or narrower widths" in detail["msg"]
 
 
 def test_a_repeated_url_is_answered_from_the_cache_before_the_route_runs(client: TestClient) -> None:
