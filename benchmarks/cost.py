@@ -8,8 +8,9 @@ load does not count, though they still slow the memory). The script prints estim
 their ratio side by side; one constant, this machine's speed, is fitted as the geometric mean of
 measured ÷ estimated, and the script exits non-zero if any case lies outside 2× of that fit.
 
-- ``--fit`` also refits the model's rates to this grid (non-negative least squares on the relative
-  error) and prints them, to paste into ``RATES`` when the code's speed changes.
+- ``--fit`` also refits the model's rates and prints them, to paste into ``RATES`` when the code's speed
+  changes: the matrix products' and the Gaussian draws' rates timed on their own, every other rate by
+  non-negative least squares of the relative error over this grid.
 - ``--worst`` also runs, for each kind of work, a request just under the default budget that is made of
   that kind of work, and the attack's request of issue 11, and prints their CPU times.
 """
@@ -271,7 +272,8 @@ def worst_cases(budget: float) -> Iterator[Case]:
 
 
 def worst(budget: float, speed: float) -> None:
-    print(f"\nthe largest request of each kind under the budget of {budget:g} estimated s (one run each):")
+    print(f"\nthe largest request of each kind under the budget of {budget:g} estimated s (one run each): estimated s, "
+          f"measured CPU s, ratio at this machine's speed")
     for case in worst_cases(budget):
         seconds = cpu_seconds(case.run, repeats=1)
         print(f"  {case.name:<100} {case.work.seconds():6.2f} {seconds:6.2f} s CPU {seconds / case.work.seconds() / speed:5.2f}",

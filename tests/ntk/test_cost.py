@@ -39,8 +39,8 @@ from benchmarks.cost import (
 
 
 def small_grid() -> list[Case]:
-    """Each kind of work alone, per activation, at sizes that take 4–500 ms each (about 2 s in all; measured up to
-    5 times each, the least disturbed run kept: about 8 s)."""
+    """Each kind of work alone, per activation, at sizes that take 4–600 ms each (about 3 s in all; measured up to
+    5 times each, the least disturbed run kept: about 10 s of CPU)."""
     cases = []
     for a in ACTIVATIONS:
         cases += [
