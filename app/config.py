@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     cache_entries: int = Field(256, ge=0, description="Responses kept per worker (LRU), by count ...")
     cache_bytes: int = Field(64 * 2**20, ge=0, description="... and by total size in bytes.")
     result_cache_entries: int = Field(8, ge=0, description="Computed experiments kept as arrays, to answer other views of them.")
-    compute_budget_s: float = Field(8.0, gt=0,
+    compute_budget_s: float = Field(6.0, gt=0,
                                     description="Largest estimated CPU time of a drift experiment or an empirical kernel, "
                                     "in seconds of one core of the reference machine (app/ntk/cost.py, docs/performance.md); "
                                     "over it: 422 before anything runs. Estimates are within 2× of measured times, so "

@@ -118,7 +118,7 @@ BAD_QUERIES = [
     ({"kernel_width": 100}, "kernel_width must be one of the widths"),
     ({"colour": "red"}, "Extra inputs are not permitted"),
     ({"parameterization": "mean_field", "depth": 2}, "mean_field parameterization is implemented for depth 1 only"),
-    ({"widths": "8192", "depth": 4}, "floating-point operations, above this server's limit"),
+    ({"widths": "8192", "depth": 4}, "s of computing (CPU time on the reference machine), above this server's limit of 6 s"),
     ({"seed": -1}, "greater than or equal to 0"),
 ]
 
