@@ -29,8 +29,11 @@ class Settings(BaseSettings):
     cache_entries: int = Field(256, ge=0, description="Responses kept per worker (LRU), by count ...")
     cache_bytes: int = Field(64 * 2**20, ge=0, description="... and by total size in bytes.")
     result_cache_entries: int = Field(8, ge=0, description="Computed experiments kept as arrays, to answer other views of them.")
-    compute_budget_flops: float = Field(1e11, gt=0,
-                                        description="Largest estimated cost of one request, in floating-point operations.")
+    compute_budget_s: float = Field(6.0, gt=0,
+                                    description="Largest estimated CPU time of a drift experiment or an empirical kernel, "
+                                    "in seconds of one core of the reference machine (app/ntk/cost.py, docs/performance.md); "
+                                    "over it: 422 before anything runs. Estimates are within 2× of measured times, so "
+                                    "keep it under half of compute_timeout_s (scaled by this machine's speed).")
     max_parameters: int = Field(2**25, gt=0, description="Largest number of network parameters held at once by one request.")
     max_result_numbers: int = Field(4_000_000, gt=0, description="Largest number of values one experiment may return.")
     max_concurrent: int = Field(1, ge=1, le=64, description="Computations running at once per worker.")

@@ -13,9 +13,10 @@ def check_budget(cost: Cost, settings: Settings, advice: str, location: tuple[st
                  result_advice: str = RESULT_ADVICE) -> None:
     """Raise :class:`InvalidInput` (``compute_budget``, at ``location``: the query or the body) if ``cost`` exceeds a
     limit, saying what to reduce: ``advice`` for the arithmetic, ``result_advice`` for the size of the answer."""
-    if cost.flops > settings.compute_budget_flops:
-        raise InvalidInput(f"this request needs about {cost.flops:.2g} floating-point operations, above this server's "
-                           f"limit of {settings.compute_budget_flops:.2g}; {advice}", "compute_budget", location)
+    if cost.seconds > settings.compute_budget_s:
+        raise InvalidInput(f"this request needs an estimated {cost.seconds:.2g} s of computing (CPU time on the "
+                           f"reference machine), above this server's limit of {settings.compute_budget_s:g} s; {advice}",
+                           "compute_budget", location)
     if cost.parameters > settings.max_parameters:
         raise InvalidInput(f"this request holds {cost.parameters:,} network parameters at once, above this server's "
                            f"limit of {settings.max_parameters:,}; use a narrower or shallower network"

@@ -1,68 +1,216 @@
-"""What a computation will cost before it runs: floating-point operations and numbers held in memory.
+"""What a computation will cost before it runs: estimated CPU seconds, and numbers held in memory.
 
-The counts follow the code's own matrix products and elementwise passes, so they can be
-checked against measured times (``benchmarks/core.py`` prints seconds per estimated GFLOP).
-Per network with ``L`` hidden layers of width ``n``, input dimension ``d`` and ``N`` points:
+The unit is honest: **seconds of CPU time of one core of the reference machine** (an Intel Xeon VM, 2
+cores under KVM, Python 3.11.7, numpy 2.4.6 with OpenBLAS on one thread, as the server computes;
+docs/performance.md). A computation is counted as terms of work, each priced by a rate (``RATES``,
+seconds per count); the estimate is ``Σ count · rate``. For ``S`` stacked networks (seeds) with ``L``
+hidden layers of width ``n``, input dimension ``d``, ``P = parameter_count(L, n, d)`` parameters each,
+activation ``a``, and ``m(x) = min(1, 8x / 32 MiB)`` the share of ``x`` float64 paid at memory's
+speed rather than the caches' (and for new arrays past 32 MiB, glibc's mmap threshold, in page faults):
 
-    forward   F(N) = 2N (d·n + (L−1)·n² + n)  +  ELEMENTWISE · N·n·L
-    gradient  2 F(N)   (δ propagation and the weight-gradient products)
-    kernel    F(G) + 2G (L−1) n²  +  2G² (2nL + d + 1)   on G points (forward, δ, Gram matrices)
+- **training**, per step on ``N`` points (``steps + 1`` forward passes, ``steps`` updates):
+  ``(L+1)·train_layer[a] + S·N·n·L·(train_unit[a] + m(S·N·n)·large_array) + 6·N·S·P·matmul_flop
+  + S·P·(train_weight + m(S·P)·large_weights)`` — numpy's calls per layer, the activation and its
+  slope and the backprop products per unit, the forward, backward and weight-gradient products, and
+  the weights' traffic (read by the products, written by the gradient and the update: from the
+  caches while they are small, from memory once they are not);
+- **an empirical-kernel measurement** between ``G`` and ``G'`` points (``G' = 0``: ``G`` with itself):
+  ``(L+1)·kernel_layer[a] + S·(G+G')·n·L·(kernel_unit[a] + m(S·max(G,G')·n)·large_array)
+  + (4·(G+G')·S·P + 2·S·G·G'·(2nL + d + 1))·matmul_flop`` — forward and δ passes, then the Gram
+  products (``G' = G`` when ``G' = 0``);
+- **weights**: ``S·P·weight_draw`` per width (``init_params``: Gaussian draws and stacking) and
+  ``S·P·weight_snapshot`` per snapshot (the copy kept and the relative change from init);
+- **analytic kernels** between ``G`` and ``G'`` points: ``G·G'·L·analytic_entry[a]`` (arc-cosine or
+  arcsine moments per entry per layer);
+- **eigendecompositions** of ``N × N`` kernels: ``N³·eigen`` each;
+- a fixed ``width`` per width of an experiment (Python's own work, the loss curve, the forecasts).
 
-and every training step of one width costs ``STEP_OVERHEAD`` more (numpy's per-call overhead,
-which dominates narrow networks) plus ``WEIGHT_TRAFFIC`` per weight (reading the weights in four
-matrix products, writing their gradient and the updated weights: memory-bound for wide layers).
+A drift experiment (``drift_work``) adds, per width: weights; one kernel measurement on the districts
+(``train``'s ``2N/λ_max``) and, with an infinite-width reference, a second (the outputs at init); ``S``
+eigendecompositions of ``N × N`` per such measurement; training; ``K`` kernel measurements on the grid.
+Once, with a reference: analytic kernels grid × grid, grid × districts, districts × districts, and an
+``N × N`` eigendecomposition.
+
+**How the rates were measured** (2026-12-01, on the reference machine, its 2 cores shared with other
+work; ``python -m benchmarks.cost --fit`` does it again): ``matmul_flop`` and ``weight_draw`` were timed
+on their own — numpy's float64 products at this code's shapes (``(256, 2048) @ (2048, 2048)``, the
+batched ``(4, 128, 1024) @ (4, 1024, 1024)``: 55–60 GFLOP/s on one thread) and ``init_params``'
+Gaussian draws (21 ns a number). Every other rate was fitted: the CPU time (``time.thread_time``) of
+each of the 62 cases of the script's grid, the least of at least 9 runs, and non-negative least squares
+of the relative error ``estimate / measured − 1``. With these rates every case of that grid lies within
+0.76–1.32× of its measured time (at a fitted machine speed of 1.00); ``tests/ntk/test_cost.py`` checks
+the same shape (within 2× of the machine's fitted speed) on a smaller grid, on any machine. erf costs
+4.7× ReLU per unit in training and 9.7× in a kernel measurement: scipy's ``erf`` and ``exp`` against a
+comparison and a product.
+
+**Which requests are checked.** ``drift_cost`` (GET /experiments/drift) and ``empirical_kernel_cost``
+(POST /kernels with an empirical kernel) are checked against ``compute_budget_s`` before anything runs.
+POST /predictions and the analytic kernels of POST /kernels are not: their schema bounds them (at most
+256 points of dimension ≤ 16, 64 times), and the largest body measured 21 ms of CPU (predictions, depth
+4, erf, 256 + 256 points, 64 discrete times, serialization included) and 8 ms (analytic kernels
+256 × 256): a thousandth of ``compute_timeout_s``. ``prediction_work`` and ``analytic_kernel_work``
+price them for the benchmark and for the test that keeps that true if the bounds change.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from app.ntk.experiments import INPUT_DIM, DriftConfig
 
-ELEMENTWISE = 8            # elementwise passes per unit per layer (bias, activation, slope, products)
-STEP_OVERHEAD = 1e6        # FLOP-equivalents per training step per width: ~40 µs of call overhead at ~25 GFLOP/s
-WEIGHT_TRAFFIC = 60        # FLOP-equivalents per weight per training step: ~7 passes over memory (measured ~3 ns)
+LARGE_ARRAY_BYTES = 32 * 2**20  # past the caches; glibc's largest mmap threshold (new arrays this big fault every page)
+
+RATES: dict[str, float] = {  # seconds of one reference core per count (module docstring: what each counts, how measured)
+    "train_layer:relu": 1.84e-05,     # per layer per training step: numpy's per-call overhead
+    "train_layer:erf": 1.71e-05,
+    "train_unit:relu": 3.38e-09,      # per hidden unit per point per training step
+    "train_unit:erf": 1.59e-08,
+    "train_weight": 1.72e-09,         # per parameter per training step: its traffic from the caches ...
+    "large_weights": 2.55e-09,        # ... and more, the share m(S·P) of it, from memory
+    "kernel_layer:relu": 4.05e-05,    # per layer per empirical-kernel measurement
+    "kernel_layer:erf": 4.94e-05,
+    "kernel_unit:relu": 1.96e-09,     # per hidden unit per point per measurement
+    "kernel_unit:erf": 1.9e-08,
+    "large_array": 7e-09,             # per unit, training or measurement, the share m(S·N·n) on arrays past the caches
+    "matmul_flop": 1.7e-11,           # per floating-point operation of a matrix product (measured: 59 GFLOP/s)
+    "weight_draw": 2.1e-08,           # per parameter drawn at init (measured: Generator.standard_normal, stacking)
+    "weight_snapshot": 1.17e-08,      # per parameter per snapshot: the copy kept and its change from init
+    "analytic_entry:relu": 1.36e-08,  # per kernel entry per layer of an analytic kernel
+    "analytic_entry:erf": 1.73e-08,
+    "eigen": 3.89e-10,                # per N³ of an N × N symmetric eigendecomposition
+    "width": 1.1e-03,                 # per width of a drift experiment
+}
+
+
+class Work:
+    """Counts of each term of the model, by name (``RATES``' keys); :meth:`seconds` prices them."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, float] = defaultdict(float)
+
+    def add(self, term: str, count: float) -> None:
+        """Count ``count`` more of ``term``."""
+        self.counts[term] += count
+
+    def seconds(self, rates: Mapping[str, float] = RATES) -> float:
+        """``Σ_term count · rate``: estimated CPU seconds of one core of the reference machine."""
+        return sum(count * rates[term] for term, count in self.counts.items())
 
 
 @dataclass(frozen=True)
 class Cost:
-    """``flops``: estimated floating-point operations; ``parameters``: numbers in the largest set of
-    stacked parameters held at once; ``result_numbers``: numbers in the returned arrays."""
+    """``seconds``: estimated CPU time on one core of the reference machine; ``parameters``: numbers in the largest
+    set of stacked parameters held at once; ``result_numbers``: numbers in the returned arrays."""
 
-    flops: float
+    seconds: float
     parameters: int
     result_numbers: int
 
 
 def parameter_count(depth: int, width: int, input_dim: int) -> int:
-    """Weights and biases of one network: ``(d+1)n + (L−1)(n+1)n + n + 1``."""
+    """Weights and biases of one network: ``P = (d+1)n + (L−1)(n+1)n + n + 1``."""
     return (input_dim + 1) * width + (depth - 1) * (width + 1) * width + width + 1
 
 
-def forward_flops(depth: int, width: int, input_dim: int, points: int) -> float:
-    """One forward pass of one network on ``points`` inputs."""
-    matmul = 2 * points * (input_dim * width + (depth - 1) * width * width + width)
-    return float(matmul + ELEMENTWISE * points * width * depth)
+def large_share(numbers: float) -> float:
+    """``m(x) = min(1, 8x / LARGE_ARRAY_BYTES)``: how much of ``x`` float64 is paid at memory's speed, not the caches'."""
+    return min(1.0, 8 * numbers / LARGE_ARRAY_BYTES)
 
 
-def kernel_flops(depth: int, width: int, input_dim: int, points1: int, points2: int) -> float:
-    """``empirical_ntk`` of one network between ``points1`` and ``points2`` inputs (one set: pass points2 = 0)."""
-    passes = forward_flops(depth, width, input_dim, points1) + forward_flops(depth, width, input_dim, points2)
-    backprop = 2 * (points1 + points2) * (depth - 1) * width * width
-    grams = 2 * points1 * max(points1, points2) * (2 * width * depth + input_dim + 1)
-    return float(passes + backprop + grams)
+def _units(work: Work, kind: str, activation: str, count: float, array_numbers: float) -> None:
+    """``count`` hidden-unit evaluations (``kind``: train or kernel), on arrays of ``array_numbers`` numbers each."""
+    work.add(f"{kind}_unit:{activation}", count)
+    work.add("large_array", count * large_share(array_numbers))
+
+
+def training_work(work: Work, activation: str, depth: int, width: int, seeds: int, points: int, passes: int) -> None:
+    """``passes`` full-batch gradient-descent steps of ``seeds`` stacked networks on ``points`` inputs."""
+    parameters = seeds * parameter_count(depth, width, INPUT_DIM)
+    work.add(f"train_layer:{activation}", passes * (depth + 1))
+    _units(work, "train", activation, passes * seeds * points * width * depth, seeds * points * width)
+    work.add("matmul_flop", passes * 6 * points * parameters)
+    work.add("train_weight", passes * parameters)
+    work.add("large_weights", passes * parameters * large_share(parameters))
+
+
+def kernel_work(work: Work, activation: str, depth: int, width: int, input_dim: int, seeds: int,
+                points1: int, points2: int = 0, measurements: int = 1) -> None:
+    """``measurements`` empirical NTKs of ``seeds`` stacked networks between ``points1`` and ``points2`` inputs
+    (``points2 = 0``: ``points1`` with themselves, one forward pass)."""
+    parameters = seeds * parameter_count(depth, width, input_dim)
+    points, entries = points1 + points2, seeds * points1 * (points2 or points1)
+    work.add(f"kernel_layer:{activation}", measurements * (depth + 1))
+    _units(work, "kernel", activation, measurements * seeds * points * width * depth,
+           seeds * max(points1, points2) * width)
+    grams = 2 * entries * (2 * width * depth + input_dim + 1)
+    work.add("matmul_flop", measurements * (4 * points * parameters + grams))
+
+
+def analytic_work(work: Work, activation: str, depth: int, points1: int, points2: int) -> None:
+    """``analytic_kernels`` between ``points1`` and ``points2`` inputs."""
+    work.add(f"analytic_entry:{activation}", points1 * points2 * depth)
+
+
+def drift_work(config: DriftConfig) -> Work:
+    """What ``drift_experiment(config)`` does, term by term (module docstring)."""
+    work = Work()
+    seeds, depth, act, districts, grid = config.seeds, config.depth, config.activation, config.districts, config.grid
+    snapshots = len(config.snapshot_steps)
+    reference = config.parameterization != "standard"  # the infinite-width side exists
+    if reference:
+        for points1, points2 in ((grid, grid), (grid, districts), (districts, districts)):
+            analytic_work(work, act, depth, points1, points2)
+        work.add("eigen", districts**3)
+    for width in config.widths:
+        parameters = seeds * parameter_count(depth, width, INPUT_DIM)
+        work.add("width", 1)
+        work.add("weight_draw", parameters)
+        work.add("weight_snapshot", parameters * snapshots)
+        kernel_work(work, act, depth, width, INPUT_DIM, seeds, districts, measurements=1 + reference)
+        work.add("eigen", seeds * districts**3 * (1 + reference))
+        training_work(work, act, depth, width, seeds, districts, config.steps + 1)
+        kernel_work(work, act, depth, width, INPUT_DIM, seeds, grid, measurements=snapshots)
+    return work
 
 
 def drift_cost(config: DriftConfig) -> Cost:
-    """The cost of ``drift_experiment(config)``: training, snapshot kernels on the grid, and the results."""
+    """The cost of ``drift_experiment(config)``: its estimated seconds, the widest width's stacked parameters, and
+    the numbers its result holds (kernels and functions per snapshot, losses per step)."""
     steps, seeds, depth = config.steps + 1, config.seeds, config.depth
-    flops = 0.0
-    for width in config.widths:
-        per_step = 3 * forward_flops(depth, width, INPUT_DIM, config.districts) + WEIGHT_TRAFFIC * parameter_count(
-            depth, width, INPUT_DIM)
-        training = per_step * steps * seeds
-        snapshots = kernel_flops(depth, width, INPUT_DIM, config.grid, 0) * len(config.snapshot_steps) * seeds
-        flops += training + snapshots + STEP_OVERHEAD * steps
     parameters = seeds * parameter_count(depth, max(config.widths), INPUT_DIM)
     per_width = seeds * (len(config.snapshot_steps) * (config.grid**2 + config.grid * 2 + depth + 2) + steps)
-    return Cost(flops, parameters, per_width * len(config.widths))
+    return Cost(drift_work(config).seconds(), parameters, per_width * len(config.widths))
+
+
+def empirical_kernel_work(depth: int, width: int, activation: str, input_dim: int, points1: int, points2: int) -> Work:
+    """One network drawn (``init_params``) and its ``empirical_ntk`` between two sets of points (``points2 = 0``: one)."""
+    work = Work()
+    work.add("weight_draw", parameter_count(depth, width, input_dim))
+    kernel_work(work, activation, depth, width, input_dim, 1, points1, points2)
+    return work
+
+
+def empirical_kernel_cost(depth: int, width: int, activation: str, input_dim: int, points1: int, points2: int) -> Cost:
+    """The cost of POST /kernels' empirical kernel (``points2 = 0``: the points with themselves)."""
+    work = empirical_kernel_work(depth, width, activation, input_dim, points1, points2)
+    return Cost(work.seconds(), parameter_count(depth, width, input_dim), points1 * (points2 or points1))
+
+
+def analytic_kernel_work(depth: int, activation: str, points1: int, points2: int) -> Work:
+    """``analytic_kernels`` between two sets of points (not checked against the budget: module docstring)."""
+    work = Work()
+    analytic_work(work, activation, depth, points1, points2)
+    return work
+
+
+def prediction_work(depth: int, activation: str, train: int, test: int, times: int) -> Work:
+    """POST /predictions (not checked against the budget: module docstring): analytic kernels train × train and
+    test × train, then ``gd_mse_prediction`` — an eigendecomposition, ``Θ* U`` and the modes at each time."""
+    work = Work()
+    analytic_work(work, activation, depth, train, train)
+    analytic_work(work, activation, depth, test, train)
+    work.add("eigen", train**3)
+    work.add("matmul_flop", 2 * test * train * train + 4 * times * train * (train + test))
+    return work

@@ -16,7 +16,7 @@ from schemathesis import checks
 from app.config import Settings
 from app.main import create_app
 
-app = create_app(Settings(compute_budget_flops=2e8, max_result_numbers=200_000, max_parameters=2**20,
+app = create_app(Settings(compute_budget_s=0.01, max_result_numbers=200_000, max_parameters=2**20,
                           compute_timeout_s=20, max_queued=100))
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 

@@ -20,7 +20,7 @@ from app.api.schemas import (
 )
 from app.ntk import MLP, analytic_kernels, empirical_ntk, gd_mse_prediction, init_params
 from app.ntk.checks import Checkpoint
-from app.ntk.cost import Cost, kernel_flops, parameter_count
+from app.ntk.cost import empirical_kernel_cost
 
 router = APIRouter(tags=["kernels"])
 ADVICE = "use a narrower or shallower network, or fewer points"
@@ -37,7 +37,7 @@ async def kernels(body: KernelsRequest, request: Request, service: ServiceDep, s
     x1, x2 = body.arrays()
     if "empirical" in body.kinds:
         d, n1, n2 = x1.shape[1], x1.shape[0], 0 if x2 is None else x2.shape[0]
-        cost = Cost(kernel_flops(body.depth, body.width, d, n1, n2), parameter_count(body.depth, body.width, d), n1 * n1)
+        cost = empirical_kernel_cost(body.depth, body.width, body.activation, d, n1, n2)
         check_budget(cost, settings, ADVICE, location=("body",), result_advice="use fewer points")
     entry = await service.body("kernels:" + body.model_dump_json(), _kernels, body, mlp, x1, x2,
                                gone=request.is_disconnected)
