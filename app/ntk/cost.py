@@ -54,15 +54,19 @@ def kernel_flops(depth: int, width: int, input_dim: int, points1: int, points2: 
 
 
 def drift_cost(config: DriftConfig) -> Cost:
-    """The cost of ``drift_experiment(config)``: training, snapshot kernels on the grid, and the results."""
+    """The cost of ``drift_experiment(config)``: training, snapshot kernels on the grid, and the results.
+
+    A ReLU experiment evaluates one kernel more per width, ``Θ̂(θ_T, P_0)`` (and keeps it), to split the final drift."""
     steps, seeds, depth = config.steps + 1, config.seeds, config.depth
+    kernels = len(config.snapshot_steps) + (1 if config.activation == "relu" else 0)
     flops = 0.0
     for width in config.widths:
         per_step = 3 * forward_flops(depth, width, INPUT_DIM, config.districts) + WEIGHT_TRAFFIC * parameter_count(
             depth, width, INPUT_DIM)
         training = per_step * steps * seeds
-        snapshots = kernel_flops(depth, width, INPUT_DIM, config.grid, 0) * len(config.snapshot_steps) * seeds
+        snapshots = kernel_flops(depth, width, INPUT_DIM, config.grid, 0) * kernels * seeds
         flops += training + snapshots + STEP_OVERHEAD * steps
     parameters = seeds * parameter_count(depth, max(config.widths), INPUT_DIM)
-    per_width = seeds * (len(config.snapshot_steps) * (config.grid**2 + config.grid * 2 + depth + 2) + steps)
+    per_width = seeds * (len(config.snapshot_steps) * (config.grid**2 + config.grid * 2 + depth + 2) + steps
+                         + (kernels - len(config.snapshot_steps)) * config.grid**2 + 2)
     return Cost(flops, parameters, per_width * len(config.widths))
