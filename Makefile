@@ -9,7 +9,7 @@ AUDIT_IGNORES :=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help run demo export test lint typecheck pytest browser fuzz audit bench bench-page bench-api bench-load bench-contention bench-slow-clients clean system-python
+.PHONY: help run demo export test lint typecheck pytest browser fuzz audit bench bench-slopes bench-page bench-api bench-load bench-contention bench-slow-clients clean system-python
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ export: $(VENV)/.runtime ## Static site with the presets' results in ./build/sit
 
 bench: $(VENV)/.runtime ## Benchmarks: kernel throughput against matmul, default experiment time
 	$(BIN)/python -m benchmarks.core
+
+bench-slopes: $(VENV)/.runtime ## The ReLU drift's slope and its two parts' (units switching, the rest), and erf's, widths 16…8192
+	$(BIN)/python -m benchmarks.drift_parts
 
 bench-page: $(VENV)/.dev browser ## First-visit bytes and time to the first and all figures, in headless Chromium
 	$(BIN)/python -m benchmarks.page
