@@ -362,7 +362,8 @@ async function showOverlay(figure, signal) {
     overlays.set(figure.id, { key, document: overlay });
     render(figure, ...documentsFor(figure, doc));
   } catch (error) {
-    if (!signal.aborted && error.name !== "AbortError") status(figure.id, explain(error), "error");
+    if (signal.aborted || error.name === "AbortError") return;
+    status(figure.id, `Drawn without the experiment that goes over it. ${explain(error)}`, "note");
   }
 }
 
