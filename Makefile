@@ -9,7 +9,7 @@ AUDIT_IGNORES :=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help run demo export test lint typecheck pytest browser fuzz audit bench bench-cost bench-page bench-api bench-load bench-contention bench-slow-clients clean system-python
+.PHONY: help run demo export test lint typecheck pytest browser fuzz audit bench bench-cost bench-slopes bench-page bench-api bench-load bench-contention bench-slow-clients clean system-python
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ bench: $(VENV)/.runtime ## Benchmarks: kernel throughput against matmul, default
 
 bench-cost: $(VENV)/.runtime ## The cost model against measured CPU time over a grid of settings (fails outside 2×)
 	$(BIN)/python -m benchmarks.cost
+
+bench-slopes: $(VENV)/.runtime ## The ReLU drift's slope and its two parts' (units switching, the rest), and erf's, widths 16…8192
+	$(BIN)/python -m benchmarks.drift_parts
 
 bench-page: $(VENV)/.dev browser ## First-visit bytes and time to the first and all figures, in headless Chromium
 	$(BIN)/python -m benchmarks.page

@@ -241,6 +241,15 @@ class WidthModel(BaseModel):
     divergence: list[str | None] = Field(description="Why, in words.")
     lr_limit: list[MaybeFloat] = Field(description="2N/λ_max at init: the largest stable learning rate per seed "
                                                    "(null where the kernel is zero at init: no limit).")
+    drift_switching: list[MaybeFloat] | None = Field(
+        description="The part of the final kernel change due to ReLU units switching on or off, per seed: "
+                    "‖Θ̂_T − Θ̂(θ_T, P_0)‖/‖Θ̂_0‖ on the grid, where Θ̂(θ, P) is the kernel of the weights θ with every "
+                    "hidden unit's on/off pattern on the grid held at P (P_0: the patterns at init). "
+                    "Null for erf, whose units do not switch.")
+    drift_smooth: list[MaybeFloat] = Field(
+        description="The rest of the final kernel change, per seed: ‖Θ̂(θ_T, P_0) − Θ̂_0‖/‖Θ̂_0‖, the weights moving "
+                    "with every unit's on/off pattern frozen at init. The two changes add up to Θ̂_T − Θ̂_0 exactly; "
+                    "their norms need not add up to the drift. For erf: the whole final drift.")
 
 
 class ReferenceModel(BaseModel):
@@ -279,7 +288,10 @@ class DriftResponse(BaseModel):
     reference: ReferenceModel | None
     widths: list[WidthModel]
     kernel: KernelSnapshots | None
-    slopes: dict[str, SlopeModel]
+    slopes: dict[str, SlopeModel] = Field(
+        description="Log–log fits against width, over every (width, seed) at the last snapshot: drift, drift_switching "
+                    "(ReLU only), drift_smooth, init_distance (not for the standard parameterization), "
+                    "weight_change_1 … weight_change_{L+1}.")
 
 
 class KernelsResponse(BaseModel):
@@ -383,6 +395,8 @@ def width_document(width: WidthResult) -> dict[str, Any]:
         "diverged_at": width.diverged_at,
         "divergence": list(width.divergence),
         "lr_limit": plot_round(width.lr_limit),
+        "drift_switching": None if width.drift_switching is None else plot_round(width.drift_switching),
+        "drift_smooth": plot_round(width.drift_smooth),
     }
 
 

@@ -171,16 +171,22 @@ def drift_work(config: DriftConfig) -> Work:
         kernel_work(work, act, depth, width, INPUT_DIM, seeds, districts, measurements=1 + reference)
         work.add("eigen", seeds * districts**3 * (1 + reference))
         training_work(work, act, depth, width, seeds, districts, config.steps + 1)
-        kernel_work(work, act, depth, width, INPUT_DIM, seeds, grid, measurements=snapshots)
+        kernel_work(work, act, depth, width, INPUT_DIM, seeds, grid, measurements=snapshots + _split_kernels(config))
     return work
+
+
+def _split_kernels(config: DriftConfig) -> int:
+    """Kernels a ReLU experiment evaluates once more per width, ``Θ̂(θ_T, P_0)``, to split its final drift."""
+    return 1 if config.activation == "relu" else 0
 
 
 def drift_cost(config: DriftConfig) -> Cost:
     """The cost of ``drift_experiment(config)``: its estimated seconds, the widest width's stacked parameters, and
-    the numbers its result holds (kernels and functions per snapshot, losses per step)."""
+    the numbers its result holds (kernels and functions per snapshot, losses per step, the drift's two parts)."""
     steps, seeds, depth = config.steps + 1, config.seeds, config.depth
     parameters = seeds * parameter_count(depth, max(config.widths), INPUT_DIM)
-    per_width = seeds * (len(config.snapshot_steps) * (config.grid**2 + config.grid * 2 + depth + 2) + steps)
+    per_width = seeds * (len(config.snapshot_steps) * (config.grid**2 + config.grid * 2 + depth + 2) + steps
+                         + _split_kernels(config) * config.grid**2 + 2)
     return Cost(drift_work(config).seconds(), parameters, per_width * len(config.widths))
 
 

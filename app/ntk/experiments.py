@@ -15,8 +15,8 @@ import numpy as np
 
 from app.ntk.checks import Checkpoint, require
 from app.ntk.data import RingTask, ring_task
-from app.ntk.kernels import analytic_kernels, kernel_and_output
-from app.ntk.mlp import MLP, Array, init_params, stack_params
+from app.ntk.kernels import analytic_kernels, kernel_and_output, kernel_and_trace
+from app.ntk.mlp import MLP, Array, Masks, init_params, stack_params
 from app.ntk.training import gd_mse_prediction, gp_posterior_mean, train
 
 DEFAULT_WIDTHS = tuple(2**k for k in range(4, 13))  # 16, 32, …, 4096
@@ -93,6 +93,10 @@ class WidthResult:
     - ``forecast`` ``(S, K, G)``: the infinite-width prediction from the same initial outputs (None without one).
     - ``loss`` ``(S, steps + 1)``; ``diverged_at`` ``(S,)`` (−1: never); ``divergence``: reasons in words.
     - ``lr_limit`` ``(S,)``: ``2N/λ_max`` of Θ̂_0 on the districts, the largest stable learning rate.
+    - ``kernel_init_masks`` ``(S, G, G)``: ``Θ̂(θ_T, P_0)``, the final weights' kernel with the activation patterns
+      of init (ReLU; None for erf, whose units have no on/off pattern). See :func:`drift_parts`.
+    - ``drift_switching``, ``drift_smooth`` ``(S,)``: the final drift's two parts (:func:`drift_parts`), each
+      relative to ``‖Θ̂_0‖_F``; for erf ``drift_switching`` is None and ``drift_smooth`` is the whole final drift.
     """
 
     width: int
@@ -106,6 +110,9 @@ class WidthResult:
     diverged_at: np.ndarray
     divergence: tuple[str | None, ...]
     lr_limit: Array
+    kernel_init_masks: Array | None
+    drift_switching: Array | None
+    drift_smooth: Array
 
 
 @dataclass(frozen=True)
@@ -148,7 +155,8 @@ class Reference:
 class DriftResult:
     """A whole experiment: the config, the ring, the infinite-width reference (None for 'standard'),
     the per-width results in width order, and log-log slopes against width (``slopes`` keys:
-    ``drift``, ``init_distance``, ``weight_change_1`` … ``weight_change_{L+1}``)."""
+    ``drift``, ``drift_switching`` (ReLU only), ``drift_smooth``, ``init_distance``,
+    ``weight_change_1`` … ``weight_change_{L+1}``)."""
 
     config: DriftConfig
     task: RingTask
@@ -241,11 +249,19 @@ def run_width(config: DriftConfig, task: RingTask, reference: Reference | None, 
                            for k in range(config.seeds)])
     weights0 = [W for W, _ in params]
     kernels, functions, moves = [], [], []
+    switches = mlp.activation == "relu"
+    masks0: Masks = []            # P_0 on the grid, per hidden layer (ReLU): (S, G, n) bool
+    kernel_init_masks = None      # Θ̂(θ_T, P_0) on the grid (ReLU): (S, G, G)
 
     def measure(step: int, current: list[tuple[Array, Array]]) -> None:
-        kernel, output = kernel_and_output(mlp, current, task.x_grid, checkpoint=checkpoint)
+        nonlocal kernel_init_masks
+        kernel, trace = kernel_and_trace(mlp, current, task.x_grid, checkpoint=checkpoint)
+        if switches and step == 0:
+            masks0.extend(slope > 0 for slope in trace.slopes)
+        if switches and step == config.snapshot_steps[-1]:
+            kernel_init_masks = kernel_and_trace(mlp, current, task.x_grid, checkpoint=checkpoint, masks=masks0)[0]
         kernels.append(kernel)
-        functions.append(output)
+        functions.append(trace.output)
         moves.append(np.stack([_relative(W, W0) for (W, _), W0 in zip(current, weights0, strict=True)], axis=-1))
 
     history = train(mlp, params, task.x_train, task.y_train, learning_rate=config.learning_rate,
@@ -256,6 +272,11 @@ def run_width(config: DriftConfig, task: RingTask, reference: Reference | None, 
     f0_grid = functions[0]
     function = np.where(valid[..., None], f0_grid[:, None] + mlp.alpha * (np.stack(functions, axis=1) - f0_grid[:, None]), np.nan)
     drift = _relative(kernel, kernel[:, :1])
+    if kernel_init_masks is not None:
+        kernel_init_masks = np.where(valid[:, -1, None, None], kernel_init_masks, np.nan)
+        drift_switching, drift_smooth = drift_parts(kernel[:, 0], kernel[:, -1], kernel_init_masks)
+    else:
+        drift_switching, drift_smooth = None, drift[:, -1]
     weight_change = np.where(valid[..., None], np.stack(moves, axis=1), np.nan)
     init_distance, forecast = None, None
     if reference is not None:
@@ -267,7 +288,33 @@ def run_width(config: DriftConfig, task: RingTask, reference: Reference | None, 
                              for k in range(config.seeds)])
     return WidthResult(width=width, kernel=kernel, drift=drift, weight_change=weight_change, init_distance=init_distance,
                        function=function, forecast=forecast, loss=history.loss, diverged_at=history.diverged_at,
-                       divergence=history.reasons, lr_limit=history.lr_limit)
+                       divergence=history.reasons, lr_limit=history.lr_limit, kernel_init_masks=kernel_init_masks,
+                       drift_switching=drift_switching, drift_smooth=drift_smooth)
+
+
+def drift_parts(kernel0: Array, kernel_final: Array, kernel_init_masks: Array) -> tuple[Array, Array]:
+    """Split a ReLU network's final kernel change into ``(switching, smooth)``, each ``‖part‖_F / ‖Θ̂_0‖_F``.
+
+    With ``Θ̂(θ, P)`` the empirical NTK of the weights θ when every hidden unit's on/off pattern on the inputs is
+    given as ``P`` (``φ'(h_l) = P_l`` and ``a_l = h_l ⊙ P_l``; ``kernel_and_trace(..., masks=P)``), and ``P_t`` the
+    network's own patterns at step t, so that ``Θ̂_t = Θ̂(θ_t, P_t)``, the change splits exactly in two:
+
+        Θ̂_T − Θ̂_0 = [Θ̂(θ_T, P_T) − Θ̂(θ_T, P_0)]   switching: units turning on or off, at the trained weights
+                   + [Θ̂(θ_T, P_0) − Θ̂(θ_0, P_0)]   smooth: the weights moving, every unit's pattern frozen at init
+
+    The smooth part is how the kernel of the network with its gates frozen at init (linear in each pre-activation,
+    so a polynomial in the weights) moves between the ReLU network's own θ_0 and θ_T: a smooth function of the weights,
+    like the networks with smooth activations for which Dyer & Gur-Ari (2019) derive a drift ∝ 1/n. The switching part
+    is what ReLU's kinks add. The norms do not add up (``‖total‖ ≤ ‖switching‖ + ‖smooth‖``); the matrices do.
+    Only the final snapshot is split: the slopes against width are fitted there (docs/maths.md §5).
+
+    ``kernel0`` ``Θ̂_0``, ``kernel_final`` ``Θ̂_T`` and ``kernel_init_masks`` ``Θ̂(θ_T, P_0)``: ``(..., G, G)`` → two ``(...)``.
+    """
+    scale = np.linalg.norm(kernel0, axis=(-2, -1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        switching = np.linalg.norm(kernel_final - kernel_init_masks, axis=(-2, -1)) / scale
+        smooth = np.linalg.norm(kernel_init_masks - kernel0, axis=(-2, -1)) / scale
+    return np.asarray(switching), np.asarray(smooth)
 
 
 def _relative(a: Array, b: Array) -> Array:
@@ -281,9 +328,13 @@ def _relative(a: Array, b: Array) -> Array:
 
 
 def fit_slopes(results: list[WidthResult] | tuple[WidthResult, ...]) -> dict[str, SlopeFit]:
-    """Log-log slopes against width of the final drift, each layer's final weight change and the init distance."""
+    """Log-log slopes against width of the final drift and its two parts (:func:`drift_parts`; for erf the smooth part is
+    the whole drift), each layer's final weight change and the init distance."""
     widths = np.array([r.width for r in results], dtype=float)
     series = {"drift": np.stack([r.drift[:, -1] for r in results])}  # (W, S)
+    if results[0].drift_switching is not None:
+        series["drift_switching"] = np.stack([r.drift_switching for r in results if r.drift_switching is not None])
+    series["drift_smooth"] = np.stack([r.drift_smooth for r in results])
     if results[0].init_distance is not None:
         series["init_distance"] = np.stack([r.init_distance for r in results if r.init_distance is not None])
     for layer in range(results[0].weight_change.shape[-1]):

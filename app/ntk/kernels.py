@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from app.ntk.checks import Checkpoint, as_inputs, require
-from app.ntk.mlp import MLP, Array, Params, forward_trace, output_sensitivities
+from app.ntk.mlp import MLP, Array, Masks, Params, Trace, forward_trace, output_sensitivities
 
 
 def empirical_ntk(mlp: MLP, params: Params, x1: Array, x2: Array | None = None,
@@ -38,19 +38,39 @@ def kernel_and_output(mlp: MLP, params: Params, x1: Array, x2: Array | None = No
     trace1 = forward_trace(mlp, params, x1, checkpoint)
     deltas1 = output_sensitivities(params, trace1, checkpoint)
     if x2 is None:
-        trace2, deltas2 = trace1, deltas1
-    else:
-        x2 = as_inputs(x2)
-        require(x2.shape[1] == x1.shape[1], f"x1 and x2 must have the same input dimension, got {x1.shape[1]} and {x2.shape[1]}")
-        trace2 = forward_trace(mlp, params, x2, checkpoint)
-        deltas2 = output_sensitivities(params, trace2, checkpoint)
+        return _layerwise_kernel(trace1, deltas1, trace1, deltas1, checkpoint), trace1.output
+    x2 = as_inputs(x2)
+    require(x2.shape[1] == x1.shape[1], f"x1 and x2 must have the same input dimension, got {x1.shape[1]} and {x2.shape[1]}")
+    trace2 = forward_trace(mlp, params, x2, checkpoint)
+    deltas2 = output_sensitivities(params, trace2, checkpoint)
+    return _layerwise_kernel(trace1, deltas1, trace2, deltas2, checkpoint), trace1.output
+
+
+def kernel_and_trace(mlp: MLP, params: Params, x: Array, checkpoint: Checkpoint | None = None,
+                     masks: Masks | None = None) -> tuple[Array, Trace]:
+    """``(Θ̂(x, x), trace)``: the empirical NTK on one input set ``(N, d)`` → ``(..., N, N)``, and its forward trace.
+
+    The trace's ``slopes`` are, for ReLU, the activation patterns ``P_l = step(h_l)`` ``(..., N, n_l)``. Given
+    ``masks`` (ReLU only, see ``forward_trace``), the kernel is ``Θ̂(θ, P)``: the same layer-by-layer sum, with
+    ``φ'(h_l) = P_l`` and ``a_l = h_l ⊙ P_l`` taken from the given patterns instead of the network's own, i.e. the
+    NTK of the gated linear network whose gates are ``P`` (docs/maths.md §5, "Why ReLU sits between").
+    """
+    x = as_inputs(x)
+    trace = forward_trace(mlp, params, x, checkpoint, masks)
+    deltas = output_sensitivities(params, trace, checkpoint)
+    return _layerwise_kernel(trace, deltas, trace, deltas, checkpoint), trace
+
+
+def _layerwise_kernel(trace1: Trace, deltas1: list[Array], trace2: Trace, deltas2: list[Array],
+                      checkpoint: Checkpoint | None) -> Array:
+    """``Σ_l ⟨δ_l, δ_l'⟩ · (w_lr · w_mult² ⟨a_{l-1}, a_{l-1}'⟩ + b_lr · b_mult²)`` → ``(..., N1, N2)``."""
     kernel: Array = np.zeros(())
     for l, s in enumerate(trace1.scales):
         if checkpoint is not None:
             checkpoint()
         inputs_gram = _gram(trace1.inputs[l], trace2.inputs[l])
         kernel = kernel + _gram(deltas1[l], deltas2[l]) * (s.w_lr * s.w_mult**2 * inputs_gram + s.b_lr * s.b_mult**2)
-    return kernel, trace1.output
+    return kernel
 
 
 def _gram(a: Array, b: Array) -> Array:

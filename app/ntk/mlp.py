@@ -31,6 +31,7 @@ from app.ntk.checks import Checkpoint, as_inputs, require
 
 Array = NDArray[np.float64]
 Params = list[tuple[Array, Array]]  # [(W_l, b_l)]: W (..., fan_in, fan_out), b (..., fan_out)
+Masks = list[NDArray[np.bool_]]     # [P_l]: ReLU activation patterns per hidden layer, (..., N, n_l)
 
 ACTIVATIONS = ("relu", "erf")
 PARAMETERIZATIONS = ("ntk", "standard", "mean_field")
@@ -158,19 +159,32 @@ class Trace(NamedTuple):
     output: Array         # f(x): (..., N)
 
 
-def forward_trace(mlp: MLP, params: Params, x: Array, checkpoint: Checkpoint | None = None) -> Trace:
+def forward_trace(mlp: MLP, params: Params, x: Array, checkpoint: Checkpoint | None = None,
+                  masks: Masks | None = None) -> Trace:
     """Run the network on ``x`` ``(N, d)`` keeping each layer's input and activation slope.
 
-    ``checkpoint()``, if given, is called before each hidden layer (it may raise to abandon the work)."""
+    ``masks``, for ReLU only: one activation pattern ``P_l`` per hidden layer, ``(..., N, n_l)`` bool,
+    used instead of the network's own ``step(h_l)``: ``a_l = h_l ⊙ P_l`` and ``φ'(h_l) = P_l``. That is a gated
+    linear network, linear in each pre-activation once the gates are given; with ``P_l = step(h_l)`` it is the
+    ReLU network itself, exactly (``masks=None``). Its kernel ``Θ̂(θ, P)`` is the one docs/maths.md §5 splits the
+    drift with. ``checkpoint()``, if given, is called before each hidden layer (it may raise to abandon the work)."""
     scales = layer_scales(mlp, x.shape[-1])
+    if masks is not None:
+        require(mlp.activation == "relu", f"activation patterns are 0/1 gates of ReLU units; {mlp.activation} has none")
+        require(len(masks) == len(params) - 1, f"one mask per hidden layer: {len(params) - 1} expected, got {len(masks)}")
     inputs, slopes = [x], []
     a = x
-    for s, (W, b) in zip(scales[:-1], params[:-1], strict=False):
+    for l, (s, (W, b)) in enumerate(zip(scales[:-1], params[:-1], strict=False)):
         if checkpoint is not None:
             checkpoint()
         h = _scaled_matmul(s.w_mult, a, W)
         h += s.b_mult * b[..., None, :]
-        a, slope = activate(mlp.activation, h)
+        if masks is None:
+            a, slope = activate(mlp.activation, h)
+        else:
+            require(masks[l].shape == h.shape, f"the mask of hidden layer {l + 1} must be shaped {h.shape}, got {masks[l].shape}")
+            slope = masks[l].astype(np.float64)
+            a = np.multiply(h, slope, out=h)
         inputs.append(a)
         slopes.append(slope)
     s, (W, b) = scales[-1], params[-1]

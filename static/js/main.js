@@ -24,12 +24,14 @@ let controller = null; // aborts the requests of a superseded state
 let player = null;     // the running animation, if any
 let savedNote = null;  // set while the figures show saved results because the API failed
 let shownExperiment = null; // experimentKey() of the live experiment on show
+const overlays = new Map(); // figure id → { key, document }: the last overlay each figure drew (needs.overlay)
 
 // Every [data-figure] element, mounted by the module named after it (templates/_sections.html preloads it). A mounted
 // figure: { id, needs, draw(...documents, state), sketch(...) } (figures/plot.js mountFigure). What a module's `needs`
 // declares: document "experiment" (drawn from the drift document of the state's experiment) or "comparison" (from the
 // NTK scaling's document and needs.scaling(state)'s); view: redrawn when only the view (district, time) changes;
-// progress: sketched from the widths done so far while the experiment streams in.
+// progress: sketched from the widths done so far while the experiment streams in; overlay(state): the API parameters of
+// a second experiment drawn over the state's, so the figure draws (document, overlay document or null, state).
 async function mountFigures() {
   const elements = [...document.querySelectorAll("[data-figure]")];
   return Promise.all(elements.map(async (element) => {
@@ -234,6 +236,17 @@ function playWidths() {
 
 // --- fetching and drawing ------------------------------------------------------------------------
 
+// The second experiment a figure draws over the state's (needs.overlay), as query parameters (no kernels asked for).
+const overlayParams = (figure, state) => driftParams(state, { ...figure.needs.overlay(state), kernel_width: null });
+
+// The documents a figure of the state's experiment is drawn from: that experiment's, and with needs.overlay the
+// overlay's for the state now, or null (not arrived yet, or it could not be had).
+function documentsFor(figure, main) {
+  if (!figure.needs.overlay) return [main];
+  const drawn = overlays.get(figure.id);
+  return [main, drawn && drawn.key === overlayParams(figure, store.get()).toString() ? drawn.document : null];
+}
+
 // Draw a figure from its documents and the state now, with the note about saved results when one applies. A figure
 // that fails to draw says so in its own place; the others are drawn all the same.
 function render(figure, ...documents) {
@@ -252,7 +265,7 @@ function renderView() {
   if (!doc) return;
   fitView();
   syncViewControls();
-  for (const figure of figures) if (figure.needs.view) render(figure, doc);
+  for (const figure of figures) if (figure.needs.view) render(figure, ...documentsFor(figure, doc));
   if (!player) announceView();
 }
 
@@ -302,7 +315,7 @@ async function run() {
         for (const figure of figures.filter((f) => f.needs.progress)) {
           status(figure.id, `Computing… ${partial.widths.length} of ${count} widths done`, "busy");
           try {
-            figure.sketch(partial, store.get());
+            figure.sketch(...documentsFor(figure, partial), store.get());
           } catch {
             // a sketch that fails is left out: the figure is drawn (or says why not) once the result is complete
           }
@@ -312,7 +325,7 @@ async function run() {
     if (signal.aborted) return;
     shownExperiment = experimentKey(store.get());
     show(result);
-    await showComparisons(signal, null);
+    await Promise.all([showOverlays(signal), showComparisons(signal, null)]);
   } catch (error) {
     if (signal.aborted || error.name === "AbortError") return;
     if (!STATIC && unreachable(error) && await showSaved(error, signal)) return;
@@ -327,7 +340,9 @@ async function run() {
 // renderView(), which also announces it.
 function show(result) {
   doc = result;
-  for (const figure of figures) if (figure.needs.document === "experiment" && !figure.needs.view) render(figure, doc);
+  for (const figure of figures) {
+    if (figure.needs.document === "experiment" && !figure.needs.view) render(figure, ...documentsFor(figure, doc));
+  }
   renderView();
 }
 
@@ -351,6 +366,29 @@ async function showSaved(error, signal) {
   show(result);
   await showComparisons(signal, preset);
   return true;
+}
+
+// The overlays of the live experiment on show (needs.overlay), each fetched once and drawn when it arrives (a saved copy
+// has none: those figures are drawn without). An overlay that is the experiment itself is not fetched again.
+async function showOverlays(signal) {
+  for (const figure of figures) if (figure.needs.overlay) await showOverlay(figure, signal);
+}
+
+async function showOverlay(figure, signal) {
+  const state = store.get();
+  const params = overlayParams(figure, state);
+  const key = params.toString();
+  if (overlays.get(figure.id)?.key === key) return; // drawn with the document already
+  status(figure.id, "Computing the experiment drawn over this one…", "busy");
+  try {
+    const overlay = key === driftParams(state, { kernel_width: null }).toString() ? doc : await getDrift(params, signal);
+    if (signal.aborted) return;
+    overlays.set(figure.id, { key, document: overlay });
+    render(figure, ...documentsFor(figure, doc));
+  } catch (error) {
+    if (signal.aborted || error.name === "AbortError") return;
+    status(figure.id, `Drawn without the experiment that goes over it. ${explain(error)}`, "note");
+  }
 }
 
 // The figures that compare two scalings (needs.document "comparison"), once the drift document is on show; savedId:

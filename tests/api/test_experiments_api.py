@@ -53,6 +53,21 @@ def test_the_mean_field_reference_has_no_nngp_band_and_says_why(client: TestClie
     assert len(sent["ntk_mean"]) == SMALL["grid"]
 
 
+def test_the_document_carries_the_two_parts_of_the_drift_and_their_slopes(client: TestClient) -> None:
+    relu = client.get(URL, params=SMALL).json()
+    expected = drift_experiment(SMALL_CONFIG)
+    for sent, width in zip(relu["widths"], expected.widths, strict=True):
+        assert width.drift_switching is not None
+        np.testing.assert_allclose(sent["drift_switching"], width.drift_switching, rtol=5e-4, atol=0)
+        np.testing.assert_allclose(sent["drift_smooth"], width.drift_smooth, rtol=5e-4, atol=0)
+    for name in ("drift_switching", "drift_smooth"):
+        assert relu["slopes"][name]["slope"] == expected.slopes[name].slope
+    erf = client.get(URL, params=SMALL | {"activation": "erf"}).json()
+    DriftResponse.model_validate(erf)
+    assert all(w["drift_switching"] is None for w in erf["widths"]) and "drift_switching" not in erf["slopes"]
+    assert [w["drift_smooth"] for w in erf["widths"]] == [[seed[-1] for seed in w["drift"]] for w in erf["widths"]]
+
+
 def test_no_parameters_means_the_default_experiment(client: TestClient) -> None:
     document = client.get(URL).json()
     assert document["query"]["widths"] == "16,32,64,128,256,512,1024,2048,4096"

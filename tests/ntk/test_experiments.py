@@ -23,7 +23,10 @@ def test_results_have_the_documented_shapes() -> None:
     assert width.function.shape == (2, 3, 12) and width.forecast is not None and width.forecast.shape == (2, 3, 12)
     assert width.loss.shape == (2, 21) and width.init_distance is not None and width.init_distance.shape == (2,)
     assert result.reference is not None and result.reference.mean_forecast.shape == (3, 12)
-    assert set(result.slopes) == {"drift", "init_distance", "weight_change_1", "weight_change_2", "weight_change_3"}
+    assert width.kernel_init_masks is not None and width.kernel_init_masks.shape == (2, 12, 12)
+    assert width.drift_switching is not None and width.drift_switching.shape == width.drift_smooth.shape == (2,)
+    assert set(result.slopes) == {"drift", "drift_switching", "drift_smooth", "init_distance",
+                                  "weight_change_1", "weight_change_2", "weight_change_3"}
 
 
 def test_the_forecast_is_the_linearized_network_with_the_analytic_kernel_from_the_same_start() -> None:
@@ -58,6 +61,15 @@ def test_ntk_drift_falls_with_width_between_the_two_reference_slopes() -> None:
     drift, init = result.slopes["drift"], result.slopes["init_distance"]
     assert -1.2 < drift.slope < -0.5, drift
     assert -0.75 < init.slope < -0.3, init  # the init kernel's fluctuation: ∝ n^(−1/2)
+    # Its two parts (docs/maths.md §5, "Why ReLU sits between"): units switching on/off fall like drift itself, the
+    # rest like 1/n. Measured here: switching −0.73 ± 0.06, smooth −0.99 ± 0.04; the smooth part is the smaller at
+    # every width from 256 on.
+    switching, smooth = result.slopes["drift_switching"], result.slopes["drift_smooth"]
+    assert -0.95 < switching.slope < -0.5, switching
+    assert -1.2 < smooth.slope < -0.85, smooth
+    assert smooth.slope < switching.slope - 0.1
+    for width in result.widths[1:]:
+        assert width.drift_switching is not None and np.all(width.drift_smooth < width.drift_switching)
 
 
 def test_mean_field_drift_does_not_fall_with_width() -> None:
@@ -96,7 +108,8 @@ def test_a_checkpoint_runs_before_every_training_step_and_kernel_layer_and_can_a
     calls: list[int] = []
     drift_experiment(SMALL, checkpoint=lambda: calls.append(1))
     per_kernel = SMALL.depth + SMALL.depth + (SMALL.depth + 1)  # forward and backward per hidden layer; Gram per layer
-    assert len(calls) == len(SMALL.widths) * (SMALL.steps + 1 + SMALL.snapshots * per_kernel)
+    kernels = SMALL.snapshots + 1  # and Θ̂(θ_T, P_0) for the split of a ReLU network's drift
+    assert len(calls) == len(SMALL.widths) * (SMALL.steps + 1 + kernels * per_kernel)
 
     class Abandon(Exception):
         pass

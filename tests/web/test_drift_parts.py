@@ -1,0 +1,36 @@
+"""The drift figure draws the two parts of the ReLU drift and the erf overlay from real data (docs/maths.md §5)."""
+
+from __future__ import annotations
+
+import math
+
+from playwright.sync_api import Browser
+
+from tests.web.conftest import PageLog, wait_until
+
+# A small experiment, so that the ReLU one and its erf overlay compute in seconds.
+URL = "/embed/drift?v=1&widths=32,128,512,2048&width=128&steps=200"
+SERIES = ("switching part", "smooth part", "same roads with erf units")
+TRACES = """() => (document.querySelector('[data-figure=drift]').data || [])
+  .map((t) => ({ name: t.name, x: [...t.x], y: [...t.y], showlegend: t.showlegend !== false }))"""
+
+
+def test_the_drift_figure_draws_the_switching_and_smooth_parts_and_the_erf_overlay(browser: Browser, base_url: str) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    log = PageLog(page)
+    page.goto(base_url + URL)
+    wait_until(page, f"() => ({TRACES})().some((t) => t.name.startsWith('{SERIES[-1]}'))", seconds=120)
+    traces = page.evaluate(TRACES)
+    for series in SERIES:
+        drawn = [t for t in traces if t["name"].startswith(series)]
+        points = next(t for t in drawn if t["showlegend"])  # the measured points, with the slope in their legend entry
+        assert points["x"] and all(isinstance(y, (int, float)) and math.isfinite(y) and y > 0 for y in points["y"]), series
+        assert "(slope -" in points["name"], points["name"]  # a fitted, falling slope, from the document
+        fit = next(t for t in drawn if not t["showlegend"])  # and its fitted line
+        assert fit["x"] == [32, 2048] and all(math.isfinite(y) and y > 0 for y in fit["y"]), series
+    summary = page.locator("#drift-summary").inner_text()
+    assert "switching on or off falls like width^-" in summary and "with erf units" in summary
+    header = page.evaluate("() => [...document.querySelectorAll('[data-table=drift] th')].map((th) => th.textContent)")
+    assert header[-3:] == ["switching part", "smooth part", "erf kernel drift"]
+    assert log.errors == []
+    page.close()
