@@ -56,7 +56,7 @@ def test_the_exported_page_draws_the_default_experiment_with_no_server(browser: 
     log = PageLog(page)
     page.goto(static_site + "/index.html")
     wait_until(page, ALL_DRAWN)
-    assert "width^-0.7" in page.locator("#drift-summary").inner_text()
+    assert "width to the power −0.7" in page.locator("#drift-summary").inner_text()
     page.select_option("#control-preset", "narrow-vs-wide")
     wait_until(page, "() => document.querySelector('[data-figure=drift]').layout.xaxis.tickvals.length === 2")
     assert log.errors == []

@@ -46,7 +46,7 @@ def test_with_the_api_unreachable_a_saved_scenario_is_drawn_and_labelled(browser
         assert kind == "note", figure
         assert text.startswith("The server could not be reached, so this shows the saved results of the scenario "
                                "“Wider roads, steadier traffic”."), text
-    assert "width^-0.7" in page.locator("#drift-summary").inner_text()  # the saved numbers, really drawn
+    assert "width to the power −0.7" in page.locator("#drift-summary").inner_text()  # the saved numbers, really drawn
     page.locator("#control-time").fill("2")  # a view change redraws the figures: the note stays with them
     wait_until(page, "() => document.querySelector('[data-figure=ring]').layout.annotations[0].text.includes('step 200')")
     assert statuses(page)["ring"][1] == "note"

@@ -34,7 +34,7 @@ def test_the_page_draws_every_figure_from_real_data_with_no_console_error(browse
         assert points > 0, figure
         assert page.locator(f"#{figure}-summary").inner_text().strip(), f"{figure} has no text summary"
         assert page.locator(f"[data-table={figure}] table tr").count() > 1, f"{figure} has no data table"
-    assert "width^-0.7" in page.locator("#drift-summary").inner_text()  # the measured slope, not a constant
+    assert "width to the power −0.7" in page.locator("#drift-summary").inner_text()  # the measured slope, not a constant
     assert page.locator("math").count() >= 5  # formulas rendered as MathML on the server
     assert log.errors == []
     page.close()

@@ -1,5 +1,5 @@
 // When the analogy breaks: drift against width for the NTK scaling and another one.
-import { COLORS, DASHES, MARKERS, baseLayout, mountFigure, round } from "./plot.js";
+import { COLORS, DASHES, MARKERS, baseLayout, mountFigure, round, signed } from "./plot.js";
 
 const COMPARISONS = {
   mean_field: { label: "mean-field scaling", overrides: { parameterization: "mean_field", depth: 1, alpha: 1 } },
@@ -21,7 +21,7 @@ const finalMedian = (w) => {
 export function spec(base, other, state) {
   const series = [["NTK scaling", base], [COMPARISONS[state.compare].label, other]];
   const data = series.map(([label, doc], i) => ({
-    name: `${label} (slope ${doc.slopes.drift.slope === null ? "—" : doc.slopes.drift.slope.toFixed(2)})`,
+    name: `${label} (slope ${doc.slopes.drift.slope === null ? "—" : signed(doc.slopes.drift.slope)})`,
     x: doc.widths.map((w) => w.width), y: doc.widths.map(finalMedian), type: "scatter", mode: "lines+markers",
     marker: { color: COLORS[i], symbol: MARKERS[i], size: 9 }, line: { color: COLORS[i], dash: DASHES[i], width: 2 },
     hovertemplate: `width %{x}: kernel moved %{y:.3g}<extra>${label}</extra>`,
@@ -40,7 +40,7 @@ export function summary(base, other, state) {
   const label = COMPARISONS[state.compare].label;
   const otherSlope = slope(other);
   if (otherSlope === null) return `With the ${label}, too many networks diverged to fit a slope — the analogy broke outright.`;
-  return `NTK scaling: drift ∝ width^${slope(base).toFixed(2)}; ${label}: width^${otherSlope.toFixed(2)}.`;
+  return `NTK scaling: drift ∝ width to the power ${signed(slope(base))}; ${label}: to the power ${signed(otherSlope)}.`;
 }
 
 export function table(base, other, state) {

@@ -1,5 +1,5 @@
 // Wider roads, steadier traffic: kernel drift against width on log–log axes.
-import { COLORS, DASHES, MARKERS, baseLayout, mountFigure, round } from "./plot.js";
+import { COLORS, DASHES, MARKERS, baseLayout, mountFigure, powerLaw, round, signed } from "./plot.js";
 
 // Drawn from the experiment (its drift document), and sketched from the widths done so far while it streams in; over
 // it, the same experiment with erf units (overlay: the API parameters that change), whose units never switch off.
@@ -14,7 +14,7 @@ const median = (values) => {
 };
 
 function slopeLabel(fit) {
-  return fit && fit.slope !== null ? `${fit.slope.toFixed(2)} ± ${fit.stderr.toFixed(2)}` : "—";
+  return fit && fit.slope !== null ? `${signed(fit.slope)} ± ${fit.stderr.toFixed(2)}` : "—";
 }
 
 const fitted = (fit) => fit && fit.slope !== null;
@@ -124,7 +124,7 @@ export function spec(doc, overlay, state) {
   return { data, layout };
 }
 
-const power = (fit) => `width^${fit.slope.toFixed(2)} ± ${fit.stderr.toFixed(2)}`;
+const power = (fit) => powerLaw(fit);
 
 export function summary(doc, overlay) {
   const fit = doc.slopes?.drift;

@@ -1,5 +1,5 @@
 // Why a wide road's map freezes: every layer's weights move less as the road widens, while the answers move as far.
-import { COLORS, DASHES, MARKERS, baseLayout, mountFigure, round } from "./plot.js";
+import { COLORS, DASHES, MARKERS, baseLayout, mountFigure, round, signed } from "./plot.js";
 
 // Drawn from the experiment (its drift document), and sketched from the widths done so far while it streams in.
 export const needs = { document: "experiment", progress: true };
@@ -11,7 +11,6 @@ const mean = (values) => {
   const finite = values.filter((v) => v !== null && Number.isFinite(v));
   return finite.length ? finite.reduce((s, v) => s + v, 0) / finite.length : null;
 };
-const minus = (value) => value.toFixed(2).replace("-", "−");
 
 // How far one seed's answers moved over the day: the root mean square of f_T − f_0 over the ring (null if diverged).
 function answerMoved(width, seed) {
@@ -41,7 +40,7 @@ function series(doc) {
 }
 
 function fitLabel(fit) {
-  return fit && fit.slope !== null ? `slope ${minus(fit.slope)} ± ${fit.stderr.toFixed(2)}` : "no fit";
+  return fit && fit.slope !== null ? `slope ${signed(fit.slope)} ± ${fit.stderr.toFixed(2)}` : "no fit";
 }
 
 export function spec(doc, state) {

@@ -56,6 +56,12 @@ export function mountFigure(element, { spec, summary, table }) {
   };
 }
 
+// A number with a true minus sign (U+2212), as the page's text and legends write it: −0.75, not -0.75.
+export const signed = (value, digits = 2) => value.toFixed(digits).replace("-", "−");
+
+// A fitted power law in words, for summaries and legends: "width to the power −0.75 ± 0.02".
+export const powerLaw = (fit, variable = "width") => `${variable} to the power ${signed(fit.slope)} ± ${fit.stderr.toFixed(2)}`;
+
 export const round = (value, digits = 4) => (value === null || value === undefined ? "" : Number(value.toPrecision(digits)));
 
 // Fill the figure's data table and its CSV link from columns and rows.
