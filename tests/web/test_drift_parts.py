@@ -25,7 +25,7 @@ def test_the_drift_figure_draws_the_switching_and_smooth_parts_and_the_erf_overl
         drawn = [t for t in traces if t["name"].startswith(series)]
         points = next(t for t in drawn if t["showlegend"])  # the measured points, with the slope in their legend entry
         assert points["x"] and all(isinstance(y, (int, float)) and math.isfinite(y) and y > 0 for y in points["y"]), series
-        assert "(slope -" in points["name"], points["name"]  # a fitted, falling slope, from the document
+        assert "(slope −" in points["name"], points["name"]  # a fitted, falling slope (a true minus), from the document
         fit = next(t for t in drawn if not t["showlegend"])  # and its fitted line
         assert fit["x"] == [32, 2048] and all(math.isfinite(y) and y > 0 for y in fit["y"]), series
     summary = page.locator("#drift-summary").inner_text()
