@@ -18,9 +18,9 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from app.ntk import DriftConfig, DriftResult, WidthResult, drift_experiment, init_params, loglog_fit, stack_params, train
-from app.ntk.experiments import INPUT_DIM
-from app.ntk.mlp import Params, forward_trace
+from app.ntk import DriftConfig, DriftResult, WidthResult, drift_experiment, loglog_fit
+from app.ntk.experiments import trained_networks
+from app.ntk.mlp import forward_trace
 
 Pick = Callable[[WidthResult], "np.ndarray | None"]
 SERIES: dict[str, Pick] = {  # name → the final value per seed of one width (None: not measured, e.g. switching for erf)
@@ -66,13 +66,9 @@ def switched_share(config: DriftConfig, width: int) -> float:
     """Of all (unit, grid point, seed) triples of one ReLU width, the share whose unit is on at init and off at the
     end, or the reverse (the networks drawn and trained exactly as ``run_width`` does; all hidden layers)."""
     mlp, task = config.mlp(width), config.task()
-    params = stack_params([init_params(mlp, INPUT_DIM, np.random.default_rng([config.seed + k, width]))
-                           for k in range(config.seeds)])
-    final: list[Params] = []
-    train(mlp, params, task.x_train, task.y_train, learning_rate=config.learning_rate, steps=config.steps,
-          snapshot_steps=(config.steps,), on_snapshot=lambda step, p: final.append(p))
-    before = forward_trace(mlp, params, task.x_grid).slopes
-    after = forward_trace(mlp, final[0], task.x_grid).slopes
+    initial, final = trained_networks(config, width)
+    before = forward_trace(mlp, initial, task.x_grid).slopes
+    after = forward_trace(mlp, final, task.x_grid).slopes
     return float(sum((a != b).sum() for a, b in zip(before, after, strict=True)) / sum(a.size for a in before))
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from app.ntk.checks import Checkpoint, require
 from app.ntk.data import RingTask, ring_task
 from app.ntk.kernels import analytic_kernels, kernel_and_output, kernel_and_trace
-from app.ntk.mlp import MLP, Array, Masks, init_params, stack_params
+from app.ntk.mlp import MLP, Array, Masks, Params, init_params, stack_params
 from app.ntk.training import gd_mse_prediction, gp_posterior_mean, train
 
 DEFAULT_WIDTHS = tuple(2**k for k in range(4, 13))  # 16, 32, …, 4096
@@ -238,6 +238,24 @@ def _nngp_prior_and_posterior(config: DriftConfig, nngp_grid: Array, nngp_grid_t
     return np.diagonal(nngp_grid).copy(), posterior.mean, posterior.note
 
 
+def initial_networks(config: DriftConfig, width: int) -> Params:
+    """The experiment's ``config.seeds`` networks of one width at init, stacked: seed ``k`` is drawn from
+    ``default_rng([config.seed + k, width])``, so every width and every rerun draws the same networks."""
+    mlp = config.mlp(width)
+    return stack_params([init_params(mlp, INPUT_DIM, np.random.default_rng([config.seed + k, width]))
+                         for k in range(config.seeds)])
+
+
+def trained_networks(config: DriftConfig, width: int) -> tuple[Params, Params]:
+    """The networks of one width at init and after ``config.steps`` steps, stacked, drawn and trained as the
+    experiment does (for checks and measurements that need the networks themselves, not only their kernels)."""
+    task, initial = config.task(), initial_networks(config, width)
+    final: list[Params] = []
+    train(config.mlp(width), initial, task.x_train, task.y_train, learning_rate=config.learning_rate,
+          steps=config.steps, snapshot_steps=(config.steps,), on_snapshot=lambda step, p: final.append(p))
+    return initial, final[0]
+
+
 def run_width(config: DriftConfig, task: RingTask, reference: Reference | None, width: int,
               checkpoint: Checkpoint | None = None) -> WidthResult:
     """Train ``config.seeds`` networks of one width together and measure them at every snapshot.
@@ -245,8 +263,7 @@ def run_width(config: DriftConfig, task: RingTask, reference: Reference | None, 
     ``checkpoint``: see ``train``.
     """
     mlp = config.mlp(width)
-    params = stack_params([init_params(mlp, INPUT_DIM, np.random.default_rng([config.seed + k, width]))
-                           for k in range(config.seeds)])
+    params = initial_networks(config, width)
     weights0 = [W for W, _ in params]
     kernels, functions, moves = [], [], []
     switches = mlp.activation == "relu"

@@ -12,8 +12,8 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 
-from app.ntk import DriftConfig, DriftResult, drift_experiment, init_params, stack_params, train
-from app.ntk.experiments import INPUT_DIM, drift_parts
+from app.ntk import DriftConfig, DriftResult, drift_experiment, init_params, stack_params
+from app.ntk.experiments import drift_parts, trained_networks
 from app.ntk.kernels import kernel_and_trace
 from app.ntk.mlp import Params, forward_trace
 from tests.ntk.oracles import gated_jacobian_ntk, jacobian_ntk, relu_patterns
@@ -36,15 +36,9 @@ class Small(NamedTuple):
 
 def networks(config: DriftConfig) -> tuple[list[Params], list[Params]]:
     """Each seed's parameters at init and after training, drawn and trained as ``drift_experiment`` does."""
-    width = config.widths[0]
-    mlp, task = config.mlp(width), config.task()
-    params = stack_params([init_params(mlp, INPUT_DIM, np.random.default_rng([config.seed + k, width]))
-                           for k in range(config.seeds)])
-    final: list[Params] = []
-    train(mlp, params, task.x_train, task.y_train, learning_rate=config.learning_rate, steps=config.steps,
-          snapshot_steps=(config.steps,), on_snapshot=lambda step, p: final.append(p))
-    return ([[(W[k], b[k]) for W, b in params] for k in range(config.seeds)],
-            [[(W[k], b[k]) for W, b in final[0]] for k in range(config.seeds)])
+    initial, final = trained_networks(config, config.widths[0])
+    return ([[(W[k], b[k]) for W, b in initial] for k in range(config.seeds)],
+            [[(W[k], b[k]) for W, b in final] for k in range(config.seeds)])
 
 
 @pytest.fixture(scope="module")
