@@ -98,12 +98,8 @@ export function spec(doc, overlay, state) {
       });
     }
   }
-  const layers = doc.widths[0]?.weight_change[0][0].length ?? 0;
+  // Each layer's weight movement is drawn in the freezing figure (section 4), not here: this legend would not fit.
   const extra = [["init_distance", "initial kernel's distance from the analytic one", (w) => w.init_distance]];
-  if (layers) {
-    extra.push(["weight_change_1", "input weights' relative movement", (w) => w.weight_change.map((s) => last(s)[0])]);
-    extra.push([`weight_change_${layers}`, "readout weights' relative movement", (w) => w.weight_change.map((s) => last(s)[layers - 1])]);
-  }
   extra.forEach(([key, label, pick], i) => {
     const y = doc.widths.map((w) => (pick(w) ? median(pick(w)) : null));
     if (y.every((v) => v === null)) return;
@@ -119,7 +115,7 @@ export function spec(doc, overlay, state) {
     shapes: [{ type: "line", xref: "x", yref: "paper", x0: state.width, x1: state.width, y0: 0, y1: 1,
       line: { color: "#999", width: 1, dash: "dot" } }],
     datarevision: `${doc.widths.length}-${state.width}-${erfOverlay(doc, overlay) ? "erf" : ""}`,
-    height: 460,
+    height: 540,
   });
   return { data, layout };
 }
