@@ -21,6 +21,7 @@ COPY --from=build /opt/venv /opt/venv
 COPY app ./app
 COPY static ./static
 COPY templates ./templates
+COPY vendor ./vendor
 # Every scenario's results, saved at build time (~10 s): the page falls back to them when the API cannot answer.
 RUN python -m app export /srv/site > /dev/null
 ENV LANES_FALLBACK_DIR=/srv/site/data

@@ -4,7 +4,7 @@
 
     OUTDIR/index.html                       the explainer (assets linked relatively: works under any sub-path)
     OUTDIR/embed/<figure>/index.html        each embed
-    OUTDIR/static/<version>/…, OUTDIR/vendor/plotly-<version>.min.js
+    OUTDIR/static/<version>/…, OUTDIR/vendor/plotly-cartesian-<version>.min.js
     OUTDIR/data/presets.json                the scenarios, as GET /api/v1/presets answers them
     OUTDIR/data/<preset>/<width>.json       each preset's experiment, with that width's kernels
     OUTDIR/data/<preset>/compare-mean_field.json   the mean-field comparison of section 5

@@ -1,4 +1,4 @@
-"""The page's HTTP side: security headers, no inline script, plotly.js from the installed package."""
+"""The page's HTTP side: security headers, no inline script, plotly.js from its vendored bundle."""
 
 from __future__ import annotations
 
@@ -29,13 +29,14 @@ def test_the_page_has_no_inline_script_and_no_remote_resource(client: TestClient
     assert '<html lang="en">' in html and "<title>" in html and "<main" in html and "<h1>" in html
 
 
-def test_plotly_js_comes_from_the_installed_package_under_a_versioned_url(client: TestClient) -> None:
+def test_plotly_js_comes_from_the_vendored_bundle_under_a_versioned_url(client: TestClient) -> None:
     assert f'src="/{PLOTLY_URL}"' in client.get("/").text
     response = client.get("/" + PLOTLY_URL)
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/javascript")
     assert response.content == PLOTLY_JS.read_bytes()  # the client undoes the gzip
     assert response.headers["content-encoding"] == "gzip" and "immutable" in response.headers["cache-control"]
     assert client.get("/vendor/plotly-0.0.1.min.js").status_code == 404
+    assert client.get("/vendor/SHA256SUMS").status_code == 404  # only the bundle is served from vendor/
 
 
 def test_every_section_shows_its_card_with_maths_as_mathml(client: TestClient) -> None:
