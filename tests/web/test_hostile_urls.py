@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import socket
 import urllib.request
+from typing import Any
 from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import Browser, Page
 
+from app.web.routes import ASSETS_VERSION
 from tests.web.conftest import ALL_DRAWN, wait_until
 
 PARAMETERS = ["preset", "widths", "width", "depth", "activation", "w_std", "b_std", "parameterization", "alpha",
@@ -65,30 +67,56 @@ def controls_message(page: Page) -> str:
     return page.locator('[data-status="controls"]').inner_text()
 
 
+def parse(page: Page, queries: list[str]) -> list[dict[str, Any]]:
+    """The page's own URL parser (static/js/state.js ``parseState``) on each query: ``{state, problems}``."""
+    return page.evaluate("""async ([url, queries]) => {
+        const { parseState } = await import(url);
+        return queries.map((q) => { const { state, problems } = parseState(q); return { state, problems }; });
+    }""", [f"/static/{ASSETS_VERSION}/js/state.js", queries])
+
+
+def rotated(values: list[str], names: list[str], turn: int) -> str:
+    """A query giving parameter ``i`` the value ``values[(i + turn) % len(values)]``."""
+    return "&".join(f"{name}={quote(values[(i + turn) % len(values)])}" for i, name in enumerate(names))
+
+
+# Every page, loaded for real, with every parameter injected at once; the parser is then checked on each injection in
+# every parameter (the same code turns every URL into the state, so one page load each would repeat it).
 @pytest.mark.parametrize("path", PAGES)
 def test_injection_in_every_parameter_runs_nothing_and_is_reported(browser: Browser, base_url: str, path: str) -> None:
-    for injection in INJECTIONS[:2] if path != "/" else INJECTIONS:
-        query = "&".join(f"{name}={quote(injection)}" for name in PARAMETERS)
-        page, problems = visit(browser, f"{base_url}{path}{'&' if '?' in path else '?'}{query}")
+    for turn in range(2 if path == "/" else 1):  # on the page, each injection in a different parameter each time
+        page, problems = visit(browser, f"{base_url}{path}{'&' if '?' in path else '?'}{rotated(INJECTIONS, PARAMETERS, turn)}")
         assert_unharmed(page, problems)
         message = controls_message(page)
         for name in PARAMETERS:
             if name != "v":
-                assert f"Ignored {name}: expected" in message, (injection, name)
-        assert injection not in page.content().replace("&amp;", "&")  # shown as text at most, never as markup
+                assert f"Ignored {name}: expected" in message, (turn, name)
+        content = page.content().replace("&amp;", "&")
+        assert not any(injection in content for injection in INJECTIONS)  # shown as text at most, never as markup
+        if path == "/":
+            queries = ["&".join(f"{name}={quote(injection)}" for name in PARAMETERS) for injection in INJECTIONS]
+            for injection, parsed in zip(INJECTIONS, parse(page, queries), strict=True):
+                assert parsed["state"] == parse(page, [""])[0]["state"], injection  # every value ignored
+                assert len(parsed["problems"]) == len(PARAMETERS) - 1, injection  # and each reported (v is silent)
         page.close()
 
 
 def test_absurd_numbers_are_refused_with_their_allowed_range(browser: Browser, base_url: str) -> None:
-    for value in ABSURD:
-        query = "&".join(f"{name}={quote(value)}" for name in ["width", "depth", "w_std", "learning_rate", "steps", "seed"])
-        page, problems = visit(browser, f"{base_url}/?{query}")
-        assert_unharmed(page, problems)
-        message = controls_message(page)
-        assert "Ignored depth: expected a number from 1 to 4." in message, value
-        assert "Ignored steps: expected a number from 1 to 10000." in message, value
-        assert page.input_value("#control-depth") == "1" and page.input_value("#control-steps") == "500"
-        page.close()
+    names = ["width", "depth", "w_std", "learning_rate", "steps", "seed"]
+    page, problems = visit(browser, f"{base_url}/?{rotated(ABSURD, names, 0)}")
+    assert_unharmed(page, problems)
+    message = controls_message(page)
+    assert "Ignored depth: expected a number from 1 to 4." in message
+    assert "Ignored steps: expected a number from 1 to 10000." in message
+    assert page.input_value("#control-depth") == "1" and page.input_value("#control-steps") == "500"
+    defaults = parse(page, [""])[0]["state"]
+    for value, parsed in zip(ABSURD, parse(page, ["&".join(f"{name}={quote(value)}" for name in names) for value in ABSURD]),
+                             strict=True):
+        assert parsed["state"] == defaults, value
+        assert "Ignored depth: expected a number from 1 to 4." in parsed["problems"], value
+        assert "Ignored steps: expected a number from 1 to 10000." in parsed["problems"], value
+        assert len(parsed["problems"]) == len(names), value
+    page.close()
 
 
 @pytest.mark.parametrize("query", ODD_QUERIES)
