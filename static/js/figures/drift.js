@@ -1,5 +1,5 @@
 // Wider roads, steadier traffic: kernel drift against width on log–log axes.
-import { COLORS, DASHES, MARKERS, baseLayout, mountFigure, powerLaw, round, signed } from "./plot.js";
+import { COLORS, DASHES, MARKERS, baseLayout, divergence, mountFigure, powerLaw, round, signed } from "./plot.js";
 
 // Drawn from the experiment (its drift document), and sketched from the widths done so far while it streams in; over
 // it, the same experiment with erf units (overlay: the API parameters that change), whose units never switch off.
@@ -126,7 +126,8 @@ export function summary(doc, overlay) {
   const fit = doc.slopes?.drift;
   const count = doc.widths.length;
   if (!fit) return `${count} width${count === 1 ? "" : "s"} computed so far…`;
-  if (fit.slope === null) return "Too few networks trained without diverging to fit a slope.";
+  const lost = divergence(doc, { missing: "their points are missing" });
+  if (fit.slope === null) return `Too few networks trained without diverging to fit a slope. ${lost}`.trim();
   const verdict = fit.slope < -0.25 ? "wider roads keep steadier traffic maps" : "the traffic map keeps moving however wide the road";
   const clauses = [`Kernel drift scales like ${power(fit)} over ${fit.points} networks: ${verdict}`];
   const [switching, smooth] = PARTS.map(([key]) => doc.slopes[key]);
@@ -137,7 +138,7 @@ export function summary(doc, overlay) {
   }
   const erf = erfOverlay(doc, overlay)?.slopes.drift;
   if (fitted(erf)) clauses.push(`with erf units, which never switch, the drift falls like ${power(erf)}`);
-  return `${clauses.join("; ")}.`;
+  return `${clauses.join("; ")}. ${lost}`.trim();
 }
 
 // One row per (width, seed) of the experiment on show; the erf overlay's drift beside it, by width and seed.

@@ -1,5 +1,5 @@
 // Why a wide road's map freezes: every layer's weights move less as the road widens, while the answers move as far.
-import { COLORS, DASHES, MARKERS, baseLayout, mountFigure, round, signed } from "./plot.js";
+import { COLORS, DASHES, MARKERS, baseLayout, divergence, mountFigure, round, signed } from "./plot.js";
 
 // Drawn from the experiment (its drift document), and sketched from the widths done so far while it streams in.
 export const needs = { document: "experiment", progress: true };
@@ -71,9 +71,10 @@ export function summary(doc) {
   const [narrow, wide] = [doc.widths[0], last(doc.widths)];
   const [weights, answers] = [series(doc)[0], last(series(doc))];
   const format = (v) => (v === null ? "an unknown amount (diverged)" : round(v, 2));
-  return `From ${narrow.width} to ${wide.width} lanes, the input weights moved ${format(weights.value(narrow))} → `
+  return (`From ${narrow.width} to ${wide.width} lanes, the input weights moved ${format(weights.value(narrow))} → `
     + `${format(weights.value(wide))} of their size (${fitLabel(doc.slopes?.[weights.slope])}), while the answers `
-    + `moved ${format(answers.value(narrow))} → ${format(answers.value(wide))} (RMS over the ring).`;
+    + `moved ${format(answers.value(narrow))} → ${format(answers.value(wide))} (RMS over the ring). `
+    + divergence(doc, { missing: "their movements are left out of the means" })).trim();
 }
 
 export function table(doc) {

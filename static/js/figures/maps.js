@@ -1,5 +1,5 @@
 // Morning and evening traffic maps: Θ_0, Θ_T, Θ_T − Θ_0 and the analytic kernel.
-import { baseLayout, mountFigure, round } from "./plot.js";
+import { baseLayout, divergence, mountFigure, round } from "./plot.js";
 
 // Drawn from the experiment (its drift document), and again whenever the view (district, time of day) changes.
 export const needs = { document: "experiment", view: true };
@@ -48,7 +48,7 @@ export function summary(doc, state) {
   const drift = doc.widths.find((w) => w.width === state.width)?.drift[0];
   const moved = drift ? drift[drift.length - 1] : null;
   return moved === null
-    ? "The network diverged, so there is no evening map."
+    ? divergence(doc, { widths: [state.width], missing: "the first seed's network, which the maps show, has no evening map" })
     : `With ${state.width} lanes the evening map differs from the morning one by ${(100 * moved).toFixed(1)} % (Frobenius norm).`;
 }
 

@@ -62,6 +62,19 @@ export const signed = (value, digits = 2) => value.toFixed(digits).replace("-", 
 // A fitted power law in words, for summaries and legends: "width to the power −0.75 ± 0.02".
 export const powerLaw = (fit, variable = "width") => `${variable} to the power ${signed(fit.slope)} ± ${fit.stderr.toFixed(2)}`;
 
+// In words, which networks of a drift document diverged and why (the server's reason, e.g. "learning rate 30 is above
+// 2N/λ_max ≈ 12.3 for this width, so …"): "" when none did. widths: the widths the figure shows (default: all);
+// missing: what the figure lacks for them ("their points stop there").
+export function divergence(doc, { widths = null, missing = "their values after that step are missing" } = {}) {
+  const hit = doc.widths.filter((w) => widths === null || widths.includes(w.width))
+    .map((w) => ({ width: w.width, seeds: w.diverged_at.filter((step) => step >= 0).length, of: w.diverged_at.length,
+      reason: w.divergence.find((reason) => reason) }))
+    .filter((w) => w.seeds > 0);
+  if (!hit.length) return "";
+  const counts = hit.map((w) => `${w.seeds} of ${w.of} at ${w.width} lanes`).join(", ");
+  return `Networks diverged (${counts}): at ${hit[0].width} lanes, ${hit[0].reason}; ${missing}.`;
+}
+
 export const round = (value, digits = 4) => (value === null || value === undefined ? "" : Number(value.toPrecision(digits)));
 
 // Fill the figure's data table and its CSV link from columns and rows.

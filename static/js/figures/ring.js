@@ -1,6 +1,6 @@
 // Ring city: the selected district's row of the kernel, drawn around the ring road.
 import { driftAt, meterText } from "../meter.js";
-import { baseLayout, mountFigure, round } from "./plot.js";
+import { baseLayout, divergence, mountFigure, round } from "./plot.js";
 
 // Drawn from the experiment (its drift document), and again whenever the view (district, time of day) changes.
 export const needs = { document: "experiment", view: true };
@@ -72,7 +72,8 @@ export function summary(doc, state) {
   const t = Math.min(state.time, doc.snapshot_steps.length - 1);
   const drift = driftAt(doc, state);
   const moved = drift === null ? "an unknown amount (the network diverged)" : `${(100 * drift).toFixed(1)} %`;
-  return `With ${state.width} lanes, by step ${doc.snapshot_steps[t]} the traffic map has changed by ${moved} since the morning.`;
+  const why = drift === null ? divergence(doc, { widths: [state.width], missing: "the first seed's network, which the ring shows, has no map after that step" }) : "";
+  return `With ${state.width} lanes, by step ${doc.snapshot_steps[t]} the traffic map has changed by ${moved} since the morning. ${why}`.trim();
 }
 
 export function table(doc, state) {
