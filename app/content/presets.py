@@ -40,7 +40,11 @@ PRESETS: tuple[Preset, ...] = (
            "yet it still shrinks with width at about the same slope: a fixed α does not stop the freeze.",
            {"widths": "64,256,1024,4096", "alpha": 0.1, "kernel_width": 4096}),
     Preset("blind-spot", "What the planner cannot see",
-           "Without biases, a one-layer ReLU kernel is blind to sin 3γ on 8 equispaced districts: it is never learned.",
+           "Without biases, a one-layer ReLU network cannot see sin 3γ on 8 equispaced districts: there, every "
+           "gradient of the network is orthogonal to it, at every width and in every scaling. Training ignores the "
+           "target and only pulls the outputs towards 0, so the loss never falls below 0.25. For the same reason the "
+           "mean-field curve in section 5 lies exactly on the NTK one: with the target out of reach, its learning "
+           "rate n times larger exactly undoes its readout's extra 1/√n.",
            {"widths": "64,1024", "b_std": 0.0, "frequency": 3, "kernel_width": 1024}),
     Preset("catapult", "Road works a little too fast",
            "Learning rate 14, above every network's stable limit 2N/λ_max (about 9–13 here): a forecast with a fixed "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from concurrent.futures import ProcessPoolExecutor
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 from app.ntk import DriftConfig, WidthResult, analytic_kernels, drift_experiment, forward, init_params, loglog_fit
+from app.ntk.experiments import trained_networks
 
 SMALL = DriftConfig(widths=(32, 128), seeds=2, steps=50, snapshots=3, districts=4, grid=16)
 
@@ -208,3 +210,31 @@ def test_a_kernel_that_is_zero_at_init_has_no_relative_change() -> None:
     width = drift_experiment(DriftConfig(**DEAD, depth=3)).widths[0]  # type: ignore[arg-type]
     assert np.all(width.kernel[:, 0] == 0)
     assert not np.isfinite(width.drift[:, -1]).any()  # undefined (0/0): neither 0 nor a warning
+
+
+def test_the_blind_spot_target_never_enters_training_so_mean_field_retraces_the_ntk_path() -> None:
+    # A bias-free one-layer ReLU network's output and every gradient are sums of relu(cos(γ − φ)) and half-ring steps
+    # times cos γ, sin γ: no odd frequency ≥ 3, and on 8 equispaced districts sin 3γ only aliases with odd ones.
+    # So ∇L = J^T (f − y)/N = J^T f/N: training ignores y (it pulls f(X) from f₀ to 0), and the mean-field network,
+    # whose output is the NTK one's divided by √n and whose learning rate is n times larger, follows the same weights.
+    blind = DriftConfig(widths=(16, 64), b_std=0.0, frequency=3, steps=60, snapshots=3)
+    with_bias = dataclasses.replace(blind, b_std=0.1)
+
+    def weight_gap(config: DriftConfig, width: int) -> float:
+        """Largest difference between the trained weights with the config's target and with a zero target."""
+        zero = dataclasses.replace(config, target="values", values=(0.0,) * config.districts)
+        return max(float(np.abs(W - W0).max()) for (W, _), (W0, _) in
+                   zip(trained_networks(config, width)[1], trained_networks(zero, width)[1], strict=True))
+
+    for width in blind.widths:
+        assert weight_gap(blind, width) < 1e-12
+        assert weight_gap(with_bias, width) > 1e-3  # with biases the target is seen: the check above can fail
+    ntk = drift_experiment(blind)
+    mean_field = drift_experiment(dataclasses.replace(blind, parameterization="mean_field"))
+    for a, b in zip(ntk.widths, mean_field.widths, strict=True):
+        np.testing.assert_allclose(b.drift, a.drift, rtol=1e-9)
+        np.testing.assert_allclose(b.weight_change, a.weight_change, rtol=1e-9)
+        # f(X) ⟂ y, so the loss is ½·mean(y²) + ½·mean(f(X)²) ≥ ½·mean(sin² 3γ) = 0.25: nothing of y is ever fitted
+        assert (a.loss >= 0.25 - 1e-12).all() and (a.loss[:, -1] < 0.252).all()
+    assert drift_experiment(dataclasses.replace(with_bias, parameterization="mean_field")).widths[0].drift[0, -1] != \
+        pytest.approx(drift_experiment(with_bias).widths[0].drift[0, -1], rel=1e-3)
