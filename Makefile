@@ -9,7 +9,7 @@ AUDIT_IGNORES :=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help run demo export test lint typecheck pytest browser fuzz audit bench bench-cost bench-slopes bench-page bench-api bench-load bench-contention bench-slow-clients clean system-python
+.PHONY: help run demo export test lint typecheck pytest browser fuzz audit bench bench-cost bench-slopes bench-page bench-api bench-load bench-contention bench-slow-clients screenshots clean system-python
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ typecheck: $(VENV)/.dev ## mypy --strict on app/
 
 pytest: $(VENV)/.dev browser ## The test suite (browser tests drive Debian's Chromium)
 	$(BIN)/python -m pytest
+
+screenshots: $(VENV)/.dev browser ## Record the figures' reference images (tests/web/screenshots/) after an intended change of look
+	$(BIN)/python -m tests.web.test_screenshots
 
 fuzz: $(VENV)/.dev ## Schema-driven fuzzing of every API operation with FUZZ_EXAMPLES (default 1000) examples each
 	FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),1000) $(BIN)/python -m pytest tests/api/test_fuzz.py -q \
