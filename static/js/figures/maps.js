@@ -4,7 +4,7 @@ import { baseLayout, divergence, mountFigure, round } from "./plot.js";
 // Drawn from the experiment (its drift document), and again whenever the view (district, time of day) changes.
 export const needs = { document: "experiment", view: true };
 
-export const mount = (element) => mountFigure(element, { spec, summary, table });
+export const mount = (element) => mountFigure(element, { spec, summary, table, fit });
 
 const degrees = (gamma) => gamma.map((g) => Math.round((g * 180) / Math.PI));
 
@@ -19,29 +19,62 @@ export function spec(doc, state) {
   const spread = Math.max(...change.flat().filter((v) => v !== null).map(Math.abs), 1e-12);
   const axis = degrees(doc.gamma_grid);
   const panels = [
-    ["morning Θ₀", morning, { zmin, zmax, colorscale: "Viridis", showscale: true, colorbar: { x: 1.02, len: 0.45, y: 0.78, thickness: 10 } }],
+    ["morning Θ₀", morning, { zmin, zmax, colorscale: "Viridis", showscale: true, colorbar: { thickness: 10 } }],
     ["evening Θ<sub>T</sub>", evening, { zmin, zmax, colorscale: "Viridis", showscale: false }],
-    ["change Θ<sub>T</sub> − Θ₀", change, { zmin: -spread, zmax: spread, colorscale: "RdBu", reversescale: true, showscale: true,
-      colorbar: { x: 1.02, len: 0.45, y: 0.22, thickness: 10 } }],
-    ["planner's map (infinite width)", analytic, { zmin, zmax, colorscale: "Viridis", showscale: false }],
-  ];
-  const data = panels.filter(([, z]) => z).map(([name, z, style], i) => ({
+    ["change Θ<sub>T</sub>−Θ₀", change, { zmin: -spread, zmax: spread, colorscale: "RdBu", reversescale: true, showscale: true,
+      colorbar: { thickness: 10 } }],
+    ["planner's map", analytic, { zmin, zmax, colorscale: "Viridis", showscale: false }],
+  ].filter(([, z]) => z);
+  const data = panels.map(([name, z, style], i) => ({
     type: "heatmap", name, z, x: axis, y: axis, xaxis: `x${i + 1}`, yaxis: `y${i + 1}`, ...style,
     hovertemplate: `${name}<br>γ=%{x}°, γ′=%{y}°: %{z:.4g}<extra></extra>`,
   }));
   const layout = baseLayout({
-    grid: { rows: 2, columns: 2, pattern: "independent", xgap: 0.12, ygap: 0.25 },
     annotations: panels.map(([name], i) => ({ text: name, showarrow: false, xref: `x${i + 1} domain`, yref: `y${i + 1} domain`,
-      x: 0.5, y: 1.12, font: { size: 13 } })),
-    height: 640,
-    margin: { l: 50, r: 60, t: 40, b: 40 },
+      x: 0.5, y: 1, yanchor: "bottom", yshift: 2, font: { size: 12 } })),
+    margin: { ...MARGIN },
     datarevision: `${state.width}-${doc.kernel.snapshots.length}`,
   });
-  for (let i = 1; i <= 4; i += 1) {
-    layout[`xaxis${i === 1 ? "" : i}`] = { title: { text: i > 2 ? "γ (°)" : "" }, tickvals: [-180, -90, 0, 90], fixedrange: true };
-    layout[`yaxis${i === 1 ? "" : i}`] = { title: { text: "γ′ (°)" }, tickvals: [-180, -90, 0, 90], fixedrange: true };
-  }
   return { data, layout };
+}
+
+const MARGIN = { l: 48, r: 84, t: 24, b: 44 }; // r: the colour bars, so plotly need not push the panels in
+const GAP = 56; // px between panels: room for the tick labels and titles of the panel below or beside
+
+// Square panels: 2 × 2 from 480 px up, one per row on a phone. The height follows the width, and axis titles and
+// tick labels sit on the outer edges only (the left column's γ′, the bottom row's γ), so none falls on a neighbour.
+export function fit({ data, layout }, width) {
+  const columns = width >= 480 ? 2 : 1;
+  const rows = Math.ceil(data.length / columns);
+  const side = Math.max(80, (width - MARGIN.l - MARGIN.r - (columns - 1) * GAP) / columns);
+  const height = MARGIN.t + MARGIN.b + rows * side + (rows - 1) * GAP;
+  const laidOut = { ...layout, height };
+  const [plotWidth, plotHeight] = [width - MARGIN.l - MARGIN.r, height - MARGIN.t - MARGIN.b];
+  // Each panel's domain, in px from the plot area's left and top edges, as fractions.
+  const domains = (i) => {
+    const [row, column] = [Math.floor(i / columns), i % columns];
+    const [left, top] = [column * (side + GAP), row * (side + GAP)];
+    return { x: [left / plotWidth, Math.min(1, (left + side) / plotWidth)],
+      y: [Math.max(0, 1 - (top + side) / plotHeight), 1 - top / plotHeight] };
+  };
+  // The Viridis bar beside the first panel's row(s), the change's beside its own.
+  const bar = (i, span = 1) => {
+    const [lo, hi] = [domains(i + (span - 1) * columns).y[0], domains(i).y[1]];
+    return { x: 1.02, y: (lo + hi) / 2, len: hi - lo };
+  };
+  const styled = data.map((trace, i) => (trace.showscale
+    ? { ...trace, colorbar: { ...trace.colorbar, ...bar(i, i === 0 && columns === 1 ? 2 : 1) } } : trace));
+  data.forEach((_, i) => {
+    const suffix = i === 0 ? "" : i + 1;
+    const left = i % columns === 0;
+    const bottom = i + columns >= data.length;
+    const domain = domains(i);
+    laidOut[`xaxis${suffix}`] = { domain: domain.x, anchor: `y${suffix}`, title: { text: bottom ? "γ (°)" : "", standoff: 4 },
+      tickvals: [-90, 0, 90], fixedrange: true };
+    laidOut[`yaxis${suffix}`] = { domain: domain.y, anchor: `x${suffix}`, title: { text: left ? "γ′ (°)" : "", standoff: 4 },
+      tickvals: [-90, 0, 90], showticklabels: left, fixedrange: true };
+  });
+  return { data: styled, layout: laidOut };
 }
 
 export function summary(doc, state) {

@@ -8,6 +8,7 @@ export const DASHES = ["solid", "dot", "dash", "dashdot", "longdash"];
 
 const CONFIG = { displayModeBar: false, responsive: true };
 const observed = new WeakSet();
+const fitted = new WeakMap(); // element → () => its figure laid out for its width now (figures with a fit())
 
 // plotly.js is a deferred classic script placed after main.js, so requests start before it is parsed.
 const plotlyReady = new Promise((resolve) => {
@@ -25,32 +26,41 @@ export const baseLayout = (extra = {}) => ({
 });
 
 // Draw or update a figure; Plotly.react diffs against the previous call. Container-only resizes are
-// followed with a ResizeObserver (plotly's own `responsive` only listens to the window).
-async function draw(element, { data, layout }) {
+// followed with a ResizeObserver (plotly's own `responsive` only listens to the window); a figure with a fit()
+// (its layout for the width it has) is laid out again for its new width.
+async function draw(element, figure, fit) {
   await plotlyReady;
+  const laidOut = () => (fit ? fit(figure, element.clientWidth) : figure);
+  const { data, layout } = laidOut();
   window.Plotly.react(element, data, layout, CONFIG);
+  fitted.set(element, fit ? laidOut : null);
   if (!observed.has(element)) {
     observed.add(element);
     performance.mark(`figure:${element.dataset.figure}`); // first drawing, for benchmarks/page.py
-    new ResizeObserver(() => window.Plotly.Plots.resize(element)).observe(element);
+    new ResizeObserver(() => {
+      const again = fitted.get(element)?.();
+      if (again) window.Plotly.react(element, again.data, again.layout, CONFIG);
+      else window.Plotly.Plots.resize(element);
+    }).observe(element);
   }
 }
 
 // The mount() of a figure module whose figure is a plotly chart: figure.draw(...documents, state) draws the chart,
 // the one-sentence summary and the data table from the module's pure spec(), summary() and table() of the same
 // arguments; figure.sketch(...) draws the chart and summary of a document still arriving (the table waits for all).
-export function mountFigure(element, { spec, summary, table }) {
+// fit(figure, width), if given, is the module's pure layout of spec()'s figure for the width the chart has.
+export function mountFigure(element, { spec, summary, table, fit = null }) {
   const id = element.dataset.figure;
   return {
     id,
     draw(...args) {
-      draw(element, spec(...args));
+      draw(element, spec(...args), fit);
       summarize(id, summary(...args));
       const { columns, rows } = table(...args);
       tabulate(id, columns, rows);
     },
     sketch(...args) {
-      draw(element, spec(...args));
+      draw(element, spec(...args), fit);
       summarize(id, summary(...args));
     },
   };
