@@ -1,12 +1,10 @@
 // Morning and evening traffic maps: Θ_0, Θ_T, Θ_T − Θ_0 and the analytic kernel.
-import { baseLayout, divergence, mountFigure, round } from "./plot.js";
+import { baseLayout, degrees, degreesOf, divergence, mountFigure, round } from "./plot.js";
 
 // Drawn from the experiment (its drift document), and again whenever the view (district, time of day) changes.
 export const needs = { document: "experiment", view: true };
 
 export const mount = (element) => mountFigure(element, { spec, summary, table, fit });
-
-const degrees = (gamma) => gamma.map((g) => Math.round((g * 180) / Math.PI));
 
 export function spec(doc, state) {
   const snapshots = doc.kernel.snapshots;
@@ -90,8 +88,8 @@ export function table(doc) {
   const evening = doc.kernel.snapshots[doc.kernel.snapshots.length - 1];
   const rows = [];
   doc.gamma_grid.forEach((g, i) => doc.gamma_grid.forEach((h, j) => {
-    if (i % 4 === 0 && j % 4 === 0) rows.push([round(g), round(h), round(morning[i][j]), round(evening[i][j]),
+    if (i % 4 === 0 && j % 4 === 0) rows.push([degreesOf(g), degreesOf(h), round(morning[i][j]), round(evening[i][j]),
       doc.reference?.kernel ? round(doc.reference.kernel[i][j]) : ""]);
   }));
-  return { columns: ["γ", "γ′", "Θ morning", "Θ evening", "Θ infinite width"], rows };
+  return { columns: ["γ (°)", "γ′ (°)", "Θ morning", "Θ evening", "Θ infinite width"], rows };
 }

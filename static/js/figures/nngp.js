@@ -1,6 +1,6 @@
 // Two kernels: the widest networks at initialisation against the NNGP prior's ±2σ band (top), and after training, the
 // NNGP posterior mean against the NTK forecast at t = ∞ (bottom). Blue is the NNGP, vermillion the NTK.
-import { COLORS, DASHES, MARKERS, baseLayout, mountFigure, round } from "./plot.js";
+import { COLORS, DASHES, MARKERS, baseLayout, degrees, degreesOf, mountFigure, round } from "./plot.js";
 
 // Drawn from the experiment (its drift document): the widest width and the reference; the view does not change it.
 export const needs = { document: "experiment" };
@@ -38,16 +38,16 @@ function bandTraces(doc) {
   if (!band) return [];
   const edge = { color: NNGP, width: 1 };
   return [
-    { x: doc.gamma_grid, y: band.map((b) => -b), type: "scatter", mode: "lines", line: edge, legendgroup: "band",
+    { x: degrees(doc.gamma_grid), y: band.map((b) => -b), type: "scatter", mode: "lines", line: edge, legendgroup: "band",
       showlegend: false, hovertemplate: "−2σ = %{y:.3g}<extra></extra>" },
-    { x: doc.gamma_grid, y: band, type: "scatter", mode: "lines", line: edge, fill: "tonexty", fillcolor: BAND_FILL,
+    { x: degrees(doc.gamma_grid), y: band, type: "scatter", mode: "lines", line: edge, fill: "tonexty", fillcolor: BAND_FILL,
       legendgroup: "band", name: "NNGP prior ±2σ", hovertemplate: "+2σ = %{y:.3g}<extra></extra>" },
   ];
 }
 
 function initialTraces(doc) {
   return initial(doc).map((f, k) => ({
-    x: doc.gamma_grid, y: f, type: "scatter", mode: "lines", name: `initial, ${seedName(doc, k)}`,
+    x: degrees(doc.gamma_grid), y: f, type: "scatter", mode: "lines", name: `initial, ${seedName(doc, k)}`,
     line: { color: NETWORK, width: 1.6, dash: DASHES[k % DASHES.length] },
   }));
 }
@@ -57,18 +57,18 @@ function trainedTraces(doc) {
   const ref = doc.reference;
   const data = [];
   if (ref?.nngp_mean) {
-    data.push({ ...below, x: doc.gamma_grid, y: ref.nngp_mean, mode: "lines", name: "NNGP posterior mean",
+    data.push({ ...below, x: degrees(doc.gamma_grid), y: ref.nngp_mean, mode: "lines", name: "NNGP posterior mean",
       line: { color: NNGP, width: 2.5 } });
   }
   if (ref) {
-    data.push({ ...below, x: doc.gamma_grid, y: ref.ntk_mean, mode: "lines", name: "NTK forecast, t = ∞",
+    data.push({ ...below, x: degrees(doc.gamma_grid), y: ref.ntk_mean, mode: "lines", name: "NTK forecast, t = ∞",
       line: { color: NTK, width: 2.5, dash: "dash" } });
   }
   const seeds = widest(doc).function.length;
-  data.push({ ...below, x: doc.gamma_grid, y: trainedMean(doc), mode: "lines",
+  data.push({ ...below, x: degrees(doc.gamma_grid), y: trainedMean(doc), mode: "lines",
     name: `trained, step ${lastStep(doc)} (mean of ${seeds})`,
     line: { color: TRAINED, width: 2, dash: "dot" } });
-  data.push({ ...below, x: doc.gamma_train, y: doc.y_train, mode: "markers", name: "districts",
+  data.push({ ...below, x: degrees(doc.gamma_train), y: doc.y_train, mode: "markers", name: "districts",
     marker: { color: "#1a1a1a", symbol: MARKERS[2], size: 9 } });
   return data;
 }
@@ -80,14 +80,14 @@ function reach(doc) {
 }
 
 export function spec(doc) {
-  const ring = { range: [-Math.PI, Math.PI], zeroline: false };
+  const ring = { range: [-180, 180], tickvals: [-180, -90, 0, 90, 180], zeroline: false };
   const lanes = widest(doc).width;
   const panelTitle = (y, text) => ({ xref: "paper", yref: "paper", x: 0, xanchor: "left", y, yanchor: "bottom",
     showarrow: false, text, font: { size: 13 } });
   const layout = baseLayout({
     xaxis: { ...ring, anchor: "y" },
     yaxis: { domain: [0.58, 1], title: { text: "f(γ; θ₀)" }, range: [-reach(doc), reach(doc)] },
-    xaxis2: { ...ring, anchor: "y2", title: { text: "position on the ring γ (radians)" } },
+    xaxis2: { ...ring, anchor: "y2", title: { text: "position on the ring γ (°)" } },
     yaxis2: { domain: [0, 0.42], title: { text: "f(γ) after training" } },
     annotations: [panelTitle(1.0, `At initialisation, ${lanes} lanes`), panelTitle(0.43, "After training")],
     legend: { orientation: "h", y: -0.2, yanchor: "top" },
@@ -144,11 +144,11 @@ export function table(doc) {
   const district = (g) => doc.gamma_train.findIndex((t) => Math.abs(t - g) < 1e-4);
   const rows = doc.gamma_grid.map((g, j) => {
     const i = district(g);
-    return [round(g), ...starts.map((f) => round(f[j])), band ? round(band[j]) : "",
+    return [degreesOf(g), ...starts.map((f) => round(f[j])), band ? round(band[j]) : "",
       ref?.nngp_mean ? round(ref.nngp_mean[j]) : "", ref ? round(ref.ntk_mean[j]) : "", round(trained[j]),
       i < 0 ? "" : round(doc.y_train[i])];
   });
-  const columns = ["γ", ...starts.map((_, k) => `initial network, ${seedName(doc, k)}`), "2σ of the NNGP prior",
+  const columns = ["γ (°)", ...starts.map((_, k) => `initial network, ${seedName(doc, k)}`), "2σ of the NNGP prior",
     "NNGP posterior mean", "NTK forecast, t = ∞", `trained network, step ${lastStep(doc)} (mean of seeds)`,
     "district target"];
   return { columns, rows };

@@ -85,6 +85,10 @@ export function divergence(doc, { widths = null, missing = "their values after t
   return `Networks diverged (${counts}): at ${hit[0].width} lanes, ${hit[0].reason}; ${missing}.`;
 }
 
+// Positions on the ring in degrees, as every figure shows them (the documents give radians), to 0.001°.
+export const degreesOf = (gamma) => Number(((gamma * 180) / Math.PI).toFixed(3));
+export const degrees = (gammas) => gammas.map(degreesOf);
+
 export const round = (value, digits = 4) => (value === null || value === undefined ? "" : Number(value.toPrecision(digits)));
 
 // Fill the figure's data table and its CSV link from columns and rows.
