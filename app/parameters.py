@@ -202,7 +202,9 @@ PARAMETERS: tuple[Parameter, ...] = (
               "The scaling section 5 compares with the NTK parameterization.", scope="view", control="select",
               shown_in="breaks",
               choices=(Choice("mean_field", "mean-field scaling"), Choice("alpha", "a small lazy-training scale α = 0.1"),
-                       Choice("standard", "the standard parameterization"))),
+                       Choice("alpha_inverse_sqrt_width", "a lazy-training scale α = 1/√width"),
+                       Choice("standard", "standard parameterization, η fixed"),
+                       Choice("standard_lr_inverse_width", "standard parameterization, η/width"))),
 )
 
 BY_NAME: dict[str, Parameter] = {p.name: p for p in PARAMETERS}
