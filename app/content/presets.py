@@ -38,7 +38,7 @@ PRESETS: tuple[Preset, ...] = (
     Preset("rich-alpha", "A small lazy-training scale α",
            "α = 0.1: the same roads, trained less lazily. Every traffic map moves 20–40 times more than with α = 1, "
            "yet it still shrinks with width at about the same slope: a fixed α does not stop the freeze (an α that "
-           "shrinks like 1/√width does: compare the two in section 5).",
+           "shrinks like 1/√width does: compare the two in 'When the analogy breaks').",
            {"widths": "64,256,1024,4096", "alpha": 0.1, "kernel_width": 4096}),
     Preset("blind-spot", "What the planner cannot see",
            "Without biases, a one-layer ReLU kernel is blind to sin 3γ on 8 equispaced districts: it is never learned.",
