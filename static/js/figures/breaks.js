@@ -88,8 +88,9 @@ function describe(base, other, label) {
       const faster = ntk.slope !== null && !alike && fit.slope < ntk.slope;
       clauses.push(`${head}: it falls with width${faster ? ", faster than under the NTK scaling" : ""}: the kernel freezes`);
     } else if (fit.slope <= 0.25) {
-      clauses.push(`${head}: it does not fall with width, the kernel's relative change staying between ${fmt(levels[0])} `
-        + `and ${fmt(levels.at(-1))} at every width here`);
+      const [low, high] = [fmt(levels[0]), fmt(levels.at(-1))];
+      const level = low === high ? `at ${low}` : `between ${low} and ${high}`;
+      clauses.push(`${head}: it does not fall with width, the kernel's relative change staying ${level} at every width here`);
     } else {
       clauses.push(`${head}: it rises with width`);
     }
