@@ -14,7 +14,8 @@ from playwright.sync_api import Browser, Page
 from tests.web.conftest import ALL_DRAWN, wait_until
 
 PARAMETERS = ["preset", "widths", "width", "depth", "activation", "w_std", "b_std", "parameterization", "alpha",
-              "learning_rate", "steps", "districts", "target", "frequency", "seed", "district", "time", "compare", "v"]
+              "alpha_scaling", "learning_rate", "lr_scaling", "steps", "districts", "target", "frequency", "seed",
+              "district", "time", "compare", "v"]
 INJECTIONS = [
     "<script>window.__pwned=1</script>",
     '"><img src=x onerror="window.__pwned=1">',
