@@ -28,7 +28,7 @@ const median = (values) => {
 const finalMedian = (w) => median(w.drift.map((s) => s[s.length - 1]));
 const fmt = (value, digits = 2) => (value === null ? "—" : Number(value.toPrecision(digits)).toString());
 
-// Per width: how many of its networks diverged, out of how many, and the median of their limits 2N/λ_max at init.
+// Per width: how many of its networks diverged, out of how many, and the median of its networks' limits 2N/λ_max at init.
 const divergence = (w) => ({
   width: w.width, lost: w.diverged_at.filter((step) => step >= 0).length, seeds: w.diverged_at.length,
   limit: median(w.lr_limit),
