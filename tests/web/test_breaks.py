@@ -81,9 +81,17 @@ def test_the_new_comparisons_say_what_their_documents_measured(browser: Browser,
     assert [(width, count) for width, count, _ in lost if count] == [(256, 2), (1024, 3)]  # measured; the page must list them
     (_, _, at256), (_, _, at1024) = lost[2], lost[3]
     assert (f"networks diverged at 256 lanes (2 of 3, limit ≈ {at256:.2g}), 1024 lanes (all 3, ≈ {at1024:.2g}), "
-            "so its curve stops at 256 lanes.") in summary, summary
+            "so its curve stops at 256 lanes;") in summary, summary
     assert f"η = 1 is above its stable limit 2N/λ_max at every width ({sorted(document['widths'][0]['lr_limit'])[1]:.2g} at 16 " \
            "lanes" in summary, summary
+    # Networks that did not diverge but end as a constant function (every ReLU unit dead): counted, width by width.
+    flat = [(w["width"], sum(max(s[-1]) - min(s[-1]) <= 1e-9 for s in w["function"] if None not in s[-1]))
+            for w in document["widths"]]
+    counted = [(width, count) for width, count in flat if count]
+    assert counted, "measured: some networks end constant at η = 1; the page must say so"
+    where = ", ".join(f"{count} at {width}{' lanes' if i == 0 else ''}" for i, (width, count) in enumerate(counted))
+    assert (f"; {sum(c for _, c in counted)} of its networks that did not diverge ({where}) end as a constant function "
+            "on the ring: nothing learned.") in summary, summary
     assert traces[2]["name"] == "standard, η fixed: every network diverged" and traces[2]["x"] == [1024]
     check_drawn(page, document, traces, "standard, η fixed")
     assert log.errors == []

@@ -34,6 +34,15 @@ const divergence = (w) => ({
   limit: median(w.lr_limit),
 });
 
+// A network that trained to the end (no null) and ends the same everywhere on the ring's grid, to 1e-9 of its size: with
+// ReLU, every hidden unit dead and only the readout bias left.
+const constantAtTheEnd = (seed) => {
+  const final = seed[seed.length - 1];
+  if (final.some((v) => v === null)) return false;
+  const [low, high] = [Math.min(...final), Math.max(...final)];
+  return high - low <= 1e-9 * Math.max(1, Math.abs(low), Math.abs(high));
+};
+
 export function spec(base, other, state) {
   const series = [["NTK scaling", base], [COMPARISONS[state.compare].label, other]];
   const data = series.map(([label, doc], i) => ({
@@ -111,6 +120,14 @@ function describe(base, other, label) {
   } else if (other.query?.parameterization === "standard") {
     clauses.push(`at η = ${fmt(rate, 3)}${perWidth} none of its networks diverged`);
   }
+  const flat = other.widths.map((w) => ({ width: w.width, count: w.function.filter(constantAtTheEnd).length }))
+    .filter((d) => d.count > 0);
+  if (flat.length) {
+    const total = flat.reduce((sum, d) => sum + d.count, 0);
+    const where = flat.map((d, i) => `${d.count} at ${d.width}${i === 0 ? " lanes" : ""}`).join(", ");
+    clauses.push(`${total} of its networks that did not diverge (${where}) end as a constant function on the ring: `
+      + "nothing learned");
+  }
   return clauses.join("; ");
 }
 
@@ -124,9 +141,12 @@ export function table(base, other, state) {
   const label = COMPARISONS[state.compare].label;
   const rows = base.widths.map((w, i) => {
     const o = other.widths[i];
-    if (!o) return [w.width, round(finalMedian(w)), "", "", ""];
+    if (!o) return [w.width, round(finalMedian(w)), "", "", "", ""];
     const d = divergence(o);
-    return [w.width, round(finalMedian(w)), round(finalMedian(o)), round(d.limit), `${d.lost} of ${d.seeds}`];
+    return [w.width, round(finalMedian(w)), round(finalMedian(o)), round(d.limit), `${d.lost} of ${d.seeds}`,
+      `${o.function.filter(constantAtTheEnd).length} of ${d.seeds}`];
   });
-  return { columns: ["width", "NTK scaling", label, `${label}: limit 2N/λ_max`, `${label}: networks diverged`], rows };
+  const columns = ["width", "NTK scaling", label, `${label}: limit 2N/λ_max`, `${label}: networks diverged`,
+    `${label}: networks ending constant`];
+  return { columns, rows };
 }
