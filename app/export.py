@@ -7,7 +7,7 @@
     OUTDIR/static/<version>/…, OUTDIR/vendor/plotly-cartesian-<version>.min.js
     OUTDIR/data/presets.json                the scenarios, as GET /api/v1/presets answers them
     OUTDIR/data/<preset>/<width>.json       each preset's experiment, with that width's kernels
-    OUTDIR/data/<preset>/compare-mean_field.json   the mean-field comparison of section 5
+    OUTDIR/data/<preset>/compare-mean_field.json   the mean-field comparison of 'When the analogy breaks'
 
 The page notices ``data-static`` and reads these files instead of the API; settings that are not
 a preset say that they need the live server and offer the presets.

@@ -24,7 +24,8 @@ from typing import Any, Literal
 
 from app.ntk import DriftConfig
 from app.ntk.data import TARGETS
-from app.ntk.mlp import ACTIVATIONS, MAX_DEPTH, PARAMETERIZATIONS
+from app.ntk.experiments import ALPHA_SCALINGS
+from app.ntk.mlp import ACTIVATIONS, LR_SCALINGS, MAX_DEPTH, PARAMETERIZATIONS
 
 Kind = Literal["int", "float", "choice", "widths", "numbers", "text"]
 Control = Literal["select", "number", "range", "none"]
@@ -151,8 +152,22 @@ PARAMETERS: tuple[Parameter, ...] = (
               note="How the weights are scaled with width."),
     Parameter("alpha", "float", DEFAULT.alpha, "Lazy-training scale α", "Lazy-training scale α (1: the ordinary network).",
               control="number", minimum=0.01, maximum=100, note="1 is the ordinary network; small α is richer."),
+    Parameter("alpha_scaling", "choice", DEFAULT.alpha_scaling, "α with width",
+              "How α scales with each network's width n: 'fixed' (α at every width) or 'inverse_sqrt_width' "
+              "(α/√n; with α = 1 and one hidden layer, the mean-field scaling started from the NTK network's "
+              "initial function).", control="select",
+              choices=_labelled(ALPHA_SCALINGS, {"fixed": "the same at every width",
+                                                 "inverse_sqrt_width": "α/√width"}),
+              note="Only α/√width keeps the kernel moving on ever wider roads."),
     Parameter("learning_rate", "float", DEFAULT.learning_rate, "Learning rate η", "Gradient-descent step size η.",
               control="number", minimum=1e-6, maximum=100),
+    Parameter("lr_scaling", "choice", DEFAULT.lr_scaling, "η with width",
+              "How the learning rate scales with each network's width n: 'fixed' (η at every width) or "
+              "'inverse_width' (η/n; the standard parameterization only, whose kernel grows like n).",
+              control="select",
+              choices=_labelled(LR_SCALINGS, {"fixed": "the same at every width",
+                                              "inverse_width": "η/width (standard only)"}),
+              note="For the standard scaling, whose kernel grows with the width."),
     Parameter("steps", "int", DEFAULT.steps, "Training steps", "Gradient-descent steps.",
               control="number", minimum=1, maximum=10000, unit="steps"),
     Parameter("snapshots", "int", DEFAULT.snapshots, "Snapshots",
@@ -184,10 +199,12 @@ PARAMETERS: tuple[Parameter, ...] = (
               scope="view", control="range", shown_in="ring", from_result=True, minimum=0,
               maximum=SNAPSHOTS_MAX - 1),
     Parameter("compare", "choice", "mean_field", "Compare the NTK scaling with",
-              "The scaling section 5 compares with the NTK parameterization.", scope="view", control="select",
-              shown_in="breaks",
+              "The scaling that 'When the analogy breaks' compares with the NTK parameterization.", scope="view",
+              control="select", shown_in="breaks",
               choices=(Choice("mean_field", "mean-field scaling"), Choice("alpha", "a small lazy-training scale α = 0.1"),
-                       Choice("standard", "the standard parameterization"))),
+                       Choice("alpha_inverse_sqrt_width", "a lazy-training scale α = 1/√width"),
+                       Choice("standard", "standard parameterization, η fixed"),
+                       Choice("standard_lr_inverse_width", "standard parameterization, η/width"))),
 )
 
 BY_NAME: dict[str, Parameter] = {p.name: p for p in PARAMETERS}

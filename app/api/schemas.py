@@ -80,7 +80,8 @@ class Declared(BaseModel):
 
 
 class Architecture(Declared):
-    """The network: the fields of ``app.ntk.MLP`` except width (and alpha, which only matters for training)."""
+    """The network: the fields of ``app.ntk.MLP`` except width (and alpha and lr_scaling, which only matter for
+    training)."""
 
     depth: int = declared("depth")
     activation: str = declared("activation")
@@ -103,7 +104,9 @@ class DriftQuery(Declared):
     b_std: float = declared("b_std")
     parameterization: str = declared("parameterization")
     alpha: float = declared("alpha")
+    alpha_scaling: str = declared("alpha_scaling")
     learning_rate: float = declared("learning_rate")
+    lr_scaling: str = declared("lr_scaling")
     steps: int = declared("steps")
     snapshots: int = declared("snapshots")
     districts: int = declared("districts")
@@ -239,8 +242,12 @@ class WidthModel(BaseModel):
     loss: list[list[MaybeFloat]] = Field(description="Training loss per seed at loss_steps.")
     diverged_at: list[int] = Field(description="Step at which each seed diverged, −1 if it did not.")
     divergence: list[str | None] = Field(description="Why, in words.")
-    lr_limit: list[MaybeFloat] = Field(description="2N/λ_max at init: the largest stable learning rate per seed "
-                                                   "(null where the kernel is zero at init: no limit).")
+    lr_limit: list[MaybeFloat] = Field(description="2N/λ_max at init: the largest stable learning rate η per seed "
+                                                   "(null where the kernel is zero at init: no limit). λ_max is "
+                                                   "the top eigenvalue of the kernel weighted by each parameter's "
+                                                   "learning rate relative to η, so with lr_scaling=inverse_width "
+                                                   "(steps η/n) the limit is on η itself: n times 2N/λ_max of the "
+                                                   "unweighted kernel.")
     drift_switching: list[MaybeFloat] | None = Field(
         description="The part of the final kernel change due to ReLU units switching on or off, per seed: "
                     "‖Θ̂_T − Θ̂(θ_T, P_0)‖/‖Θ̂_0‖ on the grid, where Θ̂(θ, P) is the kernel of the weights θ with every "

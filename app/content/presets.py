@@ -37,7 +37,8 @@ PRESETS: tuple[Preset, ...] = (
            {"widths": "64,256,1024,4096", "parameterization": "mean_field", "kernel_width": 4096}),
     Preset("rich-alpha", "A small lazy-training scale α",
            "α = 0.1: the same roads, trained less lazily. Every traffic map moves 20–40 times more than with α = 1, "
-           "yet it still shrinks with width at about the same slope: a fixed α does not stop the freeze.",
+           "yet it still shrinks with width at about the same slope: a fixed α does not stop the freeze (an α that "
+           "shrinks like 1/√width does: compare the two in 'When the analogy breaks').",
            {"widths": "64,256,1024,4096", "alpha": 0.1, "kernel_width": 4096}),
     Preset("blind-spot", "What the planner cannot see",
            "Without biases, a one-layer ReLU network cannot see sin 3γ on 8 equispaced districts: there, every "

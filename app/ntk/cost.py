@@ -29,7 +29,8 @@ A drift experiment (``drift_work``) adds, per width: weights; one kernel measure
 (``train``'s ``2N/λ_max``) and, with an infinite-width reference, a second (the outputs at init); ``S``
 eigendecompositions of ``N × N`` per such measurement; training; ``K`` kernel measurements on the grid.
 Once, with a reference: analytic kernels grid × grid, grid × districts, districts × districts, and an
-``N × N`` eigendecomposition.
+``N × N`` eigendecomposition. Settings that change numbers but not work — α, the learning rate, and how
+either scales with width — are no terms (measured: equal CPU times; ``tests/ntk/test_cost.py`` keeps them out).
 
 **How the rates were measured** (2026-12-01, on the reference machine, its 2 cores shared with other
 work; ``python -m benchmarks.cost --fit`` does it again): ``matmul_flop`` and ``weight_draw`` were timed

@@ -16,11 +16,12 @@ import numpy as np
 from app.ntk.checks import Checkpoint, require
 from app.ntk.data import RingTask, ring_task
 from app.ntk.kernels import analytic_kernels, kernel_and_output, kernel_and_trace
-from app.ntk.mlp import MLP, Array, Masks, Params, init_params, stack_params
+from app.ntk.mlp import LR_SCALINGS, MLP, Array, Masks, Params, init_params, stack_params
 from app.ntk.training import gd_mse_prediction, gp_posterior_mean, train
 
 DEFAULT_WIDTHS = tuple(2**k for k in range(4, 13))  # 16, 32, …, 4096
 INPUT_DIM = 2  # the ring road lives in the plane
+ALPHA_SCALINGS = ("fixed", "inverse_sqrt_width")  # how the lazy-training scale scales with width: α, or α/√n
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,22 @@ class DriftConfig:
 
     Network ``k`` of width ``n`` is drawn from ``np.random.default_rng([seed + k, n])``, so a
     network is the same whichever other seeds or widths run beside it.
+
+    Two settings scale with the width ``n`` of each network, and with nothing else (not with the other widths run
+    beside it, so each network stays a function of its own width):
+
+    - ``alpha_scaling``: ``fixed`` trains every width with the lazy-training scale ``alpha``; ``inverse_sqrt_width``
+      with ``α_n = alpha/√n`` (Chizat, Oyallon & Bach 2019: only an α that shrinks like ``1/√n`` keeps the kernel
+      moving as n grows). For one hidden layer and ``alpha = 1`` this is the mean-field scaling in every respect but
+      one: ``α_n f`` has the mean-field readout multiplier ``σw/n`` (its bias ``σb/√n``), the step ``η/(α_n² N)`` is
+      the mean-field learning rate ``η·n`` on every parameter, the weights are drawn identically, and the
+      learning-rate-weighted kernels of the two networks are equal at equal weights; the one difference is the
+      start: ``f_α`` starts at the NTK network's ``f(θ_0)`` (a draw of the NNGP, O(1)), the mean-field network at
+      ``σb b_2 + O(n^−1/2)``, so the α run is the mean-field run fitting the shifted target
+      ``y − (f(θ_0) − f_MF(θ_0))`` (docs/maths.md §6; ``tests/ntk/test_scalings.py``).
+    - ``lr_scaling``: ``fixed`` trains every width at ``learning_rate``; ``inverse_width`` at ``learning_rate/n``
+      (the standard parameterization only: see :class:`MLP`). The learning rate, the kernels (weighted by each
+      parameter's learning rate) and ``lr_limit`` stay in units of ``learning_rate``, the same at every width.
     """
 
     widths: tuple[int, ...] = DEFAULT_WIDTHS
@@ -39,7 +56,9 @@ class DriftConfig:
     b_std: float = MLP.b_std
     parameterization: str = MLP.parameterization
     alpha: float = MLP.alpha
+    alpha_scaling: str = "fixed"
     learning_rate: float = 1.0
+    lr_scaling: str = MLP.lr_scaling
     steps: int = 500
     snapshots: int = 6
     districts: int = 8
@@ -62,12 +81,19 @@ class DriftConfig:
         require(isinstance(self.seed, int) and self.seed >= 0, f"seed must be a whole number ≥ 0, got {self.seed!r}")
         require(math.isfinite(self.learning_rate) and self.learning_rate > 0,
                  f"learning_rate must be a finite positive number, got {self.learning_rate!r}")
+        require(self.alpha_scaling in ALPHA_SCALINGS,
+                 f"alpha_scaling must be one of {ALPHA_SCALINGS}, got {self.alpha_scaling!r}")
+        require(self.lr_scaling in LR_SCALINGS, f"lr_scaling must be one of {LR_SCALINGS}, got {self.lr_scaling!r}")
         self.mlp(self.widths[0])  # validates the architecture fields
 
     def mlp(self, width: int) -> MLP:
-        """The architecture at one width."""
+        """The architecture at one width, with that width's lazy-training scale ``alpha_at(width)``."""
         return MLP(depth=self.depth, width=width, activation=self.activation, w_std=self.w_std, b_std=self.b_std,
-                   parameterization=self.parameterization, alpha=self.alpha)
+                   parameterization=self.parameterization, alpha=self.alpha_at(width), lr_scaling=self.lr_scaling)
+
+    def alpha_at(self, width: int) -> float:
+        """The lazy-training scale of the networks of ``width`` lanes: ``alpha``, or ``alpha/√width``."""
+        return self.alpha if self.alpha_scaling == "fixed" else self.alpha / math.sqrt(width)
 
     @property
     def snapshot_steps(self) -> tuple[int, ...]:

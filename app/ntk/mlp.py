@@ -8,7 +8,8 @@ every trainable number is a unit Gaussian at init and each layer carries its sca
 
 All three parameterizations are written as one layer form with per-layer constants
 (:class:`LayerScale`): ``h = w_mult · a @ W + b_mult · b`` with ``W ~ N(0, w_init²)``,
-``b ~ N(0, b_init²)``, trained with learning rate ``η · w_lr`` (``η · b_lr`` for b).
+``b ~ N(0, b_init²)``, trained with learning rate ``η · w_lr`` (``η · b_lr`` for b); a learning
+rate that scales with width (``lr_scaling``) is one more factor in ``w_lr`` and ``b_lr``.
 
 Every array function here accepts stacked networks: parameters may carry leading batch
 axes (``W`` shaped ``(..., fan_in, fan_out)``), which is how all seeds of one width are
@@ -35,6 +36,7 @@ Masks = list[NDArray[np.bool_]]     # [P_l]: ReLU activation patterns per hidden
 
 ACTIVATIONS = ("relu", "erf")
 PARAMETERIZATIONS = ("ntk", "standard", "mean_field")
+LR_SCALINGS = ("fixed", "inverse_width")  # how the learning rate scales with width: η, or η/n (standard only)
 MAX_DEPTH = 4
 MAX_MEAN_FIELD_DEPTH = 1
 
@@ -49,6 +51,12 @@ class MLP:
     We offset by ``f(x; θ_0)`` instead of centring at zero (as Chizat et al. and docs/maths.md do) so
     that α = 1 is exactly the unscaled network: the model starts at ``f(θ_0)`` rather than 0,
     i.e. the centred dynamics with target ``y − f(θ_0)``, and its forecasts start there too.
+
+    ``lr_scaling``: ``fixed`` trains every parameter at the learning rate η (times the parameterization's own
+    factors); ``inverse_width`` at ``η/n`` — the standard parameterization's learning rate, whose kernel grows
+    like n (Lee et al. 2019, their standard-parameterization appendix), so that ``(η/n) Θ̂`` stays O(1). It is
+    offered for the standard parameterization only: the ntk and mean_field ones already keep the kernel's scale
+    fixed, and ``η/n`` would stop their wide networks from learning at all (docs/maths.md §6).
     """
 
     depth: int = 1
@@ -58,6 +66,7 @@ class MLP:
     b_std: float = 0.1
     parameterization: str = "ntk"
     alpha: float = 1.0
+    lr_scaling: str = "fixed"
 
     def __post_init__(self) -> None:
         require(isinstance(self.depth, int) and 1 <= self.depth <= MAX_DEPTH,
@@ -77,6 +86,12 @@ class MLP:
         require(self.parameterization != "mean_field" or self.depth <= MAX_MEAN_FIELD_DEPTH,
                  f"the mean_field parameterization is implemented for depth {MAX_MEAN_FIELD_DEPTH} only "
                  f"(got depth {self.depth}); use alpha < 1 to see the rich regime in deeper networks")
+        require(self.lr_scaling in LR_SCALINGS, f"lr_scaling must be one of {LR_SCALINGS}, got {self.lr_scaling!r}")
+        require(self.lr_scaling == "fixed" or self.parameterization == "standard",
+                 f"lr_scaling={self.lr_scaling!r} (η/width) is the standard parameterization's learning rate, whose "
+                 f"kernel grows like the width; the {self.parameterization} parameterization already keeps its "
+                 f"kernel's scale fixed, so η/width would only stop its wide networks from learning: use "
+                 f"lr_scaling='fixed', or parameterization='standard'")
 
 
 class LayerScale(NamedTuple):
@@ -100,6 +115,7 @@ def layer_scales(mlp: MLP, input_dim: int) -> tuple[LayerScale, ...]:
     - standard:   multipliers 1; init ``N(0, σw²/fan_in)``, ``N(0, σb²)``; learning rate η.
     - mean_field: as ntk, but the readout multiplier is ``σw/n`` and every parameter except
       the readout bias trains at ``η·n`` (the readout bias's gradient is already O(1)).
+    - ``lr_scaling='inverse_width'`` (standard only): every parameter trains at ``η/n``, ``n`` the hidden width.
     """
     require(isinstance(input_dim, int) and input_dim >= 1, f"input_dim must be a positive integer, got {input_dim!r}")
     fans = [input_dim] + [mlp.width] * mlp.depth + [1]
@@ -116,6 +132,8 @@ def layer_scales(mlp: MLP, input_dim: int) -> tuple[LayerScale, ...]:
         scales = [s._replace(w_lr=n, b_lr=n) for s in scales[:-1]]
         scales.append(LayerScale(fan_in=mlp.width, fan_out=1, w_mult=mlp.w_std / n, b_mult=mlp.b_std,
                                  w_init=1.0, b_init=1.0, w_lr=n, b_lr=1.0))
+    if mlp.lr_scaling == "inverse_width":
+        scales = [s._replace(w_lr=s.w_lr / mlp.width, b_lr=s.b_lr / mlp.width) for s in scales]
     return tuple(scales)
 
 

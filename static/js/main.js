@@ -397,16 +397,19 @@ async function showComparisons(signal, savedId) {
   for (const figure of figures) if (figure.needs.document === "comparison") await showComparison(figure, signal, savedId);
 }
 
+// The NTK scaling every comparison is drawn against: these settings, whatever the reader chose for them.
+const NTK_SCALING = { parameterization: "ntk", alpha: 1, alpha_scaling: "fixed", lr_scaling: "fixed" };
+
 async function showComparison(figure, signal, savedId) {
   const state = store.get();
-  const ntk = state.parameterization === "ntk" && state.alpha === 1;
+  const ntk = Object.entries(NTK_SCALING).every(([name, value]) => state[name] === value);
   try {
     if (savedId) {
       if (!ntk) throw new ApiError(404, NEEDS_SERVER); // a static copy saves the comparisons of the NTK scaling only
       render(figure, doc, await getStaticDrift(savedId, `compare-${state.compare}`, signal));
       return;
     }
-    const base = ntk ? doc : await getDrift(driftParams(state, { parameterization: "ntk", alpha: 1, kernel_width: null }), signal);
+    const base = ntk ? doc : await getDrift(driftParams(state, { ...NTK_SCALING, kernel_width: null }), signal);
     const other = await getDrift(driftParams(state, { ...figure.needs.scaling(state), kernel_width: null }), signal);
     if (!signal.aborted) render(figure, base, other);
   } catch (error) {

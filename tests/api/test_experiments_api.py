@@ -152,6 +152,9 @@ BAD_QUERIES = [
     ({"kernel_width": 100}, "kernel_width must be one of the widths"),
     ({"colour": "red"}, "Extra inputs are not permitted"),
     ({"parameterization": "mean_field", "depth": 2}, "mean_field parameterization is implemented for depth 1 only"),
+    ({"alpha_scaling": "sqrt"}, "Input should be 'fixed' or 'inverse_sqrt_width'"),
+    ({"lr_scaling": "1/n"}, "Input should be 'fixed' or 'inverse_width'"),
+    ({"lr_scaling": "inverse_width"}, "(η/width) is the standard parameterization's learning rate"),
     ({"widths": "8192", "depth": 4}, "s of computing (CPU time on the reference machine), above this server's limit of 6 s"),
     ({"seed": -1}, "greater than or equal to 0"),
 ]
@@ -164,6 +167,23 @@ def test_bad_queries_get_422_saying_what_is_wrong(client: TestClient, params: di
         assert response.status_code == 422, response.text
         messages = " | ".join(error["msg"] for error in response.json()["detail"])
         assert message in messages
+
+
+def test_how_alpha_and_eta_scale_with_width_is_part_of_the_experiment_and_defaults_to_todays(client: TestClient) -> None:
+    plain = client.get(URL, params=SMALL)
+    spelled_out = client.get(URL, params=SMALL | {"alpha_scaling": "fixed", "lr_scaling": "fixed"})
+    assert spelled_out.headers["etag"] == plain.headers["etag"]  # links shared before these settings existed
+    assert plain.json()["query"].items() >= {"alpha_scaling": "fixed", "lr_scaling": "fixed"}.items()
+    scaled = client.get(URL, params=SMALL | {"alpha_scaling": "inverse_sqrt_width"})
+    standard = SMALL | {"parameterization": "standard"}
+    slowed = client.get(URL, params=standard | {"lr_scaling": "inverse_width"})
+    assert scaled.status_code == slowed.status_code == 200
+    etags = {plain.headers["etag"], scaled.headers["etag"], slowed.headers["etag"],
+             client.get(URL, params=standard).headers["etag"]}
+    assert len(etags) == 4
+    assert scaled.json()["query"]["alpha_scaling"] == "inverse_sqrt_width"
+    assert scaled.json()["widths"][0]["drift"] != plain.json()["widths"][0]["drift"]
+    assert slowed.json()["query"]["lr_scaling"] == "inverse_width"
 
 
 def test_the_budget_message_names_the_limit(make_client: object) -> None:

@@ -16,7 +16,8 @@ from app.web.routes import ASSETS_VERSION
 from tests.web.conftest import ALL_DRAWN, wait_until
 
 PARAMETERS = ["preset", "widths", "width", "depth", "activation", "w_std", "b_std", "parameterization", "alpha",
-              "learning_rate", "steps", "districts", "target", "frequency", "seed", "district", "time", "compare", "v"]
+              "alpha_scaling", "learning_rate", "lr_scaling", "steps", "districts", "target", "frequency", "seed",
+              "district", "time", "compare", "v"]
 INJECTIONS = [
     "<script>window.__pwned=1</script>",
     '"><img src=x onerror="window.__pwned=1">',

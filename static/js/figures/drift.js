@@ -128,7 +128,7 @@ export function summary(doc, overlay) {
   if (!fit) return `${count} width${count === 1 ? "" : "s"} computed so far…`;
   const lost = divergence(doc, { missing: "their points are missing" });
   if (fit.slope === null) return `Too few networks trained without diverging to fit a slope. ${lost}`.trim();
-  const verdict = fit.slope < -0.25 ? "wider roads keep steadier traffic maps" : "the traffic map keeps moving however wide the road";
+  const verdict = fit.slope < -0.25 ? "wider roads keep steadier traffic maps" : "the traffic map keeps moving at every width tried";
   const clauses = [`Kernel drift scales like ${power(fit)} over ${fit.points} networks: ${verdict}`];
   const [switching, smooth] = PARTS.map(([key]) => doc.slopes[key]);
   if (hasParts(doc) && fitted(switching) && fitted(smooth)) {
