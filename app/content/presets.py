@@ -44,7 +44,7 @@ PRESETS: tuple[Preset, ...] = (
            "Without biases, a one-layer ReLU network cannot see sin 3γ on 8 equispaced districts: there, every "
            "gradient of the network is orthogonal to it, at every width and in every scaling. Training ignores the "
            "target and only pulls the outputs towards 0, so the loss never falls below 0.25. For the same reason the "
-           "mean-field curve in section 5 lies exactly on the NTK one: with the target out of reach, its learning "
+           "mean-field curve in “When the analogy breaks” lies exactly on the NTK one: with the target out of reach, its learning "
            "rate n times larger exactly undoes its readout's extra 1/√n.",
            {"widths": "64,1024", "b_std": 0.0, "frequency": 3, "kernel_width": 1024}),
     Preset("catapult", "Road works a little too fast",

@@ -29,7 +29,7 @@ def test_the_drift_figure_draws_the_switching_and_smooth_parts_and_the_erf_overl
         fit = next(t for t in drawn if not t["showlegend"])  # and its fitted line
         assert fit["x"] == [32, 2048] and all(math.isfinite(y) and y > 0 for y in fit["y"]), series
     summary = page.locator("#drift-summary").inner_text()
-    assert "switching on or off falls like width to the power −" in summary and "with erf units" in summary
+    assert "switching on or off scales like width to the power −" in summary and "with erf units" in summary
     header = page.evaluate("() => [...document.querySelectorAll('[data-table=drift] th')].map((th) => th.textContent)")
     assert header[-3:] == ["switching part", "smooth part", "erf kernel drift"]
     assert log.errors == []

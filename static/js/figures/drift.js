@@ -132,12 +132,12 @@ export function summary(doc, overlay) {
   const clauses = [`Kernel drift scales like ${power(fit)} over ${fit.points} networks: ${verdict}`];
   const [switching, smooth] = PARTS.map(([key]) => doc.slopes[key]);
   if (hasParts(doc) && fitted(switching) && fitted(smooth)) {
-    clauses.push(`the part from units switching on or off falls like ${power(switching)}, the rest like ${power(smooth)}`);
+    clauses.push(`the part from units switching on or off scales like ${power(switching)}, the rest like ${power(smooth)}`);
   } else if (doc.query?.activation === "erf") {
     clauses.push("erf units never switch on or off, so all of it is the smooth kind");
   }
   const erf = erfOverlay(doc, overlay)?.slopes.drift;
-  if (fitted(erf)) clauses.push(`with erf units, which never switch, the drift falls like ${power(erf)}`);
+  if (fitted(erf)) clauses.push(`with erf units, which never switch, the drift scales like ${power(erf)}`);
   return `${clauses.join("; ")}. ${lost}`.trim();
 }
 
