@@ -249,6 +249,10 @@ class WidthModel(BaseModel):
     linearization_gap: list[MaybeFloat] = Field(
         description="‖f_T − linearization_T‖/‖f_T‖ on the grid at the last snapshot, per seed: how far the trained "
                     "network ends from its own linearisation (null where either diverged).")
+    linearization_forecast_gap: list[MaybeFloat] | None = Field(
+        description="‖linearization_T − forecast_T‖/‖f_T‖ on the grid at the last snapshot, per seed: how far apart "
+                    "the two forecasts end, the initial kernel's error Θ̂₀ − Θ alone (null: no analytic kernel; null "
+                    "entries: a forecast diverged).")
     loss_steps: list[int]
     loss: list[list[MaybeFloat]] = Field(description="Training loss per seed at loss_steps.")
     diverged_at: list[int] = Field(description="Step at which each seed diverged, −1 if it did not.")
@@ -311,8 +315,8 @@ class DriftResponse(BaseModel):
     kernel: KernelSnapshots | None
     slopes: dict[str, SlopeModel] = Field(
         description="Log–log fits against width, over every (width, seed) at the last snapshot: drift, drift_switching "
-                    "(ReLU only), drift_smooth, init_distance and forecast_gap (not for the standard parameterization), "
-                    "linearization_gap, weight_change_1 … weight_change_{L+1}.")
+                    "(ReLU only), drift_smooth, init_distance, forecast_gap and linearization_forecast_gap (not for "
+                    "the standard parameterization), linearization_gap, weight_change_1 … weight_change_{L+1}.")
 
 
 class KernelsResponse(BaseModel):
@@ -415,6 +419,8 @@ def width_document(width: WidthResult) -> dict[str, Any]:
         "linearization": plot_round(width.linearization),
         "forecast_gap": None if width.forecast_gap is None else plot_round(width.forecast_gap),
         "linearization_gap": plot_round(width.linearization_gap),
+        "linearization_forecast_gap": None if width.linearization_forecast_gap is None
+        else plot_round(width.linearization_forecast_gap),
         "loss_steps": loss_steps,
         "loss": plot_round(width.loss[:, loss_steps]),
         "diverged_at": width.diverged_at,

@@ -193,12 +193,12 @@ def drift_cost(config: DriftConfig) -> Cost:
     """The cost of ``drift_experiment(config)``: its estimated seconds, the widest width's stacked parameters, and
     the numbers its result holds, per network: at every snapshot the kernel on the grid, the function and its two
     forecasts on the grid, each layer's weight change, the drift and λ_max; the loss at every step; the kernel with
-    the patterns of init (ReLU); and seven numbers (init distance, limit, divergence step, the drift's two parts,
-    the two gaps)."""
+    the patterns of init (ReLU); and eight numbers (init distance, limit, divergence step, the drift's two parts,
+    the three gaps)."""
     steps, seeds, depth = config.steps + 1, config.seeds, config.depth
     parameters = seeds * parameter_count(depth, max(config.widths), INPUT_DIM)
     per_width = seeds * (len(config.snapshot_steps) * (config.grid**2 + config.grid * 3 + depth + 3) + steps
-                         + _split_kernels(config) * config.grid**2 + 7)
+                         + _split_kernels(config) * config.grid**2 + 8)
     return Cost(drift_work(config).seconds(), parameters, per_width * len(config.widths))
 
 

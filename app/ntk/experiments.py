@@ -98,7 +98,9 @@ class WidthResult:
       Both forecasts are NaN from the first snapshot at which they count as diverged (``forecast_diverged``).
     - ``forecast_gap`` ``(S,)``, ``linearization_gap`` ``(S,)``: ``‖f_T − g_T‖ / ‖f_T‖`` on the grid at the last
       snapshot, between the trained network ``f`` and ``g`` = its planner's forecast (None without one) or its own
-      linearisation; NaN where either diverged.
+      linearisation; ``linearization_forecast_gap`` ``(S,)``: ``‖f_lin,T − g_T‖ / ‖f_T‖``, the two forecasts apart
+      (None without an analytic kernel): the initial kernel's error ``Θ̂_0 − Θ`` alone, carried into the function.
+      All three share the denominator, so each is at most the sum of the other two. NaN where any part diverged.
     - ``loss`` ``(S, steps + 1)``; ``diverged_at`` ``(S,)`` (−1: never); ``divergence``: reasons in words.
     - ``lr_limit`` ``(S,)``: ``2N/λ_max`` of Θ̂_0 on the districts, the largest stable learning rate.
     - ``lambda_max`` ``(S, K)``: the top eigenvalue of the empirical kernel on the districts ``Θ̂_t(X, X)`` at every
@@ -119,6 +121,7 @@ class WidthResult:
     linearization: Array
     forecast_gap: Array | None
     linearization_gap: Array
+    linearization_forecast_gap: Array | None
     loss: Array
     diverged_at: np.ndarray
     divergence: tuple[str | None, ...]
@@ -173,8 +176,8 @@ class DriftResult:
     """A whole experiment: the config, the ring, the infinite-width reference (None for 'standard'),
     the per-width results in width order, and log-log slopes against width (``slopes`` keys:
     ``drift``, ``drift_switching`` (ReLU only), ``drift_smooth``, ``init_distance``, ``forecast_gap``,
-    ``linearization_gap``, ``weight_change_1`` … ``weight_change_{L+1}``; ``init_distance`` and ``forecast_gap``
-    only with an analytic kernel)."""
+    ``linearization_gap``, ``linearization_forecast_gap``, ``weight_change_1`` … ``weight_change_{L+1}``;
+    ``init_distance``, ``forecast_gap`` and ``linearization_forecast_gap`` only with an analytic kernel)."""
 
     config: DriftConfig
     task: RingTask
@@ -346,15 +349,17 @@ def run_width(config: DriftConfig, task: RingTask, reference: Reference | None, 
 
     linearization = np.stack([fixed_kernel_forecast(train_kernels[0][k], start["kernel_grid_train"][k], k)
                               for k in range(config.seeds)])
-    init_distance, forecast, forecast_gap = None, None, None
+    init_distance, forecast, forecast_gap, linearization_forecast_gap = None, None, None, None
     if reference is not None:
         init_distance = _relative(kernel[:, 0], reference.kernel_grid[None])
         forecast = np.stack([fixed_kernel_forecast(reference.kernel_train, reference.kernel_grid_train, k)
                              for k in range(config.seeds)])
         forecast_gap = _gap(function[:, -1], forecast[:, -1])
+        linearization_forecast_gap = _gap(function[:, -1], forecast[:, -1], linearization[:, -1])
     return WidthResult(width=width, kernel=kernel, drift=drift, weight_change=weight_change, init_distance=init_distance,
                        function=function, forecast=forecast, linearization=linearization, forecast_gap=forecast_gap,
-                       linearization_gap=_gap(function[:, -1], linearization[:, -1]), loss=history.loss,
+                       linearization_gap=_gap(function[:, -1], linearization[:, -1]),
+                       linearization_forecast_gap=linearization_forecast_gap, loss=history.loss,
                        diverged_at=history.diverged_at, divergence=history.reasons, lr_limit=history.lr_limit,
                        lambda_max=lambda_max, kernel_init_masks=kernel_init_masks, drift_switching=drift_switching,
                        drift_smooth=drift_smooth)
@@ -367,11 +372,13 @@ def _top_eigenvalue(kernels: Array) -> Array:
     return np.where(finite, top, np.nan)
 
 
-def _gap(function: Array, forecast: Array) -> Array:
-    """``‖f − g‖ / ‖f‖`` over the last axis, ``(..., G)`` → ``(...)``: how far a forecast ``g`` is from the network ``f``,
-    relative to the network's own size (both gaps of one network share the denominator). NaN where either is NaN."""
+def _gap(function: Array, forecast: Array, other: Array | None = None) -> Array:
+    """``‖f − g‖ / ‖f‖`` over the last axis, ``(..., G)`` → ``(...)``: how far a forecast ``g`` is from the network ``f``
+    (or, given ``other``, from that other forecast), relative to the network's own size, so that every gap of one
+    network shares the denominator. NaN where any is NaN."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.asarray(np.linalg.norm(function - forecast, axis=-1) / np.linalg.norm(function, axis=-1))
+        near = function if other is None else other
+        return np.asarray(np.linalg.norm(near - forecast, axis=-1) / np.linalg.norm(function, axis=-1))
 
 
 def drift_parts(kernel0: Array, kernel_final: Array, kernel_init_masks: Array) -> tuple[Array, Array]:
@@ -411,8 +418,8 @@ def _relative(a: Array, b: Array) -> Array:
 
 def fit_slopes(results: list[WidthResult] | tuple[WidthResult, ...]) -> dict[str, SlopeFit]:
     """Log-log slopes against width of the final drift and its two parts (:func:`drift_parts`; for erf the smooth part is
-    the whole drift), each layer's final weight change, the init distance, and the trained network's gaps to its two
-    forecasts (the planner's, with the analytic kernel; its own linearisation)."""
+    the whole drift), each layer's final weight change, the init distance, the trained network's gaps to its two
+    forecasts (the planner's, with the analytic kernel; its own linearisation) and the two forecasts' gap."""
     widths = np.array([r.width for r in results], dtype=float)
     series = {"drift": np.stack([r.drift[:, -1] for r in results])}  # (W, S)
     if results[0].drift_switching is not None:
@@ -423,6 +430,9 @@ def fit_slopes(results: list[WidthResult] | tuple[WidthResult, ...]) -> dict[str
     if results[0].forecast_gap is not None:
         series["forecast_gap"] = np.stack([r.forecast_gap for r in results if r.forecast_gap is not None])
     series["linearization_gap"] = np.stack([r.linearization_gap for r in results])
+    if results[0].linearization_forecast_gap is not None:
+        series["linearization_forecast_gap"] = np.stack([r.linearization_forecast_gap for r in results
+                                                         if r.linearization_forecast_gap is not None])
     for layer in range(results[0].weight_change.shape[-1]):
         series[f"weight_change_{layer + 1}"] = np.stack([r.weight_change[:, -1, layer] for r in results])
     return {name: loglog_fit(np.broadcast_to(widths[:, None], values.shape), values) for name, values in series.items()}

@@ -27,8 +27,10 @@ def test_results_have_the_documented_shapes() -> None:
     assert width.drift_switching is not None and width.drift_switching.shape == width.drift_smooth.shape == (2,)
     assert width.linearization.shape == (2, 3, 12) and width.lambda_max.shape == (2, 3)
     assert width.forecast_gap is not None and width.forecast_gap.shape == width.linearization_gap.shape == (2,)
+    assert width.linearization_forecast_gap is not None and width.linearization_forecast_gap.shape == (2,)
     assert set(result.slopes) == {"drift", "drift_switching", "drift_smooth", "init_distance", "forecast_gap",
-                                  "linearization_gap", "weight_change_1", "weight_change_2", "weight_change_3"}
+                                  "linearization_gap", "linearization_forecast_gap", "weight_change_1",
+                                  "weight_change_2", "weight_change_3"}
 
 
 def test_the_forecast_is_the_linearized_network_with_the_analytic_kernel_from_the_same_start() -> None:

@@ -88,6 +88,9 @@ def test_a_wide_network_is_far_closer_to_its_own_linearization_than_to_the_plann
     assert width.forecast_gap is not None
     assert np.all(width.linearization_gap < width.forecast_gap / 10), (width.linearization_gap, width.forecast_gap)
     assert np.all(width.forecast_gap < 0.02)  # and both are small: the planner's forecast is close too
+    # So the distance from the planner's forecast is the two forecasts' distance, the initial kernel's error.
+    assert width.linearization_forecast_gap is not None
+    np.testing.assert_allclose(width.forecast_gap, width.linearization_forecast_gap, rtol=0.1)
 
 
 def test_forecasts_whose_fixed_kernel_is_too_large_for_the_step_are_null_once_they_diverge() -> None:
@@ -106,4 +109,5 @@ def test_forecasts_whose_fixed_kernel_is_too_large_for_the_step_are_null_once_th
     for forecast in (width.forecast, width.linearization):
         assert np.isfinite(forecast[:, 0]).all() and np.isnan(forecast[:, -1]).all()
     assert np.isnan(reference.mean_forecast[-1]).all()
-    assert all(math.isnan(g) for g in [*width.forecast_gap, *width.linearization_gap])
+    assert width.linearization_forecast_gap is not None
+    assert all(math.isnan(g) for g in [*width.forecast_gap, *width.linearization_gap, *width.linearization_forecast_gap])
