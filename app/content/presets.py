@@ -44,7 +44,7 @@ PRESETS: tuple[Preset, ...] = (
            {"widths": "64,1024", "b_std": 0.0, "frequency": 3, "kernel_width": 1024}),
     Preset("catapult", "Road works a little too fast",
            "Learning rate 14, above every network's stable limit 2N/λ_max at the start (about 9–13 here): every "
-           "forecast with a fixed kernel diverges, yet no network does. The wide ones' loss first rises 30–50-fold, "
+           "forecast with a fixed kernel diverges, yet no network does. The wide ones' loss first rises about 30–50-fold, "
            "and their kernel shrinks until the limit climbs above 14 (to about 16–19) and the steps fit: the catapult "
            "(Lewkowycz et al. 2020). The map moves ~30 % even at 4096 lanes.",
            {"widths": "16,64,256,1024,4096", "learning_rate": 14.0, "steps": 50, "kernel_width": 4096}),
