@@ -120,6 +120,14 @@ export function spec(doc, state) {
   return { data: [...ring, ...gaps], layout };
 }
 
+// "falls like width to the power −0.55 ± 0.04"; "grows like …" or "stays level within its error (…)" where it does not
+// fall by more than twice its standard error (the mean-field scaling's drift: 0.02 ± 0.01).
+function trend(fit) {
+  if (fit.slope + 2 * fit.stderr < 0) return `falls like ${powerLaw(fit)}`;
+  if (fit.slope - 2 * fit.stderr > 0) return `grows like ${powerLaw(fit)}`;
+  return `stays level within its error (${powerLaw(fit)})`;
+}
+
 // "4.8–12 % (16 lanes) to 0.61–0.82 % (4096 lanes)": the seeds' range of a distance at the narrowest and the widest
 // width where it is finite (null if it is nowhere).
 function gapRange(doc, key) {
@@ -143,10 +151,9 @@ function gapSentences(doc) {
   const slopes = [[doc.slopes?.forecast_gap, "the distance to the planner's forecast"],
     [doc.slopes?.linearization_gap, "the distance to the own linearisation"],
     [doc.slopes?.linearization_forecast_gap, "the two forecasts' distance from each other (the initial kernel's error alone)"],
-    [doc.slopes?.drift, "the kernel drift"]].filter(([fit]) => usable(fit)).map(([fit, what]) => `${what} like ${powerLaw(fit)}`);
+    [doc.slopes?.drift, "the kernel drift"]].filter(([fit]) => usable(fit)).map(([fit, what]) => `${what} ${trend(fit)}`);
   if (slopes.length) {
-    const listed = slopes.length > 1 ? `${slopes.slice(0, -1).join(", ")} and ${slopes.at(-1)}` : slopes[0];
-    sentences.push(`Against width, ${listed.replace(" like ", " falls like ")}.`);
+    sentences.push(`Against width, ${slopes.length > 1 ? `${slopes.slice(0, -1).join(", ")} and ${slopes.at(-1)}` : slopes[0]}.`);
   }
   return sentences;
 }
