@@ -237,12 +237,11 @@ class WidthModel(BaseModel):
     forecast: list[list[list[MaybeFloat]]] | None = Field(
         description="The planner's forecast: gradient descent with the analytic (infinite-width) kernel Θ, from the "
                     "network's own initial outputs, on the grid, seeds × snapshots × grid (null: no analytic kernel; "
-                    "null entries from the snapshot at which the forecast's loss exceeds 10⁶ times its initial loss, "
-                    "the rule a network's training is stopped by: it diverges when η ≥ reference.lr_limit).")
+                    "null after step 0 when the forecast diverges, η ≥ reference.lr_limit).")
     linearization: list[list[list[MaybeFloat]]] = Field(
         description="The network's own linearisation (Lee et al. 2019): gradient descent with its own empirical "
                     "kernel at init, Θ̂₀, held fixed, from the same initial outputs, seeds × snapshots × grid (null "
-                    "entries once diverged, as for forecast: when η ≥ that seed's lr_limit).")
+                    "after step 0 when it diverges, as for forecast: η ≥ that seed's lr_limit).")
     forecast_gap: list[MaybeFloat] | None = Field(
         description="‖f_T − forecast_T‖/‖f_T‖ on the grid at the last snapshot, per seed: how far the trained "
                     "network ends from the planner's forecast (null: no analytic kernel; null entries: either diverged).")
@@ -277,8 +276,8 @@ class WidthModel(BaseModel):
 class ReferenceModel(BaseModel):
     kernel: Matrix | None = Field(description="Analytic NTK on the grid (when kernel_width was asked for).")
     forecast: list[list[MaybeFloat]] = Field(description="Infinite-width prediction from f0 = 0, snapshots × grid "
-                                                         "(null from the snapshot at which its loss exceeds 10⁶ times "
-                                                         "its initial loss: discrete steps diverge when η ≥ lr_limit).")
+                                                         "(null after step 0 where discrete steps diverge: "
+                                                         "η ≥ lr_limit).")
     note: str | None = Field(description="What is wrong with the infinite-width prediction, if anything.")
     lr_limit: MaybeFloat = Field(description="2N/λ_max of the analytic kernel on the districts: above this learning "
                                              "rate every forecast with it diverges (null if the kernel is zero).")

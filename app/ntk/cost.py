@@ -23,8 +23,8 @@ speed rather than the caches' (and for new arrays past 32 MiB, glibc's mmap thre
 - **analytic kernels** between ``G`` and ``G'`` points: ``G·G'·L·analytic_entry[a]`` (arc-cosine or
   arcsine moments per entry per layer);
 - **eigendecompositions** of ``N × N`` kernels: ``N³·eigen`` each;
-- a ``forecast`` per fixed-kernel forecast of one network (``gd_mse_prediction`` at the snapshot steps and its
-  divergence check: Python's and numpy's calls; its eigendecomposition is counted as one of the above);
+- a ``forecast`` per fixed-kernel forecast of one network (``gd_mse_prediction`` at the snapshot steps: Python's and
+  numpy's calls; its eigendecomposition is counted as one of the above);
 - a fixed ``width`` per width of an experiment (Python's own work, the loss curve).
 
 A drift experiment (``drift_work``) adds, per width: weights; ``1 + K`` kernel measurements on the districts

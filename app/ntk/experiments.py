@@ -17,7 +17,7 @@ from app.ntk.checks import Checkpoint, require
 from app.ntk.data import RingTask, ring_task
 from app.ntk.kernels import analytic_kernels, kernel_and_trace, kernel_blocks
 from app.ntk.mlp import MLP, Array, Masks, Params, init_params, stack_params
-from app.ntk.training import forecast_diverged, gd_mse_prediction, gp_posterior_mean, train
+from app.ntk.training import KernelPrediction, gd_mse_prediction, gp_posterior_mean, train
 
 DEFAULT_WIDTHS = tuple(2**k for k in range(4, 13))  # 16, 32, …, 4096
 INPUT_DIM = 2  # the ring road lives in the plane
@@ -95,7 +95,7 @@ class WidthResult:
     - ``linearization`` ``(S, K, G)``: the network's *own* linearisation (Lee et al. 2019), gradient descent with its
       fixed empirical kernel at init, ``Θ̂_0``, from the same outputs (:func:`run_width` says why this is exactly the
       linearised model of the training the code does).
-      Both forecasts are NaN from the first snapshot at which they count as diverged (``forecast_diverged``).
+      A forecast whose fixed kernel is too large for the step diverges: NaN after step 0 (:func:`_until_diverging`).
     - ``forecast_gap`` ``(S,)``, ``linearization_gap`` ``(S,)``: ``‖f_T − g_T‖ / ‖f_T‖`` on the grid at the last
       snapshot, between the trained network ``f`` and ``g`` = its planner's forecast (None without one) or its own
       linearisation; ``linearization_forecast_gap`` ``(S,)``: ``‖f_lin,T − g_T‖ / ‖f_T‖``, the two forecasts apart
@@ -147,8 +147,8 @@ class Reference:
     """The infinite-width side (docs/maths.md §2, §4, §8), computed once per experiment.
 
     - ``kernel_grid`` ``(G, G)``, ``kernel_grid_train`` ``(G, N)``, ``kernel_train`` ``(N, N)``: the analytic NTK Θ.
-    - ``mean_forecast`` ``(K, G)``: the mean forecast at the snapshot steps (f0 = 0, discrete steps; NaN from the
-      snapshot at which it counts as diverged, ``forecast_diverged``); ``note``: what is wrong with it (a singular Θ,
+    - ``mean_forecast`` ``(K, G)``: the mean forecast at the snapshot steps (f0 = 0, discrete steps; NaN after step 0
+      when η ≥ ``lr_limit``, :func:`_until_diverging`); ``note``: what is wrong with it (a singular Θ,
       a learning rate above 2N/λ_max), or None; ``lr_limit``: ``2N/λ_max`` of Θ on the districts, the largest
       learning rate at which any forecast with the analytic kernel converges (inf for a zero kernel).
     - ``ntk_mean`` ``(G,)``: its limit under gradient flow, t = ∞: kernel regression ``Θ(x, X) Θ⁻¹ y``
@@ -240,7 +240,7 @@ def reference_kernels(config: DriftConfig, task: RingTask) -> Reference | None:
     nngp_train, ntk_train = analytic_kernels(mlp, task.x_train)  # (N, N)
     forecast = gd_mse_prediction(ntk_train, ntk_grid_train, task.y_train, np.array(config.snapshot_steps, dtype=float),
                                  config.learning_rate, discrete=True)
-    mean_forecast = np.where(forecast_diverged(forecast.f_train, task.y_train)[:, None], np.nan, forecast.f_test)
+    mean_forecast = _until_diverging(forecast, np.array(config.snapshot_steps), config.learning_rate)
     converged = gd_mse_prediction(ntk_train, ntk_grid_train, task.y_train, math.inf, config.learning_rate)
     nngp_variance, nngp_mean, nngp_note = _nngp_prior_and_posterior(config, nngp_grid, nngp_grid_train, nngp_train,
                                                                     task.y_train)
@@ -344,8 +344,7 @@ def run_width(config: DriftConfig, task: RingTask, reference: Reference | None, 
         prediction = gd_mse_prediction(kernel_train, kernel_grid_train, task.y_train, steps.astype(float),
                                        config.learning_rate, f0_train=start["f0_train"][k], f0_test=f0_grid[k],
                                        discrete=True)
-        diverged = forecast_diverged(prediction.f_train, task.y_train, start["f0_train"][k])
-        return np.where(diverged[:, None], np.nan, prediction.f_test)
+        return _until_diverging(prediction, steps, config.learning_rate)
 
     linearization = np.stack([fixed_kernel_forecast(train_kernels[0][k], start["kernel_grid_train"][k], k)
                               for k in range(config.seeds)])
@@ -363,6 +362,20 @@ def run_width(config: DriftConfig, task: RingTask, reference: Reference | None, 
                        diverged_at=history.diverged_at, divergence=history.reasons, lr_limit=history.lr_limit,
                        lambda_max=lambda_max, kernel_init_masks=kernel_init_masks, drift_switching=drift_switching,
                        drift_smooth=drift_smooth)
+
+
+def _until_diverging(prediction: KernelPrediction, steps: np.ndarray, learning_rate: float) -> Array:
+    """A discrete fixed-kernel forecast's ``f_test`` ``(K, G)`` at ``steps`` ``(K,)``, NaN after step 0 if it diverges.
+
+    With a fixed kernel the question is settled before the first step: each mode's residual is multiplied by
+    ``1 − ηλ/N`` per step, so the forecast converges when ``η < 2N/λ_max`` (every mode shrinks, and the loss falls
+    at every step) and otherwise grows or oscillates along the top eigenvectors without end, like
+    ``|1 − ηλ_max/N|^t``: finite at each step, but not a forecast of anything (docs/maths.md §4). Its start, the
+    network's own ``f_0``, is kept.
+    """
+    if learning_rate < prediction.lr_limit:
+        return prediction.f_test
+    return np.where((steps > 0)[:, None], np.nan, prediction.f_test)
 
 
 def _top_eigenvalue(kernels: Array) -> Array:

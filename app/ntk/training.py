@@ -102,24 +102,6 @@ def gd_mse_prediction(
                             lr_limit=lr_limit, note=note)
 
 
-def forecast_diverged(f_train: Array, y_train: Array, f0_train: float | Array = 0.0) -> np.ndarray:
-    """Which times of a fixed-kernel forecast count as diverged, by the rule :func:`train` applies to a network.
-
-    ``f_train`` ``(T, N)``: the forecast on the training points at increasing times (``gd_mse_prediction``'s
-    ``f_train`` for a 1-D ``t``); ``f0_train`` its start. Its loss ``‖f_train(t) − y‖² / 2N`` is compared with
-    the loss at the start: a time diverged when the loss there is non-finite or above ``DIVERGENCE_FACTOR`` times
-    the initial loss, and so is every later time (a mode with ``|1 − ηλ/N| > 1`` grows like ``|1 − ηλ/N|^t``, and
-    the forecast never comes back). Returns ``(T,)`` bool.
-    """
-    y = np.asarray(y_train, dtype=np.float64)
-    with np.errstate(over="ignore", invalid="ignore"):
-        loss = np.sum((np.asarray(f_train) - y) ** 2, axis=-1) / (2 * y.shape[0])  # (T,)
-        initial = float(np.sum((np.broadcast_to(f0_train, y.shape) - y) ** 2) / (2 * y.shape[0]))
-    ceiling = DIVERGENCE_FACTOR * max(initial if math.isfinite(initial) else 0.0, 1e-300)
-    exploded: np.ndarray = np.logical_or.accumulate(~(np.isfinite(loss) & (loss <= ceiling)))
-    return exploded
-
-
 def _checked_kernels(train_train: Array, test_train: Array, y_train: Array, name: str) -> tuple[Array, Array, Array]:
     """``(K(X, X), K(X*, X), y)`` as float64 arrays shaped ``(N, N)``, ``(M, N)``, ``(N,)``, or a ``ValueError``.
 

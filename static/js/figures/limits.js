@@ -95,7 +95,7 @@ function kernelSentence(doc, rate) {
     + `${fell.length === rose.length ? "and then fell below where it started" : `and ${fell.length} then fell below its start`}` : "";
   return ` ${caught.length} network${caught.length === 1 ? "" : "s"} started with η above ${caught.length === 1 ? "its" : "their"} `
     + `limit and did not diverge: the kernel shrank until 2N/λ_max climbed above η, to ${range(caught.map((n) => n.limits.at(-1)))} `
-    + `by step ${T} (the catapult)${lossClause}.`;
+    + `by step ${T}${rose.length ? " (the catapult)" : ""}${lossClause}.`;
 }
 
 export function summary(doc, state) {
