@@ -340,7 +340,7 @@ def run_width(config: DriftConfig, task: RingTask, reference: Reference | None, 
     lambda_max = np.where(valid, _top_eigenvalue(np.stack(train_kernels, axis=1)), np.nan)  # (S, K)
 
     def fixed_kernel_forecast(kernel_train: Array, kernel_grid_train: Array, k: int) -> Array:
-        """Seed ``k``'s forecast with a fixed kernel from its own start, ``(K, G)``, NaN once diverged."""
+        """Seed ``k``'s forecast with a fixed kernel from its own start, ``(K, G)`` (NaN after the start if it diverges)."""
         prediction = gd_mse_prediction(kernel_train, kernel_grid_train, task.y_train, steps.astype(float),
                                        config.learning_rate, f0_train=start["f0_train"][k], f0_test=f0_grid[k],
                                        discrete=True)
