@@ -68,7 +68,7 @@ export function spec(doc, state) {
     xaxis2: { anchor: "y2", matches: "x", title: { text: "training step t" } },
     yaxis2: { domain: [0, 0.37], title: { text: "limit 2N/λ_max(t)" } },
     annotations: [panelTitle(1.0, `Training loss (first seed), η = ${fmt(rate)}`),
-      panelTitle(0.4, "The kernel's limit 2N/λ_max(t), first seed")],
+      panelTitle(0.4, "Limit 2N/λ_max(t), first seed")],
     legend: { orientation: "h", y: -0.14, yanchor: "top" },
     margin: { l: 60, r: 20, t: 30, b: 60 },
     datarevision: `${doc.widths.length}-${rate}-${complete}`,
