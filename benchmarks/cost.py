@@ -183,7 +183,8 @@ def machine_speed(results: list[Measured]) -> float:
 
 
 def direct_rates() -> dict[str, float]:
-    """Seconds per FLOP of numpy's float64 matrix products at this code's shapes, and per Gaussian draw."""
+    """Seconds per FLOP of numpy's float64 matrix products at this code's shapes, per Gaussian draw, and per
+    fixed-kernel forecast of one network (8 districts, 64 grid points, 6 snapshots: the default experiment's)."""
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((256, 2048)), rng.standard_normal((2048, 2048))
     stacked, weights = rng.standard_normal((4, 128, 1024)), rng.standard_normal((4, 1024, 1024))
@@ -191,7 +192,13 @@ def direct_rates() -> dict[str, float]:
                 cpu_seconds(lambda: stacked @ weights, 5) / (2 * 4 * 128 * 1024 * 1024)]
     mlp = MLP(depth=2, width=2048)
     draw = cpu_seconds(lambda: init_params(mlp, 2, np.random.default_rng(1)), 3) / parameter_count(2, 2048, 2)
-    return {"matmul_flop": float(np.mean(per_flop)), "weight_draw": draw}
+    square, cross, y = rng.standard_normal((8, 11)), rng.standard_normal((64, 8)), rng.standard_normal(8)
+    steps = np.linspace(0, 500, 6).round()
+
+    def forecast() -> object:
+        return gd_mse_prediction(square @ square.T, cross, y, steps, 1.0, f0_train=0.1 * y, discrete=True)
+
+    return {"matmul_flop": float(np.mean(per_flop)), "weight_draw": draw, "forecast": cpu_seconds(forecast, 50)}
 
 
 def fit_rates(results: list[Measured]) -> dict[str, float]:

@@ -1,9 +1,11 @@
-"""Why the ReLU drift sits between n^(−1/2) and n^(−1): its slope against width, and the slopes of its two parts.
+"""Why the ReLU drift sits between n^(−1/2) and n^(−1): its slope against width, and the slopes of its two parts; and
+how far the trained networks end from their two fixed-kernel forecasts.
 
-Run with ``make bench-slopes`` (or ``python -m benchmarks.drift_parts [--depths 1 3] [--max-width 8192]``). For ReLU
-and erf, at each depth, the default experiment (8 districts, target sin γ, 500 steps of η = 1, 3 seeds, 64 grid
-points) over widths 16 … max doubling; prints Markdown tables of fitted slopes ± their standard error over the whole
-range and over its narrower and wider halves (docs/maths.md §5: ``drift_parts``), the per-width medians, and, for
+Run with ``make bench-slopes`` (or ``python -m benchmarks.drift_parts [--depths 1 3] [--max-width 8192] [--seeds 8]``).
+For ReLU and erf, at each depth, the default experiment (8 districts, target sin γ, 500 steps of η = 1, 3 seeds, 64
+grid points) over widths 16 … max doubling; prints Markdown tables of fitted slopes ± their standard error over the
+whole range and over its narrower and wider halves (docs/maths.md §5: ``drift_parts``; §4: the distances from the
+network to the planner's forecast and to its own linearisation, and between the two), the per-width medians, and, for
 one hidden ReLU layer, the share of (unit, grid point) pairs whose unit switched on or off during training.
 """
 
@@ -27,6 +29,9 @@ SERIES: dict[str, Pick] = {  # name → the final value per seed of one width (N
     "drift": lambda w: w.drift[:, -1],
     "drift_switching": lambda w: w.drift_switching,
     "drift_smooth": lambda w: w.drift_smooth,
+    "forecast_gap": lambda w: w.forecast_gap,
+    "linearization_gap": lambda w: w.linearization_gap,
+    "linearization_forecast_gap": lambda w: w.linearization_forecast_gap,
 }
 
 
@@ -77,27 +82,28 @@ def main() -> None:
     parser.add_argument("--depths", type=int, nargs="+", default=[1])
     parser.add_argument("--max-width", type=int, default=8192)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes the widths spread over")
+    parser.add_argument("--seeds", type=int, default=3, help="networks per width")
     args = parser.parse_args()
     widths = tuple(2**k for k in range(4, args.max_width.bit_length()))
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, numpy {np.__version__}; "
-          f"widths {widths[0]}…{widths[-1]} doubling, 3 seeds, otherwise the default experiment\n")
+          f"widths {widths[0]}…{widths[-1]} doubling, {args.seeds} seeds, otherwise the default experiment\n")
     results = []
     with ProcessPoolExecutor(args.workers) as pool:
         for depth in args.depths:
             for activation in ("relu", "erf"):
                 started = time.perf_counter()
-                results.append(drift_experiment(DriftConfig(widths=widths, depth=depth, activation=activation),
-                                                executor=pool))
+                config = DriftConfig(widths=widths, depth=depth, activation=activation, seeds=args.seeds)
+                results.append(drift_experiment(config, executor=pool))
                 print(f"{activation}, depth {depth}: {time.perf_counter() - started:.0f} s")
     print("\n| activation | depth | quantity | slope, all widths | narrower half | wider half | ranges |")
     print("|---|---:|---|---:|---:|---:|---|")
     for result in results:
         print("\n".join(slope_rows(result)))
-    print("\n| activation | depth | width | drift | switching part | smooth part |\n|---|---:|---:|---:|---:|---:|")
+    print("\n| activation | depth | width | " + " | ".join(SERIES) + " |\n|---|---:|---:|" + "---:|" * len(SERIES))
     for result in results:
         print("\n".join(median_rows(result)))
     if 1 in args.depths:
-        config = DriftConfig(widths=widths)
+        config = DriftConfig(widths=widths, seeds=args.seeds)
         shares = [switched_share(config, n) for n in widths]
         fit = loglog_fit(np.array(widths, dtype=float), np.array(shares))
         print("\nReLU, depth 1: share of (unit, grid point) pairs switched on or off by the end, per width: "

@@ -237,7 +237,24 @@ class WidthModel(BaseModel):
     weight_change: list[list[list[MaybeFloat]]] = Field(description="‖W_l(t) − W_l(0)‖/‖W_l(0)‖, seeds × snapshots × layers.")
     init_distance: list[MaybeFloat] | None = Field(description="‖Θ̂_0 − Θ‖/‖Θ‖ per seed (null: no analytic kernel).")
     function: list[list[list[MaybeFloat]]] = Field(description="The trained network on the grid, seeds × snapshots × grid.")
-    forecast: list[list[list[MaybeFloat]]] | None = Field(description="Infinite-width prediction from the same start.")
+    forecast: list[list[list[MaybeFloat]]] | None = Field(
+        description="The planner's forecast: gradient descent with the analytic (infinite-width) kernel Θ, from the "
+                    "network's own initial outputs, on the grid, seeds × snapshots × grid (null: no analytic kernel; "
+                    "null after step 0 when the forecast diverges, η ≥ reference.lr_limit).")
+    linearization: list[list[list[MaybeFloat]]] = Field(
+        description="The network's own linearisation (Lee et al. 2019): gradient descent with its own empirical "
+                    "kernel at init, Θ̂₀, held fixed, from the same initial outputs, seeds × snapshots × grid (null "
+                    "after step 0 when it diverges, as for forecast: η ≥ that seed's lr_limit).")
+    forecast_gap: list[MaybeFloat] | None = Field(
+        description="‖f_T − forecast_T‖/‖f_T‖ on the grid at the last snapshot, per seed: how far the trained "
+                    "network ends from the planner's forecast (null: no analytic kernel; null entries: either diverged).")
+    linearization_gap: list[MaybeFloat] = Field(
+        description="‖f_T − linearization_T‖/‖f_T‖ on the grid at the last snapshot, per seed: how far the trained "
+                    "network ends from its own linearisation (null where either diverged).")
+    linearization_forecast_gap: list[MaybeFloat] | None = Field(
+        description="‖linearization_T − forecast_T‖/‖f_T‖ on the grid at the last snapshot, per seed: how far apart "
+                    "the two forecasts end, the initial kernel's error Θ̂₀ − Θ alone (null: no analytic kernel; null "
+                    "entries: a forecast diverged).")
     loss_steps: list[int]
     loss: list[list[MaybeFloat]] = Field(description="Training loss per seed at loss_steps.")
     diverged_at: list[int] = Field(description="Step at which each seed diverged, −1 if it did not.")
@@ -248,6 +265,10 @@ class WidthModel(BaseModel):
                                                    "learning rate relative to η, so with lr_scaling=inverse_width "
                                                    "(steps η/n) the limit is on η itself: n times 2N/λ_max of the "
                                                    "unweighted kernel.")
+    lambda_max: list[list[MaybeFloat]] = Field(
+        description="λ_max(t), the top eigenvalue of the network's empirical kernel on the districts Θ̂_t(X, X) "
+                    "(weighted like lr_limit's), seeds × snapshots (null after a network diverged); 2N/λ_max(t) is "
+                    "the largest learning rate the kernel of step t allows, and at t = 0 it is lr_limit.")
     drift_switching: list[MaybeFloat] | None = Field(
         description="The part of the final kernel change due to ReLU units switching on or off, per seed: "
                     "‖Θ̂_T − Θ̂(θ_T, P_0)‖/‖Θ̂_0‖ on the grid, where Θ̂(θ, P) is the kernel of the weights θ with every "
@@ -262,8 +283,11 @@ class WidthModel(BaseModel):
 class ReferenceModel(BaseModel):
     kernel: Matrix | None = Field(description="Analytic NTK on the grid (when kernel_width was asked for).")
     forecast: list[list[MaybeFloat]] = Field(description="Infinite-width prediction from f0 = 0, snapshots × grid "
-                                                         "(null where discrete steps diverge).")
+                                                         "(null after step 0 where discrete steps diverge: "
+                                                         "η ≥ lr_limit).")
     note: str | None = Field(description="What is wrong with the infinite-width prediction, if anything.")
+    lr_limit: MaybeFloat = Field(description="2N/λ_max of the analytic kernel on the districts: above this learning "
+                                             "rate every forecast with it diverges (null if the kernel is zero).")
     ntk_mean: list[MaybeFloat] = Field(description="The infinite-width network's mean after training to convergence "
                                                    "(gradient flow, t = ∞): kernel regression Θ(x, X) Θ⁻¹ y on the grid; "
                                                    "the part of y a singular Θ cannot fit is left out, as note says.")
@@ -297,8 +321,8 @@ class DriftResponse(BaseModel):
     kernel: KernelSnapshots | None
     slopes: dict[str, SlopeModel] = Field(
         description="Log–log fits against width, over every (width, seed) at the last snapshot: drift, drift_switching "
-                    "(ReLU only), drift_smooth, init_distance (not for the standard parameterization), "
-                    "weight_change_1 … weight_change_{L+1}.")
+                    "(ReLU only), drift_smooth, init_distance, forecast_gap and linearization_forecast_gap (not for "
+                    "the standard parameterization), linearization_gap, weight_change_1 … weight_change_{L+1}.")
 
 
 class KernelsResponse(BaseModel):
@@ -368,7 +392,8 @@ def drift_document(query: DriftQuery, result: DriftResult) -> dict[str, Any]:
     if result.reference is not None:
         ref = result.reference
         reference = {"kernel": None if kernel is None else plot_round(ref.kernel_grid),
-                     "forecast": plot_round(ref.mean_forecast), "note": ref.note, "ntk_mean": plot_round(ref.ntk_mean),
+                     "forecast": plot_round(ref.mean_forecast), "note": ref.note,
+                     "lr_limit": ref.lr_limit if math.isfinite(ref.lr_limit) else None, "ntk_mean": plot_round(ref.ntk_mean),
                      "nngp_variance": None if ref.nngp_variance is None else plot_round(ref.nngp_variance),
                      "nngp_mean": None if ref.nngp_mean is None else plot_round(ref.nngp_mean), "nngp_note": ref.nngp_note}
     return {
@@ -397,11 +422,17 @@ def width_document(width: WidthResult) -> dict[str, Any]:
         "init_distance": None if width.init_distance is None else plot_round(width.init_distance),
         "function": plot_round(width.function),
         "forecast": None if width.forecast is None else plot_round(width.forecast),
+        "linearization": plot_round(width.linearization),
+        "forecast_gap": None if width.forecast_gap is None else plot_round(width.forecast_gap),
+        "linearization_gap": plot_round(width.linearization_gap),
+        "linearization_forecast_gap": None if width.linearization_forecast_gap is None
+        else plot_round(width.linearization_forecast_gap),
         "loss_steps": loss_steps,
         "loss": plot_round(width.loss[:, loss_steps]),
         "diverged_at": width.diverged_at,
         "divergence": list(width.divergence),
         "lr_limit": plot_round(width.lr_limit),
+        "lambda_max": plot_round(width.lambda_max),
         "drift_switching": None if width.drift_switching is None else plot_round(width.drift_switching),
         "drift_smooth": plot_round(width.drift_smooth),
     }

@@ -23,20 +23,26 @@ speed rather than the caches' (and for new arrays past 32 MiB, glibc's mmap thre
 - **analytic kernels** between ``G`` and ``G'`` points: ``G·G'·L·analytic_entry[a]`` (arc-cosine or
   arcsine moments per entry per layer);
 - **eigendecompositions** of ``N × N`` kernels: ``N³·eigen`` each;
-- a fixed ``width`` per width of an experiment (Python's own work, the loss curve, the forecasts).
+- a ``forecast`` per fixed-kernel forecast of one network (``gd_mse_prediction`` at the snapshot steps: Python's and
+  numpy's calls; its eigendecomposition is counted as one of the above);
+- a fixed ``width`` per width of an experiment (Python's own work, the loss curve).
 
-A drift experiment (``drift_work``) adds, per width: weights; one kernel measurement on the districts
-(``train``'s ``2N/λ_max``) and, with an infinite-width reference, a second (the outputs at init); ``S``
-eigendecompositions of ``N × N`` per such measurement; training; ``K`` kernel measurements on the grid.
-Once, with a reference: analytic kernels grid × grid, grid × districts, districts × districts, and an
-``N × N`` eigendecomposition. Settings that change numbers but not work — α, the learning rate, and how
-either scales with width — are no terms (measured: equal CPU times; ``tests/ntk/test_cost.py`` keeps them out).
+A drift experiment (``drift_work``) adds, per width: weights; ``1 + K`` kernel measurements on the districts
+(``train``'s ``2N/λ_max``, and ``Θ̂_t(X, X)`` at every snapshot, for its top eigenvalue) and the Gram products of
+``Θ̂_0(grid, X)``; ``S`` eigendecompositions of ``N × N`` for each of those ``1 + K`` kernels and for each forecast;
+``S`` forecasts with the network's own ``Θ̂_0`` and, with an infinite-width reference, ``S`` with the analytic Θ;
+training; ``K`` kernel measurements on the grid. Once, with a reference: analytic kernels grid × grid,
+grid × districts, districts × districts, and an ``N × N`` eigendecomposition. Settings that change numbers but not
+work — α, the learning rate, and how either scales with width — are no terms (measured: equal CPU times;
+``tests/ntk/test_cost.py`` keeps them out).
 
 **How the rates were measured** (2026-12-01, on the reference machine, its 2 cores shared with other
-work; ``python -m benchmarks.cost --fit`` does it again): ``matmul_flop`` and ``weight_draw`` were timed
-on their own — numpy's float64 products at this code's shapes (``(256, 2048) @ (2048, 2048)``, the
-batched ``(4, 128, 1024) @ (4, 1024, 1024)``: 55–60 GFLOP/s on one thread) and ``init_params``'
-Gaussian draws (21 ns a number). Every other rate was fitted: the CPU time (``time.thread_time``) of
+work; ``python -m benchmarks.cost --fit`` does it again): ``matmul_flop``, ``weight_draw`` and ``forecast``
+were timed on their own — numpy's float64 products at this code's shapes (``(256, 2048) @ (2048, 2048)``, the
+batched ``(4, 128, 1024) @ (4, 1024, 1024)``: 55–60 GFLOP/s on one thread), ``init_params``' Gaussian draws
+(21 ns a number) and one network's fixed-kernel forecast on 8 districts, 64 grid points and 6 snapshots (170 µs,
+almost all of it calls, not arithmetic; added 2026-12-02 with the forecasts, the other rates left as fitted).
+Every other rate was fitted: the CPU time (``time.thread_time``) of
 each of the 62 cases of the script's grid, the least of at least 9 runs, and non-negative least squares
 of the relative error ``estimate / measured − 1``. With these rates every case of that grid lies within
 0.76–1.32× of its measured time (at a fitted machine speed of 1.00); ``tests/ntk/test_cost.py`` checks
@@ -81,6 +87,7 @@ RATES: dict[str, float] = {  # seconds of one reference core per count (module d
     "analytic_entry:relu": 1.36e-08,  # per kernel entry per layer of an analytic kernel
     "analytic_entry:erf": 1.73e-08,
     "eigen": 3.89e-10,                # per N³ of an N × N symmetric eigendecomposition
+    "forecast": 1.7e-04,              # per fixed-kernel forecast of one network (measured: gd_mse_prediction, N = 8)
     "width": 1.1e-03,                 # per width of a drift experiment
 }
 
@@ -169,8 +176,11 @@ def drift_work(config: DriftConfig) -> Work:
         work.add("width", 1)
         work.add("weight_draw", parameters)
         work.add("weight_snapshot", parameters * snapshots)
-        kernel_work(work, act, depth, width, INPUT_DIM, seeds, districts, measurements=1 + reference)
-        work.add("eigen", seeds * districts**3 * (1 + reference))
+        kernel_work(work, act, depth, width, INPUT_DIM, seeds, districts, measurements=1 + snapshots)
+        work.add("matmul_flop", 2 * seeds * grid * districts * (2 * width * depth + INPUT_DIM + 1))  # Θ̂_0(grid, X)
+        forecasts = seeds * (1 + reference)  # each network's own linearisation; the planner's forecast
+        work.add("eigen", districts**3 * (seeds * (1 + snapshots) + forecasts))
+        work.add("forecast", forecasts)
         training_work(work, act, depth, width, seeds, districts, config.steps + 1)
         kernel_work(work, act, depth, width, INPUT_DIM, seeds, grid, measurements=snapshots + _split_kernels(config))
     return work
@@ -183,11 +193,14 @@ def _split_kernels(config: DriftConfig) -> int:
 
 def drift_cost(config: DriftConfig) -> Cost:
     """The cost of ``drift_experiment(config)``: its estimated seconds, the widest width's stacked parameters, and
-    the numbers its result holds (kernels and functions per snapshot, losses per step, the drift's two parts)."""
+    the numbers its result holds, per network: at every snapshot the kernel on the grid, the function and its two
+    forecasts on the grid, each layer's weight change, the drift and λ_max; the loss at every step; the kernel with
+    the patterns of init (ReLU); and eight numbers (init distance, limit, divergence step, the drift's two parts,
+    the three gaps)."""
     steps, seeds, depth = config.steps + 1, config.seeds, config.depth
     parameters = seeds * parameter_count(depth, max(config.widths), INPUT_DIM)
-    per_width = seeds * (len(config.snapshot_steps) * (config.grid**2 + config.grid * 2 + depth + 2) + steps
-                         + _split_kernels(config) * config.grid**2 + 2)
+    per_width = seeds * (len(config.snapshot_steps) * (config.grid**2 + config.grid * 3 + depth + 3) + steps
+                         + _split_kernels(config) * config.grid**2 + 8)
     return Cost(drift_work(config).seconds(), parameters, per_width * len(config.widths))
 
 

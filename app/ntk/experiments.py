@@ -15,9 +15,9 @@ import numpy as np
 
 from app.ntk.checks import Checkpoint, require
 from app.ntk.data import RingTask, ring_task
-from app.ntk.kernels import analytic_kernels, kernel_and_output, kernel_and_trace
+from app.ntk.kernels import analytic_kernels, kernel_and_trace, kernel_blocks
 from app.ntk.mlp import LR_SCALINGS, MLP, Array, Masks, Params, init_params, stack_params
-from app.ntk.training import gd_mse_prediction, gp_posterior_mean, train
+from app.ntk.training import KernelPrediction, gd_mse_prediction, gp_posterior_mean, train
 
 DEFAULT_WIDTHS = tuple(2**k for k in range(4, 13))  # 16, 32, …, 4096
 INPUT_DIM = 2  # the ring road lives in the plane
@@ -116,9 +116,21 @@ class WidthResult:
     - ``weight_change`` ``(S, K, L + 1)``: ``‖W_l(t) − W_l(0)‖_F / ‖W_l(0)‖_F`` per weight matrix.
     - ``init_distance`` ``(S,)``: ``‖Θ̂_0 − Θ‖_F / ‖Θ‖_F`` against the analytic kernel (None without one).
     - ``function`` ``(S, K, G)``: the trained model ``f_α`` on the grid.
-    - ``forecast`` ``(S, K, G)``: the infinite-width prediction from the same initial outputs (None without one).
+    - ``forecast`` ``(S, K, G)``: the planner's forecast, gradient descent with the *analytic* kernel Θ from the
+      network's own initial outputs (None without an analytic kernel).
+    - ``linearization`` ``(S, K, G)``: the network's *own* linearisation (Lee et al. 2019), gradient descent with its
+      fixed empirical kernel at init, ``Θ̂_0``, from the same outputs (:func:`run_width` says why this is exactly the
+      linearised model of the training the code does).
+      A forecast whose fixed kernel is too large for the step diverges: NaN after step 0 (:func:`_until_diverging`).
+    - ``forecast_gap`` ``(S,)``, ``linearization_gap`` ``(S,)``: ``‖f_T − g_T‖ / ‖f_T‖`` on the grid at the last
+      snapshot, between the trained network ``f`` and ``g`` = its planner's forecast (None without one) or its own
+      linearisation; ``linearization_forecast_gap`` ``(S,)``: ``‖f_lin,T − g_T‖ / ‖f_T‖``, the two forecasts apart
+      (None without an analytic kernel): the initial kernel's error ``Θ̂_0 − Θ`` alone, carried into the function.
+      All three share the denominator, so each is at most the sum of the other two. NaN where any part diverged.
     - ``loss`` ``(S, steps + 1)``; ``diverged_at`` ``(S,)`` (−1: never); ``divergence``: reasons in words.
     - ``lr_limit`` ``(S,)``: ``2N/λ_max`` of Θ̂_0 on the districts, the largest stable learning rate.
+    - ``lambda_max`` ``(S, K)``: the top eigenvalue of the empirical kernel on the districts ``Θ̂_t(X, X)`` at every
+      snapshot (``2N / lambda_max[:, 0]`` is ``lr_limit``); how the kernel shrinks or grows as the network trains.
     - ``kernel_init_masks`` ``(S, G, G)``: ``Θ̂(θ_T, P_0)``, the final weights' kernel with the activation patterns
       of init (ReLU; None for erf, whose units have no on/off pattern). See :func:`drift_parts`.
     - ``drift_switching``, ``drift_smooth`` ``(S,)``: the final drift's two parts (:func:`drift_parts`), each
@@ -132,10 +144,15 @@ class WidthResult:
     init_distance: Array | None
     function: Array
     forecast: Array | None
+    linearization: Array
+    forecast_gap: Array | None
+    linearization_gap: Array
+    linearization_forecast_gap: Array | None
     loss: Array
     diverged_at: np.ndarray
     divergence: tuple[str | None, ...]
     lr_limit: Array
+    lambda_max: Array
     kernel_init_masks: Array | None
     drift_switching: Array | None
     drift_smooth: Array
@@ -156,8 +173,10 @@ class Reference:
     """The infinite-width side (docs/maths.md §2, §4, §8), computed once per experiment.
 
     - ``kernel_grid`` ``(G, G)``, ``kernel_grid_train`` ``(G, N)``, ``kernel_train`` ``(N, N)``: the analytic NTK Θ.
-    - ``mean_forecast`` ``(K, G)``: the mean forecast at the snapshot steps (f0 = 0, discrete steps);
-      ``note``: what is wrong with it (a singular Θ, a learning rate above 2N/λ_max), or None.
+    - ``mean_forecast`` ``(K, G)``: the mean forecast at the snapshot steps (f0 = 0, discrete steps; NaN after step 0
+      when η ≥ ``lr_limit``, :func:`_until_diverging`); ``note``: what is wrong with it (a singular Θ,
+      a learning rate above 2N/λ_max), or None; ``lr_limit``: ``2N/λ_max`` of Θ on the districts, the largest
+      learning rate at which any forecast with the analytic kernel converges (inf for a zero kernel).
     - ``ntk_mean`` ``(G,)``: its limit under gradient flow, t = ∞: kernel regression ``Θ(x, X) Θ⁻¹ y``
       (the part of ``y`` in a singular Θ's null space left out, as ``note`` says).
     - ``nngp_variance`` ``(G,)``: ``K(x, x)``, the variance of the initial network ``f(x; θ_0) ~ GP(0, K)``
@@ -171,6 +190,7 @@ class Reference:
     kernel_train: Array
     mean_forecast: Array
     note: str | None
+    lr_limit: float
     ntk_mean: Array
     nngp_variance: Array | None
     nngp_mean: Array | None
@@ -181,8 +201,9 @@ class Reference:
 class DriftResult:
     """A whole experiment: the config, the ring, the infinite-width reference (None for 'standard'),
     the per-width results in width order, and log-log slopes against width (``slopes`` keys:
-    ``drift``, ``drift_switching`` (ReLU only), ``drift_smooth``, ``init_distance``,
-    ``weight_change_1`` … ``weight_change_{L+1}``)."""
+    ``drift``, ``drift_switching`` (ReLU only), ``drift_smooth``, ``init_distance``, ``forecast_gap``,
+    ``linearization_gap``, ``linearization_forecast_gap``, ``weight_change_1`` … ``weight_change_{L+1}``;
+    ``init_distance``, ``forecast_gap`` and ``linearization_forecast_gap`` only with an analytic kernel)."""
 
     config: DriftConfig
     task: RingTask
@@ -245,11 +266,13 @@ def reference_kernels(config: DriftConfig, task: RingTask) -> Reference | None:
     nngp_train, ntk_train = analytic_kernels(mlp, task.x_train)  # (N, N)
     forecast = gd_mse_prediction(ntk_train, ntk_grid_train, task.y_train, np.array(config.snapshot_steps, dtype=float),
                                  config.learning_rate, discrete=True)
+    mean_forecast = _until_diverging(forecast, np.array(config.snapshot_steps), config.learning_rate)
     converged = gd_mse_prediction(ntk_train, ntk_grid_train, task.y_train, math.inf, config.learning_rate)
     nngp_variance, nngp_mean, nngp_note = _nngp_prior_and_posterior(config, nngp_grid, nngp_grid_train, nngp_train,
                                                                     task.y_train)
     return Reference(kernel_grid=ntk_grid, kernel_grid_train=ntk_grid_train, kernel_train=ntk_train,
-                     mean_forecast=forecast.f_test, note=forecast.note, ntk_mean=converged.f_test,
+                     mean_forecast=mean_forecast, note=forecast.note, lr_limit=forecast.lr_limit,
+                     ntk_mean=converged.f_test,
                      nngp_variance=nngp_variance, nngp_mean=nngp_mean, nngp_note=nngp_note)
 
 
@@ -286,24 +309,43 @@ def run_width(config: DriftConfig, task: RingTask, reference: Reference | None, 
               checkpoint: Checkpoint | None = None) -> WidthResult:
     """Train ``config.seeds`` networks of one width together and measure them at every snapshot.
 
+    At each snapshot one :func:`~app.ntk.kernels.kernel_blocks` call gives the kernel on the grid (the drift) and on
+    the districts, ``Θ̂_t(X, X)`` (its top eigenvalue, ``lambda_max``); at init also the grid × districts block and
+    the outputs on the districts, which make each network's own linearised forecast (Lee et al. 2019):
+
+        f_lin,t(x) = f_0(x) + Θ̂_0(x, X) Θ̂_0(X, X)⁻¹ (I − (I − η Θ̂_0(X, X)/N)^t) (y − f_0(X))
+
+    This is exactly the linearisation of the training ``train`` does, for every parameterization and α: a step
+    moves ``θ_p`` by ``−(η η_p / αN) Σ_i r_i ∂f(x_i)/∂θ_p`` and the model ``f_α = f_0 + α (f − f_0)``, linear in θ,
+    by ``α J Δθ = −(η/N) Θ̂_η(x, X) r`` — α cancels, and ``Θ̂_η = Σ_p η_p ∂f/∂p ∂f/∂pᵀ`` is the learning-rate-weighted
+    kernel ``empirical_ntk`` computes (the mean-field rates included; the standard parameterization's own scales).
+    It is the planner's forecast with ``Θ̂_0`` in place of Θ, so the gap between the two forecasts is the initial
+    kernel's error, and the gap from the network to its own linearisation is what the kernel's drift does.
+
     ``checkpoint``: see ``train``.
     """
     mlp = config.mlp(width)
     params = initial_networks(config, width)
     weights0 = [W for W, _ in params]
-    kernels, functions, moves = [], [], []
+    kernels, train_kernels, functions, moves = [], [], [], []
     switches = mlp.activation == "relu"
     masks0: Masks = []            # P_0 on the grid, per hidden layer (ReLU): (S, G, n) bool
     kernel_init_masks = None      # Θ̂(θ_T, P_0) on the grid (ReLU): (S, G, G)
+    start: dict[str, Array] = {}  # at init: Θ̂_0(grid, X) (S, G, N) and f_0(X) (S, N)
 
     def measure(step: int, current: list[tuple[Array, Array]]) -> None:
         nonlocal kernel_init_masks
-        kernel, trace = kernel_and_trace(mlp, current, task.x_grid, checkpoint=checkpoint)
+        blocks = kernel_blocks(mlp, current, task.x_grid, task.x_train, cross=step == 0, checkpoint=checkpoint)
+        trace = blocks.trace_x
+        if step == 0:
+            assert blocks.xz is not None
+            start.update(kernel_grid_train=blocks.xz, f0_train=blocks.trace_z.output)
         if switches and step == 0:
             masks0.extend(slope > 0 for slope in trace.slopes)
         if switches and step == config.snapshot_steps[-1]:
             kernel_init_masks = kernel_and_trace(mlp, current, task.x_grid, checkpoint=checkpoint, masks=masks0)[0]
-        kernels.append(kernel)
+        kernels.append(blocks.xx)
+        train_kernels.append(blocks.zz)
         functions.append(trace.output)
         moves.append(np.stack([_relative(W, W0) for (W, _), W0 in zip(current, weights0, strict=True)], axis=-1))
 
@@ -321,18 +363,61 @@ def run_width(config: DriftConfig, task: RingTask, reference: Reference | None, 
     else:
         drift_switching, drift_smooth = None, drift[:, -1]
     weight_change = np.where(valid[..., None], np.stack(moves, axis=1), np.nan)
-    init_distance, forecast = None, None
+    lambda_max = np.where(valid, _top_eigenvalue(np.stack(train_kernels, axis=1)), np.nan)  # (S, K)
+
+    def fixed_kernel_forecast(kernel_train: Array, kernel_grid_train: Array, k: int) -> Array:
+        """Seed ``k``'s forecast with a fixed kernel from its own start, ``(K, G)`` (NaN after the start if it diverges)."""
+        prediction = gd_mse_prediction(kernel_train, kernel_grid_train, task.y_train, steps.astype(float),
+                                       config.learning_rate, f0_train=start["f0_train"][k], f0_test=f0_grid[k],
+                                       discrete=True)
+        return _until_diverging(prediction, steps, config.learning_rate)
+
+    linearization = np.stack([fixed_kernel_forecast(train_kernels[0][k], start["kernel_grid_train"][k], k)
+                              for k in range(config.seeds)])
+    init_distance, forecast, forecast_gap, linearization_forecast_gap = None, None, None, None
     if reference is not None:
         init_distance = _relative(kernel[:, 0], reference.kernel_grid[None])
-        f0_train = kernel_and_output(mlp, params, task.x_train)[1]
-        forecast = np.stack([gd_mse_prediction(reference.kernel_train, reference.kernel_grid_train, task.y_train,
-                                               steps.astype(float), config.learning_rate, f0_train=f0_train[k],
-                                               f0_test=f0_grid[k], discrete=True).f_test
+        forecast = np.stack([fixed_kernel_forecast(reference.kernel_train, reference.kernel_grid_train, k)
                              for k in range(config.seeds)])
+        forecast_gap = _gap(function[:, -1], forecast[:, -1])
+        linearization_forecast_gap = _gap(function[:, -1], forecast[:, -1], linearization[:, -1])
     return WidthResult(width=width, kernel=kernel, drift=drift, weight_change=weight_change, init_distance=init_distance,
-                       function=function, forecast=forecast, loss=history.loss, diverged_at=history.diverged_at,
-                       divergence=history.reasons, lr_limit=history.lr_limit, kernel_init_masks=kernel_init_masks,
-                       drift_switching=drift_switching, drift_smooth=drift_smooth)
+                       function=function, forecast=forecast, linearization=linearization, forecast_gap=forecast_gap,
+                       linearization_gap=_gap(function[:, -1], linearization[:, -1]),
+                       linearization_forecast_gap=linearization_forecast_gap, loss=history.loss,
+                       diverged_at=history.diverged_at, divergence=history.reasons, lr_limit=history.lr_limit,
+                       lambda_max=lambda_max, kernel_init_masks=kernel_init_masks, drift_switching=drift_switching,
+                       drift_smooth=drift_smooth)
+
+
+def _until_diverging(prediction: KernelPrediction, steps: np.ndarray, learning_rate: float) -> Array:
+    """A discrete fixed-kernel forecast's ``f_test`` ``(K, G)`` at ``steps`` ``(K,)``, NaN after step 0 if it diverges.
+
+    With a fixed kernel the question is settled before the first step: each mode's residual is multiplied by
+    ``1 − ηλ/N`` per step, so the forecast converges when ``η < 2N/λ_max`` (every mode shrinks, and the loss falls
+    at every step) and otherwise grows or oscillates along the top eigenvectors without end, like
+    ``|1 − ηλ_max/N|^t``: finite at each step, but not a forecast of anything (docs/maths.md §4). Its start, the
+    network's own ``f_0``, is kept.
+    """
+    if learning_rate < prediction.lr_limit:
+        return prediction.f_test
+    return np.where((steps > 0)[:, None], np.nan, prediction.f_test)
+
+
+def _top_eigenvalue(kernels: Array) -> Array:
+    """λ_max of symmetric kernels ``(..., N, N)`` → ``(...)``; NaN for a kernel with a non-finite entry."""
+    finite = np.asarray(np.isfinite(kernels).all(axis=(-2, -1)))
+    top: Array = np.linalg.eigvalsh(np.where(finite[..., None, None], kernels, 0.0))[..., -1]
+    return np.where(finite, top, np.nan)
+
+
+def _gap(function: Array, forecast: Array, other: Array | None = None) -> Array:
+    """``‖f − g‖ / ‖f‖`` over the last axis, ``(..., G)`` → ``(...)``: how far a forecast ``g`` is from the network ``f``
+    (or, given ``other``, from that other forecast), relative to the network's own size, so that every gap of one
+    network shares the denominator. NaN where any is NaN."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        near = function if other is None else other
+        return np.asarray(np.linalg.norm(near - forecast, axis=-1) / np.linalg.norm(function, axis=-1))
 
 
 def drift_parts(kernel0: Array, kernel_final: Array, kernel_init_masks: Array) -> tuple[Array, Array]:
@@ -372,7 +457,8 @@ def _relative(a: Array, b: Array) -> Array:
 
 def fit_slopes(results: list[WidthResult] | tuple[WidthResult, ...]) -> dict[str, SlopeFit]:
     """Log-log slopes against width of the final drift and its two parts (:func:`drift_parts`; for erf the smooth part is
-    the whole drift), each layer's final weight change and the init distance."""
+    the whole drift), each layer's final weight change, the init distance, the trained network's gaps to its two
+    forecasts (the planner's, with the analytic kernel; its own linearisation) and the two forecasts' gap."""
     widths = np.array([r.width for r in results], dtype=float)
     series = {"drift": np.stack([r.drift[:, -1] for r in results])}  # (W, S)
     if results[0].drift_switching is not None:
@@ -380,6 +466,12 @@ def fit_slopes(results: list[WidthResult] | tuple[WidthResult, ...]) -> dict[str
     series["drift_smooth"] = np.stack([r.drift_smooth for r in results])
     if results[0].init_distance is not None:
         series["init_distance"] = np.stack([r.init_distance for r in results if r.init_distance is not None])
+    if results[0].forecast_gap is not None:
+        series["forecast_gap"] = np.stack([r.forecast_gap for r in results if r.forecast_gap is not None])
+    series["linearization_gap"] = np.stack([r.linearization_gap for r in results])
+    if results[0].linearization_forecast_gap is not None:
+        series["linearization_forecast_gap"] = np.stack([r.linearization_forecast_gap for r in results
+                                                         if r.linearization_forecast_gap is not None])
     for layer in range(results[0].weight_change.shape[-1]):
         series[f"weight_change_{layer + 1}"] = np.stack([r.weight_change[:, -1, layer] for r in results])
     return {name: loglog_fit(np.broadcast_to(widths[:, None], values.shape), values) for name, values in series.items()}

@@ -7,6 +7,7 @@ docs/maths.md §2–3. ``x2=None`` means ``x2 = x1`` (and then shared work is do
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -59,6 +60,37 @@ def kernel_and_trace(mlp: MLP, params: Params, x: Array, checkpoint: Checkpoint 
     trace = forward_trace(mlp, params, x, checkpoint, masks)
     deltas = output_sensitivities(params, trace, checkpoint)
     return _layerwise_kernel(trace, deltas, trace, deltas, checkpoint), trace
+
+
+class KernelBlocks(NamedTuple):
+    """The empirical NTK on two input sets ``x`` ``(M, d)`` and ``z`` ``(N, d)``, block by block, and their traces."""
+
+    xx: Array           # Θ̂(x, x): (..., M, M)
+    xz: Array | None    # Θ̂(x, z): (..., M, N), or None when not asked for
+    zz: Array           # Θ̂(z, z): (..., N, N)
+    trace_x: Trace      # the forward pass on x (its outputs f(x): trace_x.output, (..., M))
+    trace_z: Trace      # the forward pass on z (f(z): trace_z.output, (..., N))
+
+
+def kernel_blocks(mlp: MLP, params: Params, x: Array, z: Array, *, cross: bool = True,
+                  checkpoint: Checkpoint | None = None) -> KernelBlocks:
+    """``Θ̂(x, x)``, ``Θ̂(x, z)`` (if ``cross``) and ``Θ̂(z, z)`` with one forward and one δ pass per input set.
+
+    The same layer-by-layer sums as :func:`empirical_ntk`, so each block equals its own ``empirical_ntk`` call
+    (to rounding) while every pass is done once: what the drift experiment needs at each snapshot, the kernel on
+    the grid ``x`` and on the districts ``z``, and at initialisation the grid × districts block of the network's own
+    linearised forecast (app/ntk/experiments.py). Joining ``x`` and ``z`` into one set would do the same passes but
+    add the ``Θ̂(z, x)`` block and, without ``cross``, the ``Θ̂(x, z)`` one.
+    """
+    x, z = as_inputs(x), as_inputs(z)
+    require(z.shape[1] == x.shape[1], f"x and z must have the same input dimension, got {x.shape[1]} and {z.shape[1]}")
+    trace_x, trace_z = forward_trace(mlp, params, x, checkpoint), forward_trace(mlp, params, z, checkpoint)
+    deltas_x, deltas_z = output_sensitivities(params, trace_x, checkpoint), output_sensitivities(params, trace_z, checkpoint)
+    return KernelBlocks(
+        xx=_layerwise_kernel(trace_x, deltas_x, trace_x, deltas_x, checkpoint),
+        xz=_layerwise_kernel(trace_x, deltas_x, trace_z, deltas_z, checkpoint) if cross else None,
+        zz=_layerwise_kernel(trace_z, deltas_z, trace_z, deltas_z, checkpoint),
+        trace_x=trace_x, trace_z=trace_z)
 
 
 def _layerwise_kernel(trace1: Trace, deltas1: list[Array], trace2: Trace, deltas2: list[Array],

@@ -68,6 +68,27 @@ def test_the_document_carries_the_two_parts_of_the_drift_and_their_slopes(client
     assert [w["drift_smooth"] for w in erf["widths"]] == [[seed[-1] for seed in w["drift"]] for w in erf["widths"]]
 
 
+def test_the_document_carries_both_forecasts_their_gaps_and_the_kernels_top_eigenvalue(client: TestClient) -> None:
+    document = client.get(URL, params=SMALL).json()
+    expected = drift_experiment(SMALL_CONFIG)
+    for sent, width in zip(document["widths"], expected.widths, strict=True):
+        assert width.forecast_gap is not None and width.linearization_forecast_gap is not None
+        for name, values in [("linearization", width.linearization), ("lambda_max", width.lambda_max),
+                             ("forecast_gap", width.forecast_gap), ("linearization_gap", width.linearization_gap),
+                             ("linearization_forecast_gap", width.linearization_forecast_gap)]:
+            np.testing.assert_allclose(sent[name], values, rtol=5e-4, atol=1e-12)  # 4 significant digits
+    for name in ("forecast_gap", "linearization_gap", "linearization_forecast_gap"):
+        assert document["slopes"][name]["slope"] == expected.slopes[name].slope
+    assert expected.reference is not None and document["reference"]["lr_limit"] == expected.reference.lr_limit
+    # Too fast for every fixed kernel: the forecasts are null once they diverge, and so are the gaps.
+    fast = client.get(URL, params=SMALL | {"learning_rate": 40}).json()
+    DriftResponse.model_validate(fast)
+    assert fast["reference"]["lr_limit"] < 40 and all(v is None for v in fast["reference"]["forecast"][-1])
+    for width in fast["widths"]:
+        assert all(v is None for seed in width["linearization"] for v in seed[-1])
+        assert width["forecast_gap"] == width["linearization_gap"] == width["linearization_forecast_gap"] == [None, None]
+
+
 def test_no_parameters_means_the_default_experiment(client: TestClient) -> None:
     document = client.get(URL).json()
     assert document["query"]["widths"] == "16,32,64,128,256,512,1024,2048,4096"

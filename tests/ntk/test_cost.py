@@ -60,6 +60,8 @@ def small_grid() -> list[Case]:
             drift_case(f"{a}: narrow, 41 snapshots", activation=a, depth=2, widths=(16, 32), steps=100, grid=8,
                        snapshots=41),
             drift_case(f"{a}: several widths", activation=a, widths=(16, 256, 1024), steps=100, grid=32),
+            drift_case(f"{a}: narrow, 8 seeds, few steps (the forecasts)", activation=a, widths=(8, 16, 32), seeds=8,
+                       steps=5, grid=8, snapshots=2),
             empirical_case(f"{a}: POST /kernels empirical, depth 2, width 1024", a, 2, 1024, 16, 128, 0),
             analytic_case(f"{a}: POST /kernels analytic, 256 × 256, depth 4", a, 4, 16, 256, 256),
             prediction_case(f"{a}: POST /predictions, 256 + 256 points, 64 times", a, 4, 16, 256, 256, 64),

@@ -27,8 +27,12 @@ def test_results_have_the_documented_shapes() -> None:
     assert result.reference is not None and result.reference.mean_forecast.shape == (3, 12)
     assert width.kernel_init_masks is not None and width.kernel_init_masks.shape == (2, 12, 12)
     assert width.drift_switching is not None and width.drift_switching.shape == width.drift_smooth.shape == (2,)
-    assert set(result.slopes) == {"drift", "drift_switching", "drift_smooth", "init_distance",
-                                  "weight_change_1", "weight_change_2", "weight_change_3"}
+    assert width.linearization.shape == (2, 3, 12) and width.lambda_max.shape == (2, 3)
+    assert width.forecast_gap is not None and width.forecast_gap.shape == width.linearization_gap.shape == (2,)
+    assert width.linearization_forecast_gap is not None and width.linearization_forecast_gap.shape == (2,)
+    assert set(result.slopes) == {"drift", "drift_switching", "drift_smooth", "init_distance", "forecast_gap",
+                                  "linearization_gap", "linearization_forecast_gap", "weight_change_1",
+                                  "weight_change_2", "weight_change_3"}
 
 
 def test_the_forecast_is_the_linearized_network_with_the_analytic_kernel_from_the_same_start() -> None:
@@ -110,8 +114,10 @@ def test_a_checkpoint_runs_before_every_training_step_and_kernel_layer_and_can_a
     calls: list[int] = []
     drift_experiment(SMALL, checkpoint=lambda: calls.append(1))
     per_kernel = SMALL.depth + SMALL.depth + (SMALL.depth + 1)  # forward and backward per hidden layer; Gram per layer
-    kernels = SMALL.snapshots + 1  # and Θ̂(θ_T, P_0) for the split of a ReLU network's drift
-    assert len(calls) == len(SMALL.widths) * (SMALL.steps + 1 + kernels * per_kernel)
+    # At each snapshot the kernel on the grid and on the districts; at init the grid × districts Gram too; and
+    # Θ̂(θ_T, P_0) for the split of a ReLU network's drift.
+    kernels = 2 * SMALL.snapshots + 1
+    assert len(calls) == len(SMALL.widths) * (SMALL.steps + 1 + kernels * per_kernel + SMALL.depth + 1)
 
     class Abandon(Exception):
         pass
