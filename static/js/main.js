@@ -5,7 +5,7 @@ import { ApiError, NEEDS_SERVER, STATIC, driftParams, getDrift, getStaticDrift, 
 import { embedSuffix, openEmbedDialog, reportHeight } from "./embed.js";
 import { announce, status } from "./figures/plot.js";
 import { meterText } from "./meter.js";
-import { experimentKey, findPreset, linkedScenario, presetTitle, savedPreset, scenarioSettings } from "./scenarios.js";
+import { experimentKey, findPreset, linkedScenario, loadPresets, matchingPreset, presetTitle, savedPreset, scenarioSettings } from "./scenarios.js";
 import { EXPERIMENT_FIELDS, FIELDS, parseState, serializeState, widthList } from "./state.js";
 import { createStore } from "./store.js";
 
@@ -146,7 +146,7 @@ function wireControls() {
   });
   $("#control-compare")?.addEventListener("change", (event) => store.update({ compare: event.target.value }));
   for (const button of document.querySelectorAll("[data-embed]")) button.addEventListener("click", () => openEmbedDialog(button, store));
-  window.addEventListener("popstate", () => store.update(parseState(location.search).state, { history: "none" }));
+  window.addEventListener("popstate", () => store.update(named(parseState(location.search).state), { history: "none" }));
   if (!$("#controls")) return;
   if (locked) {
     for (const control of $("#controls").elements) control.disabled = true;
@@ -158,11 +158,12 @@ function wireControls() {
       const value = readControl(name, event.target.value);
       if (value === undefined) return;
       status("controls", "");
-      const changes = { [name]: value, preset: "" };
+      const changes = { [name]: value };
       if (name === "widths") {
         const widths = value.split(",").map(Number);
         if (!widths.includes(store.get().width)) changes.width = widths[Math.min(2, widths.length - 1)];
       }
+      changes.preset = matchingPreset({ ...store.get(), ...changes }) ?? ""; // back on a scenario's settings: named again
       store.update(changes);
     });
   }
@@ -170,7 +171,9 @@ function wireControls() {
     stopPlayer();
     store.update({ width: widthList(store.get())[Number(event.target.value)] }, { history: "replace" });
   });
-  $("#control-preset").addEventListener("change", (event) => event.target.value && applyPreset(event.target.value));
+  // "Your own settings" keeps the settings and drops the scenario's name (from the URL too).
+  $("#control-preset").addEventListener("change", (event) => (event.target.value
+    ? applyPreset(event.target.value) : store.update({ preset: "" }, { refetch: false })));
   for (const button of document.querySelectorAll("[data-try]")) {
     button.addEventListener("click", () => {
       applyPreset(button.dataset.try);
@@ -178,6 +181,25 @@ function wireControls() {
       $("[data-figure]").closest("section").scrollIntoView({ behavior: reducedMotion.matches ? "auto" : "smooth" });
     });
   }
+}
+
+// A state with no scenario named but exactly a scenario's settings is that scenario (a fresh page is the scenario
+// "default"); a state that names one, or whose settings are no scenario's, is left as it is.
+function named(state) {
+  return state.preset ? state : { ...state, preset: matchingPreset(state) ?? "" };
+}
+
+// The first state, once the scenarios are loaded: named as named() would (its URL is left as it was). Skipped if the
+// state changed meanwhile.
+async function nameFirstState() {
+  const state = store.get();
+  try {
+    await loadPresets();
+  } catch {
+    return; // the controls say "Your own settings"; applyPreset says why the scenarios cannot be had
+  }
+  const { preset } = named(state);
+  if (store.get() === state && preset !== state.preset) store.update({ preset }, { history: "none", refetch: false });
 }
 
 async function applyPreset(id) {
@@ -442,6 +464,7 @@ async function start() {
   // entry; a link whose scenario could not be used keeps its URL until the next change.
   store.update(scenario.changes, { history: state.preset && !scenario.problem ? "replace" : "none" });
   wireControls(); // after the controls show the state: a locked embed's are then disabled, all of them
+  nameFirstState();
 }
 
 start();

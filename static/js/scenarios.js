@@ -7,8 +7,13 @@ let presets = null; // the list, once loaded; a failed load is tried again at th
 // The scenario named id, from the API (or the saved copy), or null if there is none by that name; throws if the list
 // cannot be loaded.
 export async function findPreset(id) {
+  return (await loadPresets()).find((p) => p.id === id) ?? null;
+}
+
+// The list of scenarios, loaded once; throws if it cannot be loaded.
+export async function loadPresets() {
   presets ??= await getPresets();
-  return presets.find((p) => p.id === id) ?? null;
+  return presets;
 }
 
 // Every state field at its default, and the scenario's experiment settings over them.
@@ -21,6 +26,13 @@ export function scenarioSettings(preset) {
 // What names the experiment of a state: two states with the same key are computed by the same API request.
 export function experimentKey(values) {
   return EXPERIMENT_FIELDS.map((name) => String(values[name])).join("&");
+}
+
+// The scenario whose experiment settings these are, every one of them (the default experiment is the scenario
+// "default"), by id; null when there is none, or while the list is not loaded yet (loadPresets() loads it).
+export function matchingPreset(state) {
+  const key = experimentKey(state);
+  return presets?.find((p) => experimentKey(scenarioSettings(p)) === key)?.id ?? null;
 }
 
 export async function presetTitle(id) {

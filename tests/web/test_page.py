@@ -9,6 +9,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page
 
+from app.content.presets import PRESETS_BY_ID
 from tests.web.conftest import ALL_DRAWN, ARTIFACTS, PageLog, wait_until
 
 FIGURES = ["ring", "maps", "drift", "forecast", "breaks"]
@@ -61,16 +62,25 @@ def test_moving_the_width_control_updates_figures_and_url_and_a_reload_restores_
     page.close()
 
 
-def test_a_try_it_button_applies_its_scenario(browser: Browser, base_url: str) -> None:
+def test_a_fresh_page_is_the_default_scenario_and_a_try_it_button_applies_its_own(browser: Browser, base_url: str) -> None:
     page, log = open_page(browser, base_url)
     wait_until(page, ALL_DRAWN)
+    wait_until(page, "() => document.getElementById('control-preset').value === 'default'")  # its settings are that one's
+    assert page.inner_text("#scenario-description") == PRESETS_BY_ID["default"].description
     page.click("button[data-try=narrow-vs-wide]")
     wait_until(page, "() => document.querySelector('[data-figure=drift]').layout.xaxis.tickvals.length === 2")
     query = parse_qs(urlparse(page.url).query)
     assert query["preset"] == ["narrow-vs-wide"] and query["widths"] == ["32,4096"]
     assert page.input_value("#control-preset") == "narrow-vs-wide"
+    page.select_option("#control-preset", "")  # "Your own settings": the same settings, no longer under the scenario's name
+    query = parse_qs(urlparse(page.url).query)
+    assert "preset" not in query and query["widths"] == ["32,4096"]
+    assert page.input_value("#control-preset") == "" and page.inner_text("#scenario-description") == ""
+    page.go_back()
+    assert parse_qs(urlparse(page.url).query)["preset"] == ["narrow-vs-wide"]
     page.go_back()
     wait_until(page, "() => document.querySelector('[data-figure=drift]').layout.xaxis.tickvals.length === 9")
+    assert page.input_value("#control-preset") == "default"
     assert log.errors == []
     page.close()
 

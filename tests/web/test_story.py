@@ -69,7 +69,8 @@ def test_choosing_a_scenario_shows_what_it_is(browser: Browser, base_url: str) -
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(base_url)
     wait_until(page, ALL_DRAWN)
-    assert page.text_content("#scenario-description") == ""
+    # A fresh page is the default scenario, described as such.
+    wait_until(page, f"() => document.querySelector('#scenario-description').textContent === {json.dumps(described['default'])}")
     page.select_option("#control-preset", "catapult")
     wait_until(page, f"() => document.querySelector('#scenario-description').textContent === {json.dumps(described['catapult'])}")
     assert page.is_visible("#scenario-description")
