@@ -22,7 +22,7 @@ from app.api.compute import limit_blas_threads
 from app.api.schemas import DriftQuery, drift_document, dumps
 from app.content.presets import PRESETS, Preset
 from app.ntk import drift_experiment
-from app.web.routes import ASSETS_VERSION, EMBEDDABLE, PLOTLY_JS, PLOTLY_URL, ROOT, SECTIONS, TEMPLATES, page_context
+from app.web.routes import ASSETS_VERSION, EMBEDDABLE, PLOTLY_JS, PLOTLY_URL, ROOT, TEMPLATES, embed_context, page_context
 
 
 def export_site(outdir: Path, presets: tuple[Preset, ...] = PRESETS) -> list[Path]:
@@ -31,10 +31,8 @@ def export_site(outdir: Path, presets: tuple[Preset, ...] = PRESETS) -> list[Pat
     outdir.mkdir(parents=True, exist_ok=True)
     written = [_write(outdir / "index.html", TEMPLATES.get_template("index.html").render(
         page_context(root="./", static=True)))]
-    for figure, title in EMBEDDABLE.items():
-        sections = list(SECTIONS) if figure == "explainer" else [figure]
-        html = TEMPLATES.get_template("embed.html").render(page_context(
-            root="../../", static=True, embed=True, title=title, sections=sections))
+    for figure in EMBEDDABLE:
+        html = TEMPLATES.get_template("embed.html").render(embed_context(figure, root="../../", static=True))
         written.append(_write(outdir / "embed" / figure / "index.html", html))
     shutil.copytree(ROOT / "static", outdir / "static" / ASSETS_VERSION, dirs_exist_ok=True)
     (outdir / PLOTLY_URL).parent.mkdir(parents=True, exist_ok=True)

@@ -94,7 +94,8 @@ def page_context(**extra: object) -> dict[str, object]:
     """What every page template needs; ``root`` prefixes every URL ("/" when served, relative when exported)."""
     context = {"cards": load_cards(), "plotly_url": PLOTLY_URL, "presets_options": [(p.id, p.title) for p in PRESETS],
                "controls_in": controls_in, "parameters_json": PARAMETERS_JSON,
-               "sections": SECTIONS, "embed": False, "root": "/", "static": False, "hidden": [], "query": "", **extra}
+               "sections": SECTIONS, "embed": False, "alone": False, "root": "/", "static": False, "hidden": [], "query": "",
+               **extra}
     names = context["sections"]  # ids: the callers choose which sections a page shows
     assert isinstance(names, list | tuple), "sections are given as a list of section ids"
     return context | {"assets": f"{context['root']}static/{ASSETS_VERSION}/", "sections": [SECTIONS_BY_ID[n] for n in names]}
@@ -152,9 +153,15 @@ def _embed_page(figure: str, hidden: tuple[str, ...], query: str) -> CachedBody:
 
 
 def _render_embed(figure: str, hidden: tuple[str, ...], query: str) -> CachedBody:
+    return CachedBody.of(TEMPLATES.get_template("embed.html").render(
+        embed_context(figure, hidden=list(hidden), query=query)).encode())
+
+
+def embed_context(figure: str, **extra: object) -> dict[str, object]:
+    """What ``embed.html`` needs for ``/embed/<figure>``: the explainer's every section, or the figure's alone (then
+    the embed's title is the figure's heading)."""
     sections = list(SECTIONS) if figure == "explainer" else [figure]
-    return CachedBody.of(TEMPLATES.get_template("embed.html").render(page_context(
-        title=EMBEDDABLE[figure], sections=sections, hidden=list(hidden), embed=True, query=query)).encode())
+    return page_context(title=EMBEDDABLE[figure], sections=sections, embed=True, alone=figure != "explainer", **extra)
 
 
 @router.get("/vendor/{requested}")  # PLOTLY_URL

@@ -147,6 +147,14 @@ function wireControls() {
   $("#control-compare")?.addEventListener("change", (event) => store.update({ compare: event.target.value }));
   for (const button of document.querySelectorAll("[data-embed]")) button.addEventListener("click", () => openEmbedDialog(button, store));
   window.addEventListener("popstate", () => store.update(named(parseState(location.search).state), { history: "none" }));
+  for (const button of document.querySelectorAll("[data-try]")) {
+    button.hidden = locked; // a locked embed's scenario stays as it is
+    button.addEventListener("click", () => {
+      applyPreset(button.dataset.try);
+      // The first figure's section, where a scenario shows first.
+      $("[data-figure]").closest("section").scrollIntoView({ behavior: reducedMotion.matches ? "auto" : "smooth" });
+    });
+  }
   if (!$("#controls")) return;
   if (locked) {
     for (const control of $("#controls").elements) control.disabled = true;
@@ -174,13 +182,6 @@ function wireControls() {
   // "Your own settings" keeps the settings and drops the scenario's name (from the URL too).
   $("#control-preset").addEventListener("change", (event) => (event.target.value
     ? applyPreset(event.target.value) : store.update({ preset: "" }, { refetch: false })));
-  for (const button of document.querySelectorAll("[data-try]")) {
-    button.addEventListener("click", () => {
-      applyPreset(button.dataset.try);
-      // The first figure's section, where a scenario shows first.
-      $("[data-figure]").closest("section").scrollIntoView({ behavior: reducedMotion.matches ? "auto" : "smooth" });
-    });
-  }
 }
 
 // A state with no scenario named but exactly a scenario's settings is that scenario (a fresh page is the scenario

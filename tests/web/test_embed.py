@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -80,6 +81,16 @@ def test_a_figure_embed_shows_just_the_figure_unless_its_card_is_asked_for(clien
     html = client.get("/embed/drift?card=1").text
     assert html.count('<div class="card">') == 1 and "What theory says" in html
     assert 'href="/?"' in html or "card=1" not in html.split("embed-credit")[1]  # not carried into "Open in Infinite Lanes"
+
+
+def test_a_figure_embed_has_one_title_without_a_number_and_no_embed_button(client: TestClient) -> None:
+    for query in ("", "?card=1"):
+        html = client.get(f"/embed/drift{query}").text
+        headings = re.findall(r"<h([1-6])[^>]*>([^<]*)</h\1>", html)
+        assert [h for h in headings if "Wider roads" in h[1]] == [("1", "Wider roads, steadier traffic")]  # once, unnumbered
+        assert 'id="drift-title"' in html and "data-embed=" not in html and "Embed this figure" not in html
+    explainer = client.get("/embed/explainer").text  # the whole story keeps its numbered sections
+    assert '<h2 id="drift-title">5. Wider roads, steadier traffic</h2>' in explainer and "data-embed=" not in explainer
 
 
 def test_an_unknown_figure_is_a_404_that_lists_the_embeddable_ones(client: TestClient) -> None:
@@ -231,7 +242,8 @@ def test_the_embed_dialog_offers_a_ready_snippet(browser: Browser, base_url: str
 
 def test_a_locked_embed_keeps_its_settings_fixed(browser: Browser, base_url: str) -> None:
     page = browser.new_page()
-    page.goto(f"{base_url}/embed/explainer?{SMALL}&lock=1&hide=cards")
+    page.goto(f"{base_url}/embed/explainer?{SMALL}&lock=1")
     wait_until(page, ALL_DRAWN)
     assert page.evaluate("() => [...document.getElementById('controls').elements].every(e => e.disabled)")
+    assert page.locator("[data-try]").count() > 0 and not page.locator("[data-try]").first.is_visible()  # no scenarios
     page.close()
