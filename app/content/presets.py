@@ -26,7 +26,7 @@ PRESETS: tuple[Preset, ...] = (
     Preset("narrow-vs-wide", "A narrow road and a wide one",
            "Width 32 against width 4096: the narrow road's traffic map moves during the day, the wide one's barely.",
            {"widths": "32,4096", "kernel_width": 32}),
-    Preset("jacot-2018", "Jacot et al. (2018), Fig. 1, on the ring",
+    Preset("jacot-2018", "Jacot et al.'s Fig. 1, on the ring",
            "Three hidden ReLU layers, σw = 1, σb = 0.1, 200 steps on x₁x₂, as in the paper's Fig. 1, but at widths 128 "
            "and 512 where the paper used 500 and 10 000 (this server's budget): the narrow road's kernel moves several "
            "times more than the wider one's.",

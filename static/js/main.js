@@ -109,7 +109,7 @@ function syncViewControls() {
   const district = $("#control-district");
   if (district.options.length !== doc.gamma_train.length) {
     district.replaceChildren(...doc.gamma_train.map((g, i) =>
-      new Option(`district ${i + 1} (γ = ${Math.round((g * 180) / Math.PI)}°)`, String(i))));
+      new Option(`district ${i + 1} (γ = ${String(Math.round((g * 180) / Math.PI)).replace("-", "−")}°)`, String(i))));
   }
   district.value = String(state.district);
   const time = $("#control-time");

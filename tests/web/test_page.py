@@ -112,10 +112,28 @@ def test_under_reduced_motion_playing_jumps_without_animating(browser: Browser, 
     page.close()
 
 
+# Each select's width against the width it takes when nothing constrains it, which fits its longest option and its arrow.
+SELECTS_CUT = """() => [...document.querySelectorAll('select')].flatMap((select) => {
+  const width = select.getBoundingClientRect().width;
+  const saved = select.style.cssText;
+  Object.assign(select.style, { width: 'auto', maxWidth: 'none', justifySelf: 'start', alignSelf: 'start' });
+  const natural = select.getBoundingClientRect().width;
+  select.style.cssText = saved;
+  return natural > width + 0.5 ? [`${select.id}: ${width} px shows ${natural} px`] : [];
+})"""
+
+
 @pytest.mark.parametrize(("width", "height"), [(1280, 800), (390, 844)])
 def test_axe_finds_no_accessibility_violation(browser: Browser, base_url: str, width: int, height: int) -> None:
+    """And at each size, no select cuts its options short."""
     page, _ = open_page(browser, base_url, width, height)
     wait_until(page, ALL_DRAWN)
+    folded = not page.evaluate("() => document.getElementById('controls-panel').open")
+    if folded:
+        page.click("#controls-panel > summary")
+    assert page.evaluate(SELECTS_CUT) == []
+    if folded:
+        page.click("#controls-panel > summary")
     results = Axe().run(page)
     assert results.violations_count == 0, results.generate_report()
     ARTIFACTS.mkdir(exist_ok=True)
