@@ -10,7 +10,7 @@ from tests.web.conftest import PageLog, wait_until
 
 # A small experiment, so that the ReLU one and its erf overlay compute in seconds.
 URL = "/embed/drift?v=1&widths=32,128,512,2048&width=128&steps=200"
-SERIES = ("switching part", "smooth part", "same roads with erf units")
+SERIES = ("switching part", "smooth part", "erf units")
 TRACES = """() => (document.querySelector('[data-figure=drift]').data || [])
   .map((t) => ({ name: t.name, x: [...t.x], y: [...t.y], showlegend: t.showlegend !== false }))"""
 

@@ -121,11 +121,17 @@ SELECTS_CUT = """() => [...document.querySelectorAll('select')].flatMap((select)
   select.style.cssText = saved;
   return natural > width + 0.5 ? [`${select.id}: ${width} px shows ${natural} px`] : [];
 })"""
+# The drift legend's entries that reach past the chart's right edge.
+LEGEND_CUT = """() => {
+  const chart = document.querySelector('[data-figure=drift] .main-svg').getBoundingClientRect();
+  return [...document.querySelectorAll('[data-figure=drift] .legend .traces')]
+    .filter((entry) => entry.getBoundingClientRect().right > chart.right + 0.5).map((entry) => entry.textContent);
+}"""
 
 
 @pytest.mark.parametrize(("width", "height"), [(1280, 800), (390, 844)])
 def test_axe_finds_no_accessibility_violation(browser: Browser, base_url: str, width: int, height: int) -> None:
-    """And at each size, no select cuts its options short."""
+    """And at each size, no select cuts its options short and the drift legend fits (with the road on the ring)."""
     page, _ = open_page(browser, base_url, width, height)
     wait_until(page, ALL_DRAWN)
     folded = not page.evaluate("() => document.getElementById('controls-panel').open")
@@ -134,6 +140,10 @@ def test_axe_finds_no_accessibility_violation(browser: Browser, base_url: str, w
     assert page.evaluate(SELECTS_CUT) == []
     if folded:
         page.click("#controls-panel > summary")
+    assert page.evaluate(LEGEND_CUT) == []
+    road = page.evaluate("() => { const e = document.querySelector('[data-figure=drift]');"
+                         " return [e.data.find((t) => t.name.startsWith('road shown on the ring')), e.layout.shapes[0]]; }")
+    assert road[0]["name"] == "road shown on the ring (64 lanes)" and road[0]["line"] == road[1]["line"]  # the band's key
     results = Axe().run(page)
     assert results.violations_count == 0, results.generate_report()
     ARTIFACTS.mkdir(exist_ok=True)

@@ -1,5 +1,5 @@
 // Wider roads, steadier traffic: kernel drift against width on log–log axes.
-import { COLORS, DASHES, MARKERS, baseLayout, divergence, mountFigure, powerLaw, round, signed } from "./plot.js";
+import { COLORS, DASHES, MARKERS, ROAD, baseLayout, divergence, mountFigure, powerLaw, round, signed } from "./plot.js";
 
 // Drawn from the experiment (its drift document), and sketched from the widths done so far while it streams in; over
 // it, the same experiment with erf units (overlay: the API parameters that change), whose units never switch off.
@@ -7,6 +7,7 @@ export const needs = { document: "experiment", progress: true, overlay: () => ({
 
 export const mount = (element) => mountFigure(element, { spec, summary, table });
 
+const ROAD_PX = 8;
 const last = (series) => series[series.length - 1];
 const median = (values) => {
   const finite = values.filter((v) => v !== null && v > 0).sort((a, b) => a - b);
@@ -21,9 +22,11 @@ const fitted = (fit) => fit && fit.slope !== null;
 const fitLine = (fit, span) => span.map((n) => Math.exp(fit.intercept) * n ** fit.slope);
 
 // The two parts of a ReLU experiment's final drift (docs/maths.md §5): [slope key, label, the per-seed values of a width].
+// Legend entries are kept short enough for one line in a phone's 330-px plot (tests/web/test_page.py); the card and
+// the summary say what each part is.
 const PARTS = [
-  ["drift_switching", "switching part: units turning on or off", (w) => w.drift_switching],
-  ["drift_smooth", "smooth part: on/off patterns frozen at init", (w) => w.drift_smooth],
+  ["drift_switching", "switching part", (w) => w.drift_switching],
+  ["drift_smooth", "smooth part", (w) => w.drift_smooth],
 ];
 
 // The erf overlay, when it is a different experiment from the one on show (an erf experiment is its own overlay).
@@ -52,13 +55,13 @@ function partTraces(doc, span, [key, label, pick], style) {
 function erfTraces(erf, span) {
   const fit = erf.slopes?.drift;
   const traces = [{
-    name: `same roads with erf units, each seed (slope ${slopeLabel(fit)})`, legendgroup: "erf",
+    name: `erf units, each seed (slope ${slopeLabel(fit)})`, legendgroup: "erf",
     x: erf.widths.flatMap((w) => w.drift.map(() => w.width)), y: erf.widths.flatMap((w) => w.drift.map(last)),
     mode: "markers", type: "scatter", marker: { color: COLORS[6], symbol: `${MARKERS[0]}-open`, size: 9 },
     hovertemplate: "width %{x}: erf kernel moved %{y:.3g}<extra></extra>",
   }];
   if (fitted(fit)) {
-    traces.push({ name: "same roads with erf units, fitted", legendgroup: "erf", showlegend: false, x: span, y: fitLine(fit, span),
+    traces.push({ name: "erf units, fitted", legendgroup: "erf", showlegend: false, x: span, y: fitLine(fit, span),
       mode: "lines", type: "scatter", line: { color: COLORS[6], dash: DASHES[3], width: 2 }, hoverinfo: "skip" });
   }
   return traces;
@@ -99,7 +102,7 @@ export function spec(doc, overlay, state) {
     }
   }
   // Each layer's weight movement is drawn in the freezing figure (section 4), not here: this legend would not fit.
-  const extra = [["init_distance", "initial kernel's distance from the analytic one", (w) => w.init_distance]];
+  const extra = [["init_distance", "initial kernel error", (w) => w.init_distance]];
   extra.forEach(([key, label, pick], i) => {
     const y = doc.widths.map((w) => (pick(w) ? median(pick(w)) : null));
     if (y.every((v) => v === null)) return;
@@ -109,11 +112,17 @@ export function spec(doc, overlay, state) {
       hovertemplate: `width %{x}: %{y:.3g}<extra>${label}</extra>`,
     });
   });
+  // The band's legend entry (plotly.js 4.1.1 draws a shape's own legend entry, but then forgets the layout's height).
+  data.push({ name: `road shown on the ring (${state.width} lanes)`, x: [null], y: [null], mode: "lines", type: "scatter",
+    line: { color: ROAD, width: ROAD_PX }, hoverinfo: "skip" });
   const layout = baseLayout({
-    xaxis: { type: "log", title: { text: "width (lanes)" }, tickvals: widths, ticktext: widths.map(String) },
+    xaxis: { type: "log", title: { text: "width (lanes)" }, tickvals: widths, ticktext: widths.map(String), automargin: true },
+    // At the figure's foot, whatever room the ticks take (on a phone they turn and the plot is short).
+    legend: { orientation: "h", yref: "container", y: 0, yanchor: "bottom" },
     yaxis: { type: "log", title: { text: "relative change" }, exponentformat: "power" },
-    shapes: [{ type: "line", xref: "x", yref: "paper", x0: state.width, x1: state.width, y0: 0, y1: 1,
-      line: { color: "#999", width: 1, dash: "dot" } }],
+    // The road the ring and the maps show, drawn like the ring's road: a grey band at its width, behind the points.
+    shapes: [{ type: "line", xref: "x", yref: "paper", x0: state.width, x1: state.width, y0: 0, y1: 1, layer: "below",
+      line: { color: ROAD, width: ROAD_PX } }],
     datarevision: `${doc.widths.length}-${state.width}-${erfOverlay(doc, overlay) ? "erf" : ""}`,
     height: 540,
   });

@@ -5,6 +5,7 @@
 export const COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"];
 export const MARKERS = ["circle", "diamond", "square", "triangle-up", "x", "star"];
 export const DASHES = ["solid", "dot", "dash", "dashdot", "longdash"];
+export const ROAD = "#c8c8c8"; // the ring's road, and the road it shows where another figure marks it
 
 const CONFIG = { displayModeBar: false, responsive: true };
 const observed = new WeakSet();

@@ -1,6 +1,6 @@
 // Ring city: the selected district's row of the kernel, drawn around the ring road.
 import { driftAt, meterText } from "../meter.js";
-import { baseLayout, divergence, mountFigure, round } from "./plot.js";
+import { ROAD, baseLayout, divergence, mountFigure, round } from "./plot.js";
 
 // Drawn from the experiment (its drift document), and again whenever the view (district, time of day) changes.
 export const needs = { document: "experiment", view: true };
@@ -44,7 +44,7 @@ export function spec(doc, state) {
   const circle = [...doc.gamma_grid, doc.gamma_grid[0]];
   const data = [
     { x: circle.map(Math.cos), y: circle.map(Math.sin), mode: "lines", type: "scatter", hoverinfo: "skip",
-      line: { color: "#c8c8c8", width: laneWidthPx(state.width) }, showlegend: false },
+      line: { color: ROAD, width: laneWidthPx(state.width) }, showlegend: false },
     { x: doc.gamma_grid.map(Math.cos), y: doc.gamma_grid.map(Math.sin), mode: "markers", type: "scatter",
       name: "traffic response", customdata: values,
       marker: { color: values, cmin: low, cmax: high, colorscale: "Viridis", size: 13,
