@@ -37,6 +37,12 @@ def test_the_page_draws_every_figure_from_real_data_with_no_console_error(browse
         assert page.locator(f"[data-table={figure}] table tr").count() > 1, f"{figure} has no data table"
     assert "width to the power −0.7" in page.locator("#drift-summary").inner_text()  # the measured slope, not a constant
     assert page.locator("math").count() >= 5  # formulas rendered as MathML on the server
+    # Θ can be negative: the ring and the maps colour it on scales centred on zero (white there), as their cards say.
+    scales = page.evaluate("() => [...document.querySelectorAll('[data-figure=ring], [data-figure=maps]')].flatMap((e) =>"
+                           " e.data.filter((t) => t.marker?.colorscale || t.colorscale).map((t) => t.marker ?? t))"
+                           ".map((t) => [t.cmin ?? t.zmin, t.cmax ?? t.zmax, t.colorscale[3]])")
+    assert len(scales) == 5 and all(low == -high and mid == [0.5, "#f7f7f7"] for low, high, mid in scales), scales
+    assert "can also be negative" in page.inner_text("#ring .card")
     assert log.errors == []
     page.close()
 

@@ -1,5 +1,5 @@
 // Morning and evening traffic maps: Θ_0, Θ_T, Θ_T − Θ_0 and the analytic kernel.
-import { baseLayout, degrees, degreesOf, divergence, mountFigure, round } from "./plot.js";
+import { DIVERGING, baseLayout, degrees, degreesOf, divergence, mountFigure, round, symmetric } from "./plot.js";
 
 // Drawn from the experiment (its drift document), and again whenever the view (district, time of day) changes.
 export const needs = { document: "experiment", view: true };
@@ -12,16 +12,18 @@ export function spec(doc, state) {
   const evening = snapshots[snapshots.length - 1];
   const change = evening.map((row, i) => row.map((v, j) => (v === null || morning[i][j] === null ? null : v - morning[i][j])));
   const analytic = doc.reference?.kernel ?? null;
-  const shared = [morning, evening, ...(analytic ? [analytic] : [])].flat(2).filter((v) => v !== null);
-  const [zmin, zmax] = [Math.min(...shared), Math.max(...shared)];
-  const spread = Math.max(...change.flat().filter((v) => v !== null).map(Math.abs), 1e-12);
+  // Dawn, evening and the planner share one scale; the change has its own. Both are centred on zero: Θ can be negative.
+  const kernelScale = symmetric([morning, evening, ...(analytic ? [analytic] : [])].flat(2));
+  const [zmin, zmax] = [-kernelScale, kernelScale];
+  const spread = symmetric(change.flat());
   const axis = degrees(doc.gamma_grid);
+  // Row by row, left to right: the three maps of Θ first, the change last, beside its own colour bar (fit()).
   const panels = [
-    ["morning Θ₀", morning, { zmin, zmax, colorscale: "Viridis", showscale: true, colorbar: { thickness: 10 } }],
-    ["evening Θ<sub>T</sub>", evening, { zmin, zmax, colorscale: "Viridis", showscale: false }],
-    ["change Θ<sub>T</sub>−Θ₀", change, { zmin: -spread, zmax: spread, colorscale: "RdBu", reversescale: true, showscale: true,
+    ["morning Θ₀", morning, { zmin, zmax, colorscale: DIVERGING, showscale: true, colorbar: { thickness: 10 } }],
+    ["evening Θ<sub>T</sub>", evening, { zmin, zmax, colorscale: DIVERGING, showscale: false }],
+    ["planner's map", analytic, { zmin, zmax, colorscale: DIVERGING, showscale: false }],
+    ["change Θ<sub>T</sub>−Θ₀", change, { zmin: -spread, zmax: spread, colorscale: DIVERGING, showscale: true,
       colorbar: { thickness: 10 } }],
-    ["planner's map", analytic, { zmin, zmax, colorscale: "Viridis", showscale: false }],
   ].filter(([, z]) => z);
   const data = panels.map(([name, z, style], i) => ({
     type: "heatmap", name, z, x: axis, y: axis, xaxis: `x${i + 1}`, yaxis: `y${i + 1}`, ...style,
@@ -55,13 +57,14 @@ export function fit({ data, layout }, width) {
     return { x: [left / plotWidth, Math.min(1, (left + side) / plotWidth)],
       y: [Math.max(0, 1 - (top + side) / plotHeight), 1 - top / plotHeight] };
   };
-  // The Viridis bar beside the first panel's row(s), the change's beside its own.
+  // The bar of Θ beside the first row (on a phone, beside every map of Θ: one per row), the change's beside its own.
   const bar = (i, span = 1) => {
     const [lo, hi] = [domains(i + (span - 1) * columns).y[0], domains(i).y[1]];
     return { x: 1.02, y: (lo + hi) / 2, len: hi - lo };
   };
+  const shared = data.filter((trace) => trace.zmax === data[0].zmax).length; // the maps on Θ's scale
   const styled = data.map((trace, i) => (trace.showscale
-    ? { ...trace, colorbar: { ...trace.colorbar, ...bar(i, i === 0 && columns === 1 ? 2 : 1) } } : trace));
+    ? { ...trace, colorbar: { ...trace.colorbar, ...bar(i, i === 0 && columns === 1 ? shared : 1) } } : trace));
   data.forEach((_, i) => {
     const suffix = i === 0 ? "" : i + 1;
     const left = i % columns === 0;

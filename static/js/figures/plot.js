@@ -6,6 +6,14 @@ export const COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#
 export const MARKERS = ["circle", "diamond", "square", "triangle-up", "x", "star"];
 export const DASHES = ["solid", "dot", "dash", "dashdot", "longdash"];
 export const ROAD = "#c8c8c8"; // the ring's road, and the road it shows where another figure marks it
+// Kernel values and their changes can be negative: blue below zero, white at zero, red above (ColorBrewer's RdBu,
+// readable with every common colour-vision deficiency), always on a scale symmetric about zero (symmetric()).
+export const DIVERGING = [[0, "#2166ac"], [1 / 6, "#67a9cf"], [2 / 6, "#d1e5f0"], [0.5, "#f7f7f7"], [4 / 6, "#fddbc7"],
+  [5 / 6, "#ef8a62"], [1, "#b2182b"]];
+
+// The largest magnitude among values (nulls skipped; a tiny floor so that an all-zero scale still has a range): a
+// DIVERGING scale runs from its negative to it.
+export const symmetric = (values) => Math.max(...values.filter((v) => v !== null).map(Math.abs), 1e-12);
 
 const CONFIG = { displayModeBar: false, responsive: true };
 const observed = new WeakSet();

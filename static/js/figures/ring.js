@@ -1,6 +1,6 @@
 // Ring city: the selected district's row of the kernel, drawn around the ring road.
 import { driftAt, meterText } from "../meter.js";
-import { ROAD, baseLayout, divergence, mountFigure, round } from "./plot.js";
+import { DIVERGING, ROAD, baseLayout, divergence, mountFigure, round, symmetric } from "./plot.js";
 
 // Drawn from the experiment (its drift document), and again whenever the view (district, time of day) changes.
 export const needs = { document: "experiment", view: true };
@@ -39,15 +39,14 @@ export function spec(doc, state) {
   const t = Math.min(state.time, snapshots.length - 1);
   const row = gridIndex(doc, Math.min(state.district, doc.gamma_train.length - 1));
   const values = snapshots[t][row];
-  const all = snapshots.flatMap((k) => k[row]);
-  const [low, high] = [Math.min(...all), Math.max(...all)];
+  const scale = symmetric(snapshots.flatMap((k) => k[row])); // one scale for the whole day, centred on zero
   const circle = [...doc.gamma_grid, doc.gamma_grid[0]];
   const data = [
     { x: circle.map(Math.cos), y: circle.map(Math.sin), mode: "lines", type: "scatter", hoverinfo: "skip",
       line: { color: ROAD, width: laneWidthPx(state.width) }, showlegend: false },
     { x: doc.gamma_grid.map(Math.cos), y: doc.gamma_grid.map(Math.sin), mode: "markers", type: "scatter",
       name: "traffic response", customdata: values,
-      marker: { color: values, cmin: low, cmax: high, colorscale: "Viridis", size: 13,
+      marker: { color: values, cmin: -scale, cmax: scale, colorscale: DIVERGING, size: 13, line: { width: 1, color: "#6b6b6b" },
         colorbar: { title: { text: "Θ(x<sub>sel</sub>, ·)" }, thickness: 12 } },
       hovertemplate: "Θ = %{customdata:.3g}<extra></extra>", showlegend: false },
     { x: doc.gamma_train.map(Math.cos), y: doc.gamma_train.map(Math.sin), mode: "markers", type: "scatter",
