@@ -30,7 +30,7 @@ def test_every_operation_and_its_ranges_are_described(client: TestClient) -> Non
     assert client.get("/redoc").status_code == 404  # FastAPI's CDN-loaded pages are off
 
 
-def test_the_reference_renders_cleanly_and_passes_axe_in_chromium(browser: Browser, base_url: str) -> None:
+def test_the_reference_renders_cleanly_links_back_and_passes_axe_in_chromium(browser: Browser, base_url: str) -> None:
     page = browser.new_page()
     log = PageLog(page)
     page.goto(base_url + "/")
@@ -39,5 +39,7 @@ def test_the_reference_renders_cleanly_and_passes_axe_in_chromium(browser: Brows
     assert page.locator("h2 code").count() >= 7
     results = Axe().run(page)
     assert results.violations_count == 0, results.generate_report()
+    page.click("text=← Infinite Lanes: the explainer")  # and back
+    page.wait_for_url(base_url + "/")
     assert log.errors == []
     page.close()
