@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 from playwright.sync_api import Browser
 
@@ -32,5 +33,9 @@ def test_the_drift_figure_draws_the_switching_and_smooth_parts_and_the_erf_overl
     assert "switching on or off scales like width to the power −" in summary and "with erf units" in summary
     header = page.evaluate("() => [...document.querySelectorAll('[data-table=drift] th')].map((th) => th.textContent)")
     assert header[-3:] == ["switching part", "smooth part", "erf kernel drift"]
+    with page.expect_download() as download:  # an embed offers the images for slides too
+        page.click("[data-image-of=drift][data-image=svg]")
+    assert download.value.suggested_filename == "infinite-lanes_drift_widths-32+128+512+2048_width-128_steps-200.svg"
+    assert "erf units, each seed" in Path(download.value.path()).read_text()
     assert log.errors == []
     page.close()

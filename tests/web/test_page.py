@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import struct
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -43,8 +45,33 @@ def test_the_page_draws_every_figure_from_real_data_with_no_console_error(browse
                            ".map((t) => [t.cmin ?? t.zmin, t.cmax ?? t.zmax, t.colorscale[3]])")
     assert len(scales) == 5 and all(low == -high and mid == [0.5, "#f7f7f7"] for low, high, mid in scales), scales
     assert "can also be negative" in page.inner_text("#ring .card")
+    check_images_for_slides(page)
     assert log.errors == []
     page.close()
+
+
+def check_images_for_slides(page: Page) -> None:
+    """The drift figure's PNG is the size its button says; its SVG holds its caption; both are named by the settings,
+    and making them breaks no rule of the page's Content-Security-Policy (blob: and data: images)."""
+    page.evaluate("() => { window.refused = []; document.addEventListener('securitypolicyviolation',"
+                  " (e) => window.refused.push(`${e.violatedDirective} ${e.blockedURI}`)); }")
+    label = page.inner_text("[data-image-of=drift][data-image=png]")
+    size = tuple(int(n) for n in re.search(r"(\d+) × (\d+)", label).groups())  # type: ignore[union-attr]
+    files = {}
+    for kind in ("png", "svg"):
+        with page.expect_download() as download:
+            page.click(f"[data-image-of=drift][data-image={kind}]")
+        # Named by the settings that drew it: the defaults, which are the scenario "default" once the page knows it.
+        assert download.value.suggested_filename in {f"infinite-lanes_drift_{settings}.{kind}"
+                                                     for settings in ("preset-default", "defaults")}
+        files[kind] = Path(download.value.path()).read_bytes()
+    png = files["png"]
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", png[16:24]) == size == (1920, 1080)
+    svg = files["svg"].decode()
+    caption = page.inner_text("#drift-caption")
+    assert svg.startswith("<svg") and caption.split(",")[0] in svg and "Wider roads, steadier traffic" in svg
+    assert re.search(r"Infinite Lanes, http://127\.0\.0\.1:\d+/\?v=1(&amp;preset=default)?<", svg)  # where it was drawn
+    assert page.evaluate("() => window.refused") == []
 
 
 def test_moving_the_width_control_updates_figures_and_url_and_a_reload_restores_it(browser: Browser, base_url: str) -> None:
@@ -95,7 +122,7 @@ def test_every_control_is_reachable_by_keyboard_with_a_visible_focus(browser: Br
     page, _ = open_page(browser, base_url)
     wait_until(page, ALL_DRAWN)
     reached, outlines = set(), set()
-    for _ in range(40):
+    for _ in range(70):  # the settings, then each figure's controls, data table, downloads and Embed button
         page.keyboard.press("Tab")
         focused = page.evaluate("() => [document.activeElement.id, getComputedStyle(document.activeElement).outlineStyle,"
                                 " document.activeElement === document.body]")

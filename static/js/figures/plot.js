@@ -1,5 +1,7 @@
 // What every figure shares: its mount() (a chart, a summary and a data table drawn from the module's pure functions),
-// drawing with Plotly.react, resizing, the palette, data tables and CSV, status lines and the page's announcements.
+// drawing with Plotly.react, resizing, the palette, data tables and CSV, images for slides, status lines and the page's
+// announcements.
+import { serializeState } from "../state.js";
 
 // Okabe–Ito: distinguishable with every common colour-vision deficiency; series also differ by marker/dash.
 export const COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"];
@@ -60,19 +62,122 @@ async function draw(element, figure, fit) {
 // fit(figure, width), if given, is the module's pure layout of spec()'s figure for the width the chart has.
 export function mountFigure(element, { spec, summary, table, fit = null }) {
   const id = element.dataset.figure;
+  const drawn = { figure: null, state: null }; // the chart on show (spec()'s) and its state, for its images
+  for (const button of document.querySelectorAll(`[data-image-of="${id}"]`)) {
+    button.addEventListener("click", () => saveImage(id, button, drawn, fit));
+  }
   return {
     id,
     draw(...args) {
-      draw(element, spec(...args), fit);
+      const figure = spec(...args);
+      draw(element, figure, fit);
+      Object.assign(drawn, { figure, state: args[args.length - 1] });
       summarize(id, summary(...args));
       const { columns, rows } = table(...args);
       tabulate(id, columns, rows);
     },
     sketch(...args) {
-      draw(element, spec(...args), fit);
+      const figure = spec(...args);
+      draw(element, figure, fit);
+      Object.assign(drawn, { figure, state: args[args.length - 1] });
       summarize(id, summary(...args));
     },
   };
+}
+
+// --- images for slides ---------------------------------------------------------------------------------------------
+
+// A slide's size in CSS pixels and the scale it is drawn at: a PNG of 1920 × 1080 pixels, a projector's full HD (the
+// buttons say so: templates/_macros.html). The SVG has the same layout.
+export const SLIDE = { width: 1280, height: 720, scale: 1.5 };
+const SLIDE_FONT = 15; // the chart's text, a little larger than on the page, for the back of the room
+
+const escapeText = (text) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+// Plotly does not wrap text: lines of at most `columns` characters, broken between words.
+function wrap(text, columns) {
+  const lines = [];
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    const line = lines.length ? lines[lines.length - 1] : null;
+    if (line !== null && line.length + 1 + word.length <= columns) lines[lines.length - 1] = `${line} ${word}`;
+    else lines.push(word);
+  }
+  return lines;
+}
+
+// The page's address for a state (an embed's own parameters left out): the settings that drew the figure.
+export function stateAddress(state) {
+  return `${new URL(document.body.dataset.root ?? "/", location.href).href}?${serializeState(state)}`;
+}
+
+// The file name: the figure and the settings that differ from the defaults (the page's URL parameters).
+export function imageName(id, state, format) {
+  const params = new URLSearchParams(serializeState(state));
+  params.delete("v");
+  const settings = [...params].map(([name, value]) => `${name}-${value}`).join("_").replace(/[^\w.+-]+/g, "+");
+  return `infinite-lanes_${id}_${settings || "defaults"}`.slice(0, 180) + `.${format}`;
+}
+
+// The chart on show, laid out for a slide: above it, the section's title, the figure's caption, its one-sentence
+// summary and the address of its settings. A figure with a fit() is laid out by it as for the widest chart whose height
+// fits under them, centred.
+function slideFigure(id, figure, state, fit) {
+  const text = (selector) => document.querySelector(selector)?.textContent.trim() ?? "";
+  // [the lines, their font size in px, how they look]: plotly neither wraps text nor sizes a margin to it.
+  const blocks = [
+    [wrap(text(`#${id}-title`).replace(/^\d+\. /, ""), 70), 20, (line) => `<b>${line}</b>`],
+    [wrap(text(`#${id}-caption`), 125), 15, (line) => line],
+    [wrap(text(`#${id}-summary`), 160), 12, (line) => line],
+    [[`Infinite Lanes, ${stateAddress(state)}`], 12, (line) => line],
+  ];
+  const lines = blocks.flatMap(([texts, size, look]) => texts.map((line) =>
+    `<span style="font-size:${size}px">${look(escapeText(line))}</span>`));
+  const header = blocks.reduce((height, [texts, size]) => height + texts.length * Math.ceil(1.3 * size), 0) + 24;
+  let { data, layout } = structuredClone(figure);
+  let width = SLIDE.width; // the chart's, as fit() lays it out
+  if (fit) {
+    // 32 px more at the foot than on the page: the slide's text is larger.
+    while (width > 320 && fit({ data, layout }, width).layout.height > SLIDE.height - header - 32) width -= 10;
+    ({ data, layout } = fit({ data, layout }, width));
+  }
+  const page = { l: 60, r: 20, t: 30, b: 50, ...layout.margin }; // the chart's margins on the page
+  const margin = fit
+    // Its plot area as fit() laid it out for that width (square panels stay square), centred, the header above.
+    ? { ...page, l: page.l + (SLIDE.width - width) / 2, r: page.r + (SLIDE.width - width) / 2,
+      t: page.t + header, b: SLIDE.height - page.t - header - (layout.height - page.t - page.b) }
+    // The page's margins, a little wider for the larger text, and the header above the top one.
+    : { ...page, l: Math.ceil(page.l * 1.2), b: Math.ceil(page.b * 1.2) + 16, t: page.t + header };
+  return {
+    data,
+    layout: {
+      ...layout, ...SLIDE, autosize: false, font: { ...layout.font, size: SLIDE_FONT }, margin,
+      annotations: [...(layout.annotations ?? []), {
+        text: lines.join("<br>"), align: "left", showarrow: false, xref: "paper", yref: "paper", x: 0, y: 1,
+        xanchor: "left", yanchor: "bottom", xshift: 16 - margin.l, yshift: page.t, font: { color: "#1a1a1a" },
+      }],
+    },
+  };
+}
+
+// Draw the chart on show for a slide and save it as a file: format "png" or "svg".
+async function saveImage(id, button, { figure, state }, fit) {
+  if (!figure || !state) return; // nothing drawn yet
+  const format = button.dataset.image;
+  if (button.getAttribute("aria-busy") === "true") return; // being made (the button keeps its focus meanwhile)
+  button.setAttribute("aria-busy", "true");
+  try {
+    const image = await window.Plotly.toImage(slideFigure(id, figure, state, fit), { format, ...SLIDE, imageDataOnly: true });
+    const bytes = format === "svg" ? [image] : [Uint8Array.from(atob(image), (c) => c.charCodeAt(0))];
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(new Blob(bytes, { type: format === "svg" ? "image/svg+xml" : "image/png" }));
+    link.download = imageName(id, state, format);
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+  } catch (error) {
+    status(id, `The image could not be made: ${error.message}.`, "error");
+  } finally {
+    button.removeAttribute("aria-busy");
+  }
 }
 
 // A number with a true minus sign (U+2212), as the page's text and legends write it: −0.75, not -0.75.
