@@ -5,10 +5,40 @@ import { status } from "./figures/plot.js";
 import { serializeState } from "./state.js";
 
 const $ = (selector) => document.querySelector(selector);
-const CARD_HEIGHT = 700; // pixels a card adds above its figure in a typical frame
+// The snippet's heights are the embed's content height in a frame this wide (a course page's column): a figure's own
+// is its section's data-embed-height (templates/sections/*.html, checked against the embed measured in Chromium by
+// tests/web/test_embed.py); its card and the settings are measured on this page, laid out as in such a frame.
+const FRAME_WIDTH = 800;
 
-// The snippet for the figure of this Embed button, showing state; its height is its section's data-embed-height
-// (templates/sections/*.html).
+// The height a part of this page takes in an embed FRAME_WIDTH wide: laid out at the width it has there (the frame's
+// less the embed's padding), as a block of its own (its children's margins inside it), measured and put back.
+function heightInFrame(element) {
+  const padding = parseFloat(getComputedStyle(document.querySelector(".layout")).paddingLeft);
+  const saved = element.style.cssText;
+  Object.assign(element.style, { display: "flow-root", boxSizing: "border-box", width: `${FRAME_WIDTH - 2 * padding}px`,
+    position: "static", maxHeight: "none" });
+  const height = element.getBoundingClientRect().height;
+  element.style.cssText = saved;
+  return height;
+}
+
+// What the figure's card adds above it in an embed: the card, and the gap between it and the figure.
+function cardHeight(section) {
+  return heightInFrame(section.querySelector(".card")) + parseFloat(getComputedStyle(section).rowGap);
+}
+
+// What the settings add above the figure in an embed (open there, whatever they are here): the panel and its gap.
+function settingsHeight() {
+  const panel = $("#controls-panel");
+  const open = panel.open;
+  panel.open = true;
+  const height = heightInFrame(panel);
+  panel.open = open;
+  return height + parseFloat(getComputedStyle(panel.parentElement).rowGap);
+}
+
+// The snippet for the figure of this Embed button, showing state, with the height of what it shows in a frame
+// FRAME_WIDTH wide (rounded up to 10 px).
 function embedSnippet(button, state) {
   const figure = button.dataset.embed;
   const hide = [$("#embed-hide-controls").checked && "controls", $("#embed-hide-caption").checked && "caption"].filter(Boolean);
@@ -18,8 +48,10 @@ function embedSnippet(button, state) {
   if ($("#embed-card").checked) params.set("card", "1");
   const title = document.getElementById(`${figure}-title`)?.textContent.replace(/^\d+\. /, "") ?? figure;
   const src = embedUrl(figure, params);
-  // With its card the figure sits lower: a first guess at the height, which the embed's height messages correct.
-  const height = Number(button.closest("[data-embed-height]").dataset.embedHeight) + ($("#embed-card").checked ? CARD_HEIGHT : 0);
+  const section = button.closest("[data-embed-height]");
+  const parts = Number(section.dataset.embedHeight) + ($("#embed-card").checked ? cardHeight(section) : 0)
+    + (hide.includes("controls") ? 0 : settingsHeight());
+  const height = Math.ceil(parts / 10) * 10;
   return `<iframe src="${src}" title="Infinite Lanes: ${title}" width="100%" height="${height}" ` +
     `loading="lazy" style="border: 0; max-width: 100%;"></iframe>`;
 }
