@@ -32,7 +32,7 @@ pytest: $(VENV)/.dev browser ## The test suite (browser tests drive Debian's Chr
 	$(BIN)/python -m pytest
 
 screenshots: $(VENV)/.dev browser ## Record the figures' reference images (tests/web/screenshots/) after an intended change of look
-	$(BIN)/python -m tests.web.test_screenshots
+	$(BIN)/python -m tests.web.test_layout
 
 fuzz: $(VENV)/.dev ## Schema-driven fuzzing of every API operation with FUZZ_EXAMPLES (default 1000) examples each
 	FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),1000) $(BIN)/python -m pytest tests/api/test_fuzz.py -q \

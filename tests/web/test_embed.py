@@ -48,10 +48,6 @@ DOCUMENTED = [ROOT / "README.md", ROOT / "docs" / "embedding.md"]
 SNIPPET = re.compile(r'<iframe src="([^"]+)"[^>]*?height="(\d+)"', re.S)
 FRAME_WIDTH = 800  # static/js/embed.js: the snippets' heights are for a frame this wide
 SLACK = 100  # px an advertised height may exceed the content: rounding, and a longer summary in other states
-# templates/sections/40-forecast.html and 60-limits.html were another branch's to change while this test was written:
-# their declared 1300 and 1060 px are short of those figures' 1453 and 1155 px (1480 and 1180 would do). Only these
-# two values are let pass; any other is checked.
-PENDING = {("forecast", 1300), ("limits", 1060)}
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -297,7 +293,7 @@ def test_every_advertised_embed_height_covers_the_embeds_content_at_800_px(brows
     wrong = []
     for key, (src, height) in advertised.items():
         content = _content_height(page, src)
-        if not content <= height <= content + SLACK and (key, height) not in PENDING:
+        if not content <= height <= content + SLACK:
             wrong.append(f"{key}: advertised {height} px, content {content} px")
     page.close()
     assert wrong == [], wrong

@@ -5,7 +5,13 @@ import { COLORS, DASHES, MARKERS, ROAD, baseLayout, divergence, mountFigure, pow
 // it, the same experiment with erf units (overlay: the API parameters that change), whose units never switch off.
 export const needs = { document: "experiment", progress: true, overlay: () => ({ activation: "erf" }) };
 
-export const mount = (element) => mountFigure(element, { spec, summary, table });
+export const mount = (element) => mountFigure(element, { spec, summary, table, fit });
+
+// On a phone (under 480 px) the legend names drop their slopes, which the summary sentence gives, so each fits a line.
+export function fit({ data, layout }, width) {
+  if (width >= 480) return { data, layout };
+  return { data: data.map((trace) => ({ ...trace, name: trace.name?.replace(/ \(slope [^)]*\)/, "") })), layout };
+}
 
 const ROAD_PX = 8;
 const last = (series) => series[series.length - 1];

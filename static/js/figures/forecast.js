@@ -3,7 +3,7 @@
 // linearisation, with its own kernel at init Θ̂₀ (Lee et al. 2019). Bottom: how far every trained network ends from
 // each, against width, one point per seed, with the fitted slopes. A forecast whose fixed kernel is too large for the
 // step (η ≥ 2N/λ_max) diverges: it is not drawn, and the summary says why.
-import { COLORS, MARKERS, baseLayout, mountFigure, powerLaw, round, signed } from "./plot.js";
+import { COLORS, MARKERS, baseLayout, degrees, mountFigure, powerLaw, round, signed } from "./plot.js";
 
 // Drawn from the experiment (its drift document), and again whenever the view (district, time of day) changes.
 export const needs = { document: "experiment", view: true };
@@ -48,18 +48,18 @@ function ringTraces(doc, state, t) {
   shownWidths(doc, state).forEach((width, i) => {
     const result = doc.widths.find((w) => w.width === width);
     const line = { color: COLORS[i] };
-    data.push({ name: `${width} lanes: network`, legendgroup: `${width}`, x: doc.gamma_grid, y: result.function[0][t],
+    data.push({ name: `${width} lanes: network`, legendgroup: `${width}`, x: degrees(doc.gamma_grid), y: result.function[0][t],
       type: "scatter", mode: "lines", line: { ...line, width: 2.5 } });
     if (result.forecast && plannerStable(doc, state)) {
-      data.push({ name: `${width} lanes: planner's forecast`, legendgroup: `${width}`, x: doc.gamma_grid,
+      data.push({ name: `${width} lanes: planner's forecast`, legendgroup: `${width}`, x: degrees(doc.gamma_grid),
         y: result.forecast[0][t], type: "scatter", mode: "lines", line: { ...line, width: 2, dash: "dot" } });
     }
     if (ownStable(result, 0, rate)) {
-      data.push({ name: `${width} lanes: own linearisation`, legendgroup: `${width}`, x: doc.gamma_grid,
+      data.push({ name: `${width} lanes: own linearisation`, legendgroup: `${width}`, x: degrees(doc.gamma_grid),
         y: result.linearization[0][t], type: "scatter", mode: "lines", line: { ...line, width: 1.5, dash: "dash" } });
     }
   });
-  data.push({ name: "training districts", x: doc.gamma_train, y: doc.y_train, type: "scatter", mode: "markers",
+  data.push({ name: "training districts", x: degrees(doc.gamma_train), y: doc.y_train, type: "scatter", mode: "markers",
     marker: { color: "#1a1a1a", symbol: MARKERS[2], size: 9 } });
   return data;
 }
@@ -102,11 +102,11 @@ export function spec(doc, state) {
   // Without a single gap (every forecast or network diverged) the lower panel would stay empty: the ring takes it all.
   const both = gaps.length > 0;
   const annotations = [panelTitle(1.0, `Along the ring, step ${doc.snapshot_steps[t]} (first seed)`)];
-  if (both) annotations.push(panelTitle(0.32, `Distance after ${lastStep(doc)} steps, every seed`));
+  if (both) annotations.push(panelTitle(0.32, `After ${lastStep(doc)} steps, every seed`));
   const withheld = (doc.reference && !plannerStable(doc, state)) || doc.widths.some((w) => !ownStable(w, 0, rate));
   if (withheld) annotations.push(note(0.97, "fixed-kernel forecasts diverge: not drawn"));
   const layout = baseLayout({
-    xaxis: { range: [-Math.PI, Math.PI], anchor: "y", title: { text: "position on the ring γ (radians)" } },
+    xaxis: { range: [-180, 180], tickvals: [-180, -90, 0, 90, 180], anchor: "y", title: { text: "position on the ring γ (°)" } },
     yaxis: { domain: both ? [0.55, 0.94] : [0, 0.94], title: { text: "network output f(γ)" } },
     xaxis2: { type: "log", anchor: "y2", title: { text: "width (lanes)" }, tickvals: widths, ticktext: widths.map(String),
       visible: both },

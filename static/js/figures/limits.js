@@ -7,7 +7,18 @@ import { COLORS, DASHES, baseLayout, mountFigure, round } from "./plot.js";
 // Drawn from the experiment (its drift document), and sketched from the widths done so far while it streams in.
 export const needs = { document: "experiment", progress: true };
 
-export const mount = (element) => mountFigure(element, { spec, summary, table });
+export const mount = (element) => mountFigure(element, { spec, summary, table, fit });
+
+// The legend sits in the bottom margin, one row per ~270 px of width: the margin (and the figure) grows by its rows,
+// so on a phone the legend never lies over the lower panel's axis.
+export function fit({ data, layout }, width) {
+  const entries = data.filter((trace) => trace.showlegend !== false).length;
+  const rows = Math.ceil(entries / Math.max(1, Math.floor(width / 270)));
+  const legend = rows * 21 + 20;
+  const [height, margin] = [layout.height + legend, { ...layout.margin, b: layout.margin.b + legend }];
+  const below = (layout.margin.b + 12) / (height - margin.t - margin.b); // under the axis title, in plot heights
+  return { data, layout: { ...layout, height, margin, legend: { ...layout.legend, yref: "paper", y: -below, yanchor: "top" } } };
+}
 
 const fmt = (value) => (value === null ? "—" : Number(value.toPrecision(3)).toString());
 const finite = (values) => values.filter((v) => v !== null && v !== undefined && Number.isFinite(v));
@@ -64,12 +75,12 @@ export function spec(doc, state) {
     showarrow: false, text, font: { size: 13 } });
   const layout = baseLayout({
     xaxis: { anchor: "y", title: { text: complete ? "" : "training step t" } }, // below, the limits' axis has it
-    yaxis: { type: "log", domain: [0.56, 0.96], title: { text: "training loss L" }, dtick: 1, exponentformat: "power" },
+    yaxis: { type: "log", domain: [0.56, 0.96], title: { text: "training loss L" }, nticks: 5, exponentformat: "power" },
     xaxis2: { anchor: "y2", matches: "x", title: { text: "training step t" } },
     yaxis2: { domain: [0, 0.37], title: { text: "limit 2N/λ_max(t)" } },
     annotations: [panelTitle(1.0, `Training loss (first seed), η = ${fmt(rate)}`),
       panelTitle(0.4, "Limit 2N/λ_max(t), first seed")],
-    legend: { orientation: "h", y: -0.14, yanchor: "top" },
+    legend: { orientation: "h", y: -0.14, yanchor: "top" }, // fit() puts it below the axis title, whatever its rows
     margin: { l: 60, r: 20, t: 30, b: 60 },
     datarevision: `${doc.widths.length}-${rate}-${complete}`,
     height: 760,

@@ -1,5 +1,11 @@
-"""Every figure of the default page, in Chromium at 390 and 1280 px, against a stored reference image: a broken layout
-(a plot squeezed, a legend moved over the plot, a panel missing) fails the suite.
+"""Every figure of the default page laid out right, in Chromium at 360, 390, 768 and 1280 px.
+
+No text of a plot (titles, tick labels, legend entries, annotations, colour-bar labels) overlaps another or leaves the
+figure, and no axis title or tick label lies over a plot area (its own or a neighbouring panel's): read from the
+bounding boxes of the plots' SVG text.
+
+At 390 and 1280 px each figure is also compared with a stored reference image: a broken layout (a plot squeezed, a
+legend moved over the plot, a panel missing) fails the suite.
 
 The comparison forgives what differs between two machines drawing the same figure (anti-aliasing, a font's hinting):
 both images are reduced to grey and averaged over 4 × 4 pixel blocks, and the figure fails when more than
@@ -7,7 +13,7 @@ both images are reduced to grey and averaged over 4 × 4 pixel blocks, and the f
 changed. A moved label or legend entry, a missing trace or a squeezed panel changes several per cent of the blocks.
 
 To record the references again (when a figure's look changes on purpose; look at the new images before committing):
-``make screenshots`` (``python -m tests.web.test_screenshots``). A failing run leaves the actual images and a
+``make screenshots`` (``python -m tests.web.test_layout``). A failing run leaves the actual images and a
 difference map in ``test-artifacts/screenshots/``.
 """
 
@@ -20,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageChops
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from app.config import Settings
 from app.web.routes import SECTIONS_BY_ID
@@ -29,22 +35,55 @@ from tests.web.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, wait_until
 from tests.web.test_shared_urls import SETTLED
 
 REFERENCES = Path(__file__).with_name("screenshots")
-VIEWPORTS = {390: 844, 1280: 800}
+VIEWPORTS = {390: 844, 1280: 800}  # the widths with reference images
+WIDTHS = (360, 390, 768, 1280)
 FIGURES = tuple(section.id for section in SECTIONS_BY_ID.values() if section.figure)
 BLOCK = 4
 BLOCK_DIFFERENCE = 48
 TOLERANCE = 0.01
 
 
-def capture(browser: Browser, base_url: str, width: int) -> dict[str, bytes]:
-    """PNG of every figure's plot on the default page at ``width`` px, once every figure has settled."""
-    page = browser.new_page(viewport={"width": width, "height": VIEWPORTS[width]}, reduced_motion="reduce")
+def settled_page(browser: Browser, base_url: str, width: int) -> Page:
+    """The default page at ``width`` px, every figure drawn and settled, fonts loaded, motion reduced."""
+    page = browser.new_page(viewport={"width": width, "height": VIEWPORTS.get(width, 800)}, reduced_motion="reduce")
     page.goto(f"{base_url}/?v=1")
     wait_until(page, SETTLED)
     page.evaluate("() => document.fonts.ready")
-    shots = {figure: page.locator(f'[data-figure="{figure}"]').screenshot(animations="disabled") for figure in FIGURES}
-    page.close()
-    return shots
+    return page
+
+
+def capture(page: Page) -> dict[str, bytes]:
+    """PNG of every figure's plot on the page."""
+    return {figure: page.locator(f'[data-figure="{figure}"]').screenshot(animations="disabled") for figure in FIGURES}
+
+
+# Per plot: every visible SVG text's box; overlaps between them, boxes outside the plot, and axis titles or tick labels
+# over a plot area (plotly's drag rectangle of each subplot). Returns sentences naming the texts.
+OVERLAPS = """() => {
+  const problems = [];
+  const overlap = (a, b) => a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1;
+  const visible = (t) => { const style = getComputedStyle(t);
+    return t.textContent.trim() && style.display !== "none" && style.visibility !== "hidden" && Number(style.opacity) > 0; };
+  for (const plot of document.querySelectorAll("[data-figure]")) {
+    const id = plot.dataset.figure;
+    const box = plot.getBoundingClientRect();
+    const texts = [...plot.querySelectorAll("svg text")].filter(visible)
+      .map((t) => ({ text: t.textContent.trim(), kind: t.getAttribute("class") || "", rect: t.getBoundingClientRect() }))
+      .filter((t) => t.rect.width > 0 && t.rect.height > 0);
+    const areas = [...plot.querySelectorAll(".draglayer .nsewdrag")].map((r) => r.getBoundingClientRect());
+    for (const t of texts) {
+      const r = t.rect;
+      if (r.left < box.left - 1 || r.right > box.right + 1 || r.top < box.top - 1 || r.bottom > box.bottom + 1) {
+        problems.push(`${id}: "${t.text}" leaves the figure`);
+      }
+      if (/tick|title/.test(t.kind) && areas.some((a) => overlap(r, a))) problems.push(`${id}: "${t.text}" over a plot area`);
+    }
+    texts.forEach((a, i) => texts.slice(i + 1).forEach((b) => {
+      if (overlap(a.rect, b.rect)) problems.push(`${id}: "${a.text}" over "${b.text}"`);
+    }));
+  }
+  return problems;
+}"""
 
 
 def blocks(png: bytes) -> np.ndarray:
@@ -64,10 +103,16 @@ def name(figure: str, width: int) -> str:
     return f"{figure}-{width}.png"
 
 
-@pytest.mark.parametrize("width", VIEWPORTS)
-def test_each_figure_looks_as_recorded(browser: Browser, base_url: str, width: int) -> None:
+@pytest.mark.parametrize("width", WIDTHS)
+def test_no_plot_text_overlaps_or_leaves_its_figure_and_each_looks_as_recorded(browser: Browser, base_url: str,
+                                                                                width: int) -> None:
+    page = settled_page(browser, base_url, width)
+    problems = page.evaluate(OVERLAPS)
+    shots = capture(page) if width in VIEWPORTS else {}
+    page.close()
+    assert problems == [], "\n".join(problems)
     failures = []
-    for figure, png in capture(browser, base_url, width).items():
+    for figure, png in shots.items():
         reference = (REFERENCES / name(figure, width)).read_bytes()
         share = differing_share(png, reference)
         if share > TOLERANCE:
@@ -100,9 +145,11 @@ def record() -> None:
     with serve(Settings(max_queued=16)) as base_url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         for width in VIEWPORTS:
-            for figure, png in capture(browser, base_url, width).items():
+            page = settled_page(browser, base_url, width)
+            for figure, png in capture(page).items():
                 (REFERENCES / name(figure, width)).write_bytes(png)
                 print(REFERENCES / name(figure, width), file=sys.stderr)
+            page.close()
         browser.close()
 
 
