@@ -7,9 +7,9 @@ export const needs = { document: "experiment", progress: true, overlay: () => ({
 
 export const mount = (element) => mountFigure(element, { spec, summary, table, fit });
 
-// On a phone (under 480 px) the legend names drop their slopes, which the summary sentence gives, so each fits a line.
+// On a phone (under 420 px) the legend names drop their slopes, which the summary sentence gives, so each fits a line.
 export function fit({ data, layout }, width) {
-  if (width >= 480) return { data, layout };
+  if (width >= 420) return { data, layout };
   return { data: data.map((trace) => ({ ...trace, name: trace.name?.replace(/ \(slope [^)]*\)/, "") })), layout };
 }
 
