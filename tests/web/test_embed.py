@@ -249,6 +249,9 @@ def test_the_embed_dialog_offers_a_ready_snippet(browser: Browser, base_url: str
     page.check("#embed-card")
     with_card = page.input_value("#embed-snippet")
     assert "card=1" in with_card and int(with_card.split('height="')[1].split('"')[0]) > height
+    tops = page.evaluate("() => ['embed-copy', 'embed-close'].map((id) => "
+                         "document.getElementById(id).getBoundingClientRect().top)")
+    assert tops[0] == tops[1]  # the two buttons side by side on one line
     page.click("#embed-close")
     assert not page.is_visible("#embed-dialog")
     # With its card and the settings, measured on this page as an 800-px frame lays them out: the embed's content fits.
