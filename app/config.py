@@ -25,6 +25,10 @@ class Settings(BaseSettings):
                               description="Seconds an idle keep-alive connection stays open: longer than the proxy's own "
                                           "upstream idle timeout (nginx here: 60 s), or the proxy may reuse a connection "
                                           "the app has just closed and answer 502.")
+    graceful_shutdown_s: int = Field(30, ge=1, le=3600,
+                                     description="Seconds a draining server (after SIGTERM) lets requests in flight "
+                                                 "finish before cutting them: below the orchestrator's own grace "
+                                                 "period (deploy/k8s: 40 s), or the pod is killed mid-drain.")
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field("info", description="uvicorn log level.")
     cache_entries: int = Field(256, ge=0, description="Responses kept per worker (LRU), by count ...")
     cache_bytes: int = Field(64 * 2**20, ge=0, description="... and by total size in bytes.")

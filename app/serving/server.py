@@ -58,7 +58,8 @@ def server_config(settings: Settings, app: ASGI3Application | str = "app.main:ap
     """The server ``python -m app serve`` runs for ``settings``; ``options`` override uvicorn's (tests: port, app)."""
     return LanesConfig(app, ConnectionLimits.of(settings), **{
         "host": settings.host, "port": settings.port, "workers": settings.workers, "log_level": settings.log_level,
-        "proxy_headers": True, "timeout_graceful_shutdown": 30, "timeout_keep_alive": settings.keep_alive_s,
+        "proxy_headers": True, "timeout_graceful_shutdown": settings.graceful_shutdown_s,
+        "timeout_keep_alive": settings.keep_alive_s,
         **options})
 
 
