@@ -1,5 +1,5 @@
 // When the analogy breaks: drift against width for the NTK scaling and another one.
-import { COLORS, DASHES, MARKERS, baseLayout, mountFigure, powerLaw, round, signed } from "./plot.js";
+import { COLORS, DASHES, MARKERS, baseLayout, median, mountFigure, powerLaw, round, signed } from "./plot.js";
 
 // Every comparison sets all four scaling settings, so the reader's own choice of any of them does not leak into it.
 const PLAIN = { alpha: 1, alpha_scaling: "fixed", lr_scaling: "fixed" };
@@ -21,10 +21,6 @@ export const needs = { document: "comparison", scaling: (state) => COMPARISONS[s
 
 export const mount = (element) => mountFigure(element, { spec, summary, table });
 
-const median = (values) => {
-  const sorted = values.filter((v) => v !== null && v > 0).sort((a, b) => a - b);
-  return sorted.length ? sorted[Math.floor(sorted.length / 2)] : null;
-};
 const finalMedian = (w) => median(w.drift.map((s) => s[s.length - 1]));
 const fmt = (value, digits = 2) => (value === null ? "—" : Number(value.toPrecision(digits)).toString());
 

@@ -1,5 +1,5 @@
 // Wider roads, steadier traffic: kernel drift against width on log–log axes.
-import { COLORS, DASHES, MARKERS, ROAD, baseLayout, divergence, mountFigure, powerLaw, round, signed } from "./plot.js";
+import { COLORS, DASHES, MARKERS, ROAD, baseLayout, divergence, median, mountFigure, powerLaw, round, signed } from "./plot.js";
 
 // Drawn from the experiment (its drift document), and sketched from the widths done so far while it streams in; over
 // it, the same experiment with erf units (overlay: the API parameters that change), whose units never switch off.
@@ -15,10 +15,6 @@ export function fit({ data, layout }, width) {
 
 const ROAD_PX = 8;
 const last = (series) => series[series.length - 1];
-const median = (values) => {
-  const finite = values.filter((v) => v !== null && v > 0).sort((a, b) => a - b);
-  return finite.length ? finite[Math.floor(finite.length / 2)] : null;
-};
 
 function slopeLabel(fit) {
   return fit && fit.slope !== null ? `${signed(fit.slope)} ± ${fit.stderr.toFixed(2)}` : "—";

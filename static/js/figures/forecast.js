@@ -3,7 +3,7 @@
 // linearisation, with its own kernel at init Θ̂₀ (Lee et al. 2019). Bottom: how far every trained network ends from
 // each, against width, one point per seed, with the fitted slopes. A forecast whose fixed kernel is too large for the
 // step (η ≥ 2N/λ_max) diverges: it is not drawn, and the summary says why.
-import { COLORS, MARKERS, baseLayout, degrees, mountFigure, powerLaw, round, signed } from "./plot.js";
+import { COLORS, MARKERS, baseLayout, degrees, lastStep, mountFigure, powerLaw, rateOf, round, signed } from "./plot.js";
 
 // Drawn from the experiment (its drift document), and again whenever the view (district, time of day) changes.
 export const needs = { document: "experiment", view: true };
@@ -21,8 +21,6 @@ const GAPS = [
 const fmt = (value) => Number(value.toPrecision(3)).toString();
 const percent = (value) => `${Number((100 * value).toPrecision(2))} %`;
 const finite = (values) => values.filter((v) => v !== null && v !== undefined);
-const lastStep = (doc) => doc.snapshot_steps[doc.snapshot_steps.length - 1];
-const rateOf = (doc, state) => doc.query?.learning_rate ?? state.learning_rate;
 const span = (values) => {
   const kept = finite(values);
   return kept.length ? [Math.min(...kept), Math.max(...kept)] : null;

@@ -2,7 +2,7 @@
 // learning rate of its kernel at that step, 2N/λ_max(t), against the learning rate η: in the catapult the loss rises
 // while η is above the limit, and falls once the kernel has shrunk enough for the limit to climb above η. The summary
 // says in words why any network diverged.
-import { COLORS, DASHES, baseLayout, mountFigure, round } from "./plot.js";
+import { COLORS, DASHES, baseLayout, mountFigure, rateOf, round } from "./plot.js";
 
 // Drawn from the experiment (its drift document), and sketched from the widths done so far while it streams in.
 export const needs = { document: "experiment", progress: true };
@@ -32,8 +32,6 @@ const range = (values) => {
 // The networks of a width that diverged: their seeds' reasons, as the server gave them.
 const diverged = (width) => width.divergence.map((reason, seed) => ({ seed, reason })).filter((d) => d.reason);
 
-// The learning rate of the document's experiment (a document still streaming in has no query yet: the state's).
-const rateOf = (doc, state) => doc.query?.learning_rate ?? state.learning_rate;
 
 // A network's limit 2N/λ_max(t) at each snapshot (null where it had diverged); N is the number of districts.
 const limitsOf = (doc, width, seed) => width.lambda_max[seed].map((lam) => (lam === null || lam <= 0 ? null

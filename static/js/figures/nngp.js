@@ -1,6 +1,6 @@
 // Two kernels: the widest networks at initialisation against the NNGP prior's ±2σ band (top), and after training, the
 // NNGP posterior mean against the NTK forecast at t = ∞ (bottom). Blue is the NNGP, vermillion the NTK.
-import { COLORS, DASHES, MARKERS, baseLayout, degrees, degreesOf, mountFigure, round } from "./plot.js";
+import { COLORS, DASHES, MARKERS, baseLayout, degrees, degreesOf, lastStep, mountFigure, round } from "./plot.js";
 
 // Drawn from the experiment (its drift document): the widest width and the reference; the view does not change it.
 export const needs = { document: "experiment" };
@@ -15,7 +15,6 @@ const BAND_FILL = "rgba(0, 114, 178, 0.16)";
 
 const widest = (doc) => doc.widths[doc.widths.length - 1];
 const initial = (doc) => widest(doc).function.map((seed) => seed[0]); // (S, G): f(γ; θ₀), the raw network
-const lastStep = (doc) => doc.snapshot_steps[doc.snapshot_steps.length - 1];
 const seedName = (doc, k) => `seed ${doc.query.seed + k}`;
 const twoSigma = (doc) => doc.reference?.nngp_variance?.map((v) => 2 * Math.sqrt(v)) ?? null;
 

@@ -203,6 +203,18 @@ export function divergence(doc, { widths = null, missing = "their values after t
 export const degreesOf = (gamma) => Number(((gamma * 180) / Math.PI).toFixed(3));
 export const degrees = (gammas) => gammas.map(degreesOf);
 
+// The median of the positive values (drift and gaps: a zero or a diverged null is no measurement), or null.
+export const median = (values) => {
+  const sorted = values.filter((v) => v !== null && v > 0).sort((a, b) => a - b);
+  return sorted.length ? sorted[Math.floor(sorted.length / 2)] : null;
+};
+
+// The last training step of a document's snapshots.
+export const lastStep = (doc) => doc.snapshot_steps.at(-1);
+
+// The learning rate of the document's experiment (a document still streaming in has no query yet: the state's).
+export const rateOf = (doc, state) => doc.query?.learning_rate ?? state.learning_rate;
+
 export const round = (value, digits = 4) => (value === null || value === undefined ? "" : Number(value.toPrecision(digits)));
 
 // Fill the figure's data table and its CSV link from columns and rows.
