@@ -198,6 +198,11 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("time", "int", 5, "Time of day", "Which snapshot the ring and the maps show (0 is the morning).",
               scope="view", control="range", shown_in="ring", from_result=True, minimum=0,
               maximum=SNAPSHOTS_MAX - 1),
+    Parameter("change_scale", "choice", "fixed", "Colour scale of the change",
+              "How the change of the traffic map during the day is coloured: on one scale for every width ('fixed', "
+              "so a wider road's smaller change looks fainter) or rescaled for each width ('per_width').",
+              scope="view", control="select", shown_in="widen",
+              choices=(Choice("fixed", "the same for every width"), Choice("per_width", "rescaled for each width"))),
     Parameter("compare", "choice", "mean_field", "Compare the NTK scaling with",
               "The scaling that 'When the analogy breaks' compares with the NTK parameterization.", scope="view",
               control="select", shown_in="breaks",

@@ -52,7 +52,7 @@ def test_card_headers_use_only_the_keys_the_loader_reads(path: Path) -> None:
 def test_the_story_reads_in_the_order_the_product_asks_for() -> None:
     # The question and the city; what the kernel is; why a wide network freezes; drift against width; the forecast;
     # NNGP and NTK; where the picture fails (PRODUCT.md, "The page"; issue 12).
-    story = ["question", "ring", "maps", "freeze", "drift", "forecast", "nngp", "breaks", "limits"]
+    story = ["widen", "ring", "maps", "freeze", "drift", "forecast", "nngp", "breaks", "limits"]
     assert [section for section in SECTIONS_BY_ID if section in story] == story
 
 

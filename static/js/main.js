@@ -77,7 +77,7 @@ function syncControls() {
   if (![...widthsSelect.options].some((o) => o.value === state.widths)) {
     widthsSelect.add(new Option(`${widths.join(", ")} lanes`, state.widths));
   }
-  for (const name of [...EXPERIMENT_FIELDS, "preset", "compare"]) {
+  for (const name of [...EXPERIMENT_FIELDS, "preset", "compare", "change_scale"]) {
     const control = document.getElementById(`control-${name}`);
     if (control) control.value = String(state[name]);
   }
@@ -138,13 +138,17 @@ function readControl(name, raw) {
 
 function wireControls() {
   $("#play-time")?.addEventListener("click", playDay);
-  $("#play-widths")?.addEventListener("click", playWidths);
   $("#control-district")?.addEventListener("change", (event) => store.update({ district: Number(event.target.value) }, { refetch: false }));
   $("#control-time")?.addEventListener("input", (event) => {
     stopPlayer();
     store.update({ time: Number(event.target.value) }, { history: "replace", refetch: false });
   });
   $("#control-compare")?.addEventListener("change", (event) => store.update({ compare: event.target.value }));
+  $("#control-change_scale")?.addEventListener("change", (event) => store.update({ change_scale: event.target.value }, { refetch: false }));
+  // The widening animation settles on a computed width: it becomes the road shown everywhere.
+  document.addEventListener("lanes:width", (event) => {
+    if (!locked && event.detail.width !== store.get().width) store.update({ width: event.detail.width }, { history: "replace" });
+  });
   for (const button of document.querySelectorAll("[data-embed]")) button.addEventListener("click", () => openEmbedDialog(button, store));
   window.addEventListener("popstate", () => store.update(named(parseState(location.search).state), { history: "none" }));
   for (const button of document.querySelectorAll("[data-try]")) {
@@ -251,10 +255,6 @@ function playDay() {
   if (!doc) return;
   animate($("#play-time"), doc.snapshot_steps.map((_, t) => t),
     (t) => store.update({ time: t }, { history: "replace", refetch: false }));
-}
-
-function playWidths() {
-  animate($("#play-widths"), widthList(store.get()), (width) => store.update({ width }, { history: "replace" }));
 }
 
 // --- fetching and drawing ------------------------------------------------------------------------

@@ -15,7 +15,7 @@ export function spec(doc, state) {
   // Dawn, evening and the planner share one scale; the change has its own. Both are centred on zero: Θ can be negative.
   const kernelScale = symmetric([morning, evening, ...(analytic ? [analytic] : [])].flat(2));
   const [zmin, zmax] = [-kernelScale, kernelScale];
-  const spread = symmetric(change.flat());
+  const spread = changeScale(doc, state, change);
   const axis = degrees(doc.gamma_grid);
   // Row by row, left to right: the three maps of Θ first, the change last, beside its own colour bar (fit()).
   const panels = [
@@ -23,7 +23,8 @@ export function spec(doc, state) {
     ["evening Θ<sub>T</sub>", evening, { zmin, zmax, colorscale: DIVERGING, showscale: false }],
     ["planner's map", analytic, { zmin, zmax, colorscale: DIVERGING, showscale: false }],
     ["change Θ<sub>T</sub>−Θ₀", change, { zmin: -spread, zmax: spread, colorscale: DIVERGING, showscale: true,
-      colorbar: { thickness: 10 } }],
+      colorbar: { thickness: 10, title: { text: state.change_scale === "per_width" ? "this width" : "every width", side: "right",
+        font: { size: 11 } } } }],
   ].filter(([, z]) => z);
   const data = panels.map(([name, z, style], i) => ({
     type: "heatmap", name, z, x: axis, y: axis, xaxis: `x${i + 1}`, yaxis: `y${i + 1}`, ...style,
@@ -36,6 +37,13 @@ export function spec(doc, state) {
     datarevision: `${state.width}-${doc.kernel.snapshots.length}`,
   });
   return { data, layout };
+}
+
+// The change's colour scale: by default one for every width of the experiment (the largest change any of them makes on
+// the grid), so a wider road's smaller change looks fainter; rescaled for this width's own change on request.
+export function changeScale(doc, state, change) {
+  const maxima = doc.widths.map((w) => w.change_max).filter((v) => v !== null && v !== undefined && v > 0);
+  return state.change_scale === "per_width" || !maxima.length ? symmetric(change.flat()) : Math.max(...maxima);
 }
 
 const MARGIN = { l: 48, r: 84, t: 24, b: 44 }; // r: the colour bars, so plotly need not push the panels in

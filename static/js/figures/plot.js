@@ -85,6 +85,29 @@ export function mountFigure(element, { spec, summary, table, fit = null }) {
   };
 }
 
+// The mount() of a figure drawn by our own SVG code (static/js/city.js) rather than plotly.js: view.draw(...args)
+// draws it (and may animate it); view.image(width) returns a fresh <svg> of the frame on show laid out for that width,
+// with its height set, for the images for slides. The summary and the data table are drawn as for a chart.
+export function mountDrawnFigure(element, { view, summary, table }) {
+  const id = element.dataset.figure;
+  const drawn = { state: null };
+  for (const button of document.querySelectorAll(`[data-image-of="${id}"]`)) {
+    button.addEventListener("click", () => saveDrawnImage(id, button, view, drawn.state));
+  }
+  const show = (args, withTable) => {
+    view.draw(...args);
+    drawn.state = args[args.length - 1];
+    summarize(id, summary(...args));
+    if (withTable) {
+      const { columns, rows } = table(...args);
+      tabulate(id, columns, rows);
+    }
+    if (!element.dataset.drawn) performance.mark(`figure:${id}`); // first drawing, for benchmarks/page.py
+    element.dataset.drawn = "true";
+  };
+  return { id, draw: (...args) => show(args, true), sketch: (...args) => show(args, false) };
+}
+
 // --- images for slides ---------------------------------------------------------------------------------------------
 
 // A slide's size in CSS pixels and the scale it is drawn at: a PNG of 1920 × 1080 pixels, a projector's full HD (the
@@ -159,6 +182,90 @@ function slideFigure(id, figure, state, fit) {
   };
 }
 
+// The slide of a drawn figure: the header slideFigure() writes above a chart, then the figure's SVG laid out for the
+// widest width whose height fits under it, centred. An SVG document (text).
+function drawnSlide(id, view, state) {
+  const header = slideHeader(id, state);
+  const room = SLIDE.height - header.height - 24;
+  let width = SLIDE.width - 80;
+  let figure = view.image(width);
+  while (width > 320 && Number(figure.getAttribute("height")) > room) {
+    width -= 20;
+    figure = view.image(width);
+  }
+  const height = Number(figure.getAttribute("height"));
+  figure.setAttribute("x", String((SLIDE.width - width) / 2));
+  figure.setAttribute("y", String(header.height + 8));
+  figure.setAttribute("width", String(width));
+  figure.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  const lines = header.lines.map(({ text, size, bold, y }) => `<text x="40" y="${y}" font-size="${size}"`
+    + `${bold ? ' font-weight="700"' : ""} fill="#1a1a1a" font-family="system-ui, sans-serif">${escapeText(text)}</text>`);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${SLIDE.width}" height="${SLIDE.height}" `
+    + `viewBox="0 0 ${SLIDE.width} ${SLIDE.height}"><rect width="100%" height="100%" fill="#ffffff"/>${lines.join("")}`
+    + `${new XMLSerializer().serializeToString(figure)}</svg>`;
+}
+
+// The lines above a slide's figure (title, caption, summary, the settings' address), each with its font size and
+// baseline: { lines: [{ text, size, bold, y }], height }.
+function slideHeader(id, state) {
+  const text = (selector) => document.querySelector(selector)?.textContent.trim() ?? "";
+  const blocks = [
+    [wrap(text(`#${id}-title`).replace(/^\d+\. /, ""), 70), 24, true],
+    [wrap(text(`#${id}-caption`), 125), 16, false],
+    [wrap(text(`#${id}-summary`), 150), 14, false],
+    [[`Infinite Lanes, ${stateAddress(state)}`], 13, false],
+  ];
+  const lines = [];
+  let y = 24;
+  for (const [texts, size, bold] of blocks) {
+    for (const line of texts) {
+      y += Math.ceil(1.3 * size);
+      lines.push({ text: line, size, bold, y });
+    }
+  }
+  return { lines, height: y + 8 };
+}
+
+// Save a drawn figure's slide: as the SVG itself, or rasterised by the browser at SLIDE.scale (a PNG).
+async function saveDrawnImage(id, button, view, state) {
+  if (!state || button.getAttribute("aria-busy") === "true") return;
+  const format = button.dataset.image;
+  button.setAttribute("aria-busy", "true");
+  try {
+    const text = drawnSlide(id, view, state);
+    const blob = format === "svg" ? new Blob([text], { type: "image/svg+xml" }) : await rasterise(text);
+    download(blob, imageName(id, state, format));
+  } catch (error) {
+    status(id, `The image could not be made: ${error.message}.`, "error");
+  } finally {
+    button.removeAttribute("aria-busy");
+  }
+}
+
+async function rasterise(svgText) {
+  const image = new Image();
+  const url = URL.createObjectURL(new Blob([svgText], { type: "image/svg+xml" }));
+  try {
+    image.src = url;
+    await image.decode();
+    const canvas = document.createElement("canvas");
+    canvas.width = SLIDE.width * SLIDE.scale;
+    canvas.height = SLIDE.height * SLIDE.scale;
+    canvas.getContext("2d").drawImage(image, 0, 0, canvas.width, canvas.height);
+    return await new Promise((resolve, reject) => canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error("no PNG"))), "image/png"));
+  } finally {
+    URL.revokeObjectURL(url);
+  }
+}
+
+function download(blob, name) {
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(blob);
+  link.download = name;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+}
+
 // Draw the chart on show for a slide and save it as a file: format "png" or "svg".
 async function saveImage(id, button, { figure, state }, fit) {
   if (!figure || !state) return; // nothing drawn yet
@@ -168,11 +275,7 @@ async function saveImage(id, button, { figure, state }, fit) {
   try {
     const image = await window.Plotly.toImage(slideFigure(id, figure, state, fit), { format, ...SLIDE, imageDataOnly: true });
     const bytes = format === "svg" ? [image] : [Uint8Array.from(atob(image), (c) => c.charCodeAt(0))];
-    const link = document.createElement("a");
-    link.href = URL.createObjectURL(new Blob(bytes, { type: format === "svg" ? "image/svg+xml" : "image/png" }));
-    link.download = imageName(id, state, format);
-    link.click();
-    setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+    download(new Blob(bytes, { type: format === "svg" ? "image/svg+xml" : "image/png" }), imageName(id, state, format));
   } catch (error) {
     status(id, `The image could not be made: ${error.message}.`, "error");
   } finally {
