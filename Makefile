@@ -9,7 +9,7 @@ AUDIT_IGNORES :=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help run demo export test lint typecheck pytest browser fuzz audit bench bench-cost bench-slopes bench-page bench-api bench-load bench-contention bench-slow-clients screenshots clean system-python
+.PHONY: help run demo export test lint typecheck pytest browser fuzz audit bench bench-cost bench-slopes bench-page bench-animation bench-api bench-load bench-contention bench-slow-clients screenshots clean system-python
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ bench-slopes: $(VENV)/.runtime ## The ReLU drift's slope and its two parts' (uni
 
 bench-page: $(VENV)/.dev browser ## First-visit bytes and time to the first and all figures, in headless Chromium
 	$(BIN)/python -m benchmarks.page
+
+bench-animation: $(VENV)/.dev browser ## Frames per second of "Widen the road" and "Play the day" in headless Chromium
+	$(BIN)/python -m benchmarks.animation
 
 bench-load: $(VENV)/.dev ## Realistic mix at 10, 50 and 200 clients against uvicorn --workers 2 on 127.0.0.1 (wrk)
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y wrk; }

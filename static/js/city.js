@@ -132,9 +132,11 @@ export function road(parent, { cx, cy, radius, lanePx, gammas, districts, labelD
         const color = diverging(t);
         traffic[j].setAttribute("stroke", color);
         traffic[j].setAttribute("stroke-width", px(Math.max(wide - 2, 2)));
-        halos[j].setAttribute("stroke", color);
+        // The glow around the road: the scale's end colour for the sign, more opaque the larger the value (a cue for
+        // size that stays visible where the scale's own colour is nearly white; the road itself carries the scale).
+        halos[j].setAttribute("stroke", t < 0 ? "#2166ac" : "#b2182b");
         halos[j].setAttribute("stroke-width", px(wide + 14));
-        halos[j].setAttribute("opacity", px(0.75 * Math.sqrt(Math.min(1, Math.abs(t))))); // a cue for size, no more
+        halos[j].setAttribute("opacity", px(0.6 * Math.sqrt(Math.min(1, Math.abs(t)))));
       });
       dots.forEach((dot, j) => {
         const [x, y] = onCircle(cx, cy, radius - wide / 2 - 5, gammas[j]);
@@ -155,6 +157,9 @@ export function road(parent, { cx, cy, radius, lanePx, gammas, districts, labelD
           label.classList.toggle("chosen", chosen);
         }
       });
+      // The labels fit inside the road, which narrows its inner circle as it widens.
+      const inner = radius - wide / 2 - 8;
+      title.style.fontSize = `${px(Math.max(10, Math.min(17, (1.7 * inner) / Math.max(label.length, 6))))}px`;
       title.textContent = label;
       subtitle.textContent = sublabel;
     },

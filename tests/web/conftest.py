@@ -51,4 +51,14 @@ def wait_until(page: Page, predicate: str, seconds: float = 60) -> None:
         time.sleep(0.05)
 
 
-ALL_DRAWN = "() => [...document.querySelectorAll('[data-figure]')].every(e => e.data && e.data.length > 0)"
+# Every figure drawn: a plotly chart has its traces (element.data), a figure drawn by our own code (static/js/city.js)
+# says so (data-drawn, set by plot.js mountDrawnFigure).
+ALL_DRAWN = ("() => [...document.querySelectorAll('[data-figure]')]"
+             ".every(e => (e.data && e.data.length > 0) || e.dataset.drawn === 'true')")
+
+
+def road_label(page: Page, figure: str = "ring") -> str:
+    """The label at the centre of a figure's ring road: "64 lanes, step 500" (the ring), "64 lanes" (the widening)."""
+    texts = page.evaluate(f"() => [...document.querySelectorAll('[data-figure={figure}] .road-label, "
+                          f"[data-figure={figure}] .road-sublabel')].map((e) => e.textContent)")
+    return ", ".join(text for text in texts if text)

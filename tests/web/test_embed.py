@@ -107,7 +107,7 @@ def test_a_figure_embed_has_one_title_without_a_number_and_no_embed_button(clien
 
 def test_an_unknown_figure_is_a_404_that_lists_the_embeddable_ones(client: TestClient) -> None:
     response = client.get("/embed/weather")
-    assert response.status_code == 404 and "embeddable are ring, maps, freeze, drift" in response.json()["detail"]
+    assert response.status_code == 404 and "embeddable are widen, ring, maps, freeze, drift" in response.json()["detail"]
 
 
 def test_the_framing_allow_list_comes_from_the_settings(make_client: ClientFactory) -> None:

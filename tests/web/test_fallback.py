@@ -13,7 +13,7 @@ from app.config import Settings
 from app.content.presets import PRESETS_BY_ID
 from app.export import export_site
 from tests.servers import serve
-from tests.web.conftest import ALL_DRAWN, wait_until
+from tests.web.conftest import ALL_DRAWN, road_label, wait_until
 
 FIGURES = ["ring", "maps", "drift", "forecast", "breaks"]
 
@@ -48,7 +48,7 @@ def test_with_the_api_unreachable_a_saved_scenario_is_drawn_and_labelled(browser
                                "“Wider roads, steadier traffic”."), text
     assert "width to the power −0.7" in page.locator("#drift-summary").inner_text()  # the saved numbers, really drawn
     page.locator("#control-time").fill("2")  # a view change redraws the figures: the note stays with them
-    wait_until(page, "() => document.querySelector('[data-figure=ring]').layout.annotations[0].text.includes('step 200')")
+    wait_until(page, "() => document.querySelector('[data-figure=ring] .road-sublabel')?.textContent === 'step 200'")
     assert statuses(page)["ring"][1] == "note"
     # Another saved scenario works from the menu too (its list comes from the saved copy as well).
     page.select_option("#control-preset", "narrow-vs-wide")
@@ -80,7 +80,7 @@ def test_a_busy_server_is_said_to_be_busy_and_the_saved_results_shown(browser: B
     wait_until(page, ALL_DRAWN)
     text, kind = statuses(page)["ring"]
     assert kind == "note" and text.startswith("The server is busy, so this shows the saved results")
-    assert page.evaluate("() => document.querySelector('[data-figure=ring]').layout.annotations[0].text").startswith("× 256")
+    assert road_label(page).startswith("256 lanes")
     page.close()
 
 

@@ -12,9 +12,10 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page
 
 from app.content.presets import PRESETS_BY_ID
-from tests.web.conftest import ALL_DRAWN, ARTIFACTS, PageLog, wait_until
+from tests.web.conftest import ALL_DRAWN, ARTIFACTS, PageLog, road_label, wait_until
 
-FIGURES = ["ring", "maps", "drift", "forecast", "breaks"]
+FIGURES = ["widen", "ring", "maps", "drift", "forecast", "breaks"]
+DRAWN_FIGURES = {"widen", "ring"}  # drawn by our own code (static/js/city.js), not plotly.js
 
 
 def open_page(browser: Browser, url: str, width: int = 1280, height: int = 800, **options: object) -> tuple[Page, PageLog]:
@@ -25,51 +26,63 @@ def open_page(browser: Browser, url: str, width: int = 1280, height: int = 800, 
 
 
 def ring_label(page: Page) -> str:
-    return str(page.evaluate("() => document.querySelector('[data-figure=ring]').layout.annotations[0].text"))
+    return road_label(page, "ring")
 
 
 def test_the_page_draws_every_figure_from_real_data_with_no_console_error(browser: Browser, base_url: str) -> None:
     page, log = open_page(browser, base_url)
     wait_until(page, ALL_DRAWN)
     for figure in FIGURES:
-        points = page.evaluate(f"() => document.querySelector('[data-figure={figure}]').data"
-                               ".reduce((n, t) => n + (t.z ? t.z.length : (t.y || []).length), 0)")
+        if figure in DRAWN_FIGURES:  # drawn by our own code: the road's traffic, one arc per grid point, coloured
+            points = page.evaluate(f"() => [...document.querySelectorAll('[data-figure={figure}] .road path')]"
+                                   ".filter((p) => p.getAttribute('stroke')?.startsWith('rgb')).length")
+        else:
+            points = page.evaluate(f"() => document.querySelector('[data-figure={figure}]').data"
+                                   ".reduce((n, t) => n + (t.z ? t.z.length : (t.y || []).length), 0)")
         assert points > 0, figure
         assert page.locator(f"#{figure}-summary").inner_text().strip(), f"{figure} has no text summary"
         assert page.locator(f"[data-table={figure}] table tr").count() > 1, f"{figure} has no data table"
     assert "width to the power −0.7" in page.locator("#drift-summary").inner_text()  # the measured slope, not a constant
     assert page.locator("math").count() >= 5  # formulas rendered as MathML on the server
     # Θ can be negative: the ring and the maps colour it on scales centred on zero (white there), as their cards say.
-    scales = page.evaluate("() => [...document.querySelectorAll('[data-figure=ring], [data-figure=maps]')].flatMap((e) =>"
+    scales = page.evaluate("() => [...document.querySelectorAll('[data-figure=maps]')].flatMap((e) =>"
                            " e.data.filter((t) => t.marker?.colorscale || t.colorscale).map((t) => t.marker ?? t))"
                            ".map((t) => [t.cmin ?? t.zmin, t.cmax ?? t.zmax, t.colorscale[3]])")
-    assert len(scales) == 5 and all(low == -high and mid == [0.5, "#f7f7f7"] for low, high, mid in scales), scales
+    assert len(scales) == 4 and all(low == -high and mid == [0.5, "#f7f7f7"] for low, high, mid in scales), scales
+    bars = page.evaluate("() => [...document.querySelectorAll('[data-figure=ring] .color-bar, [data-figure=widen] .color-bar')]"
+                         ".map((bar) => [...bar.querySelectorAll('text.tick')].map((t) => t.textContent))")
+    assert len(bars) == 2 and all(low == "−" + high and mid == "0" for low, mid, high in bars), bars
     assert "can also be negative" in page.inner_text("#ring .card")
-    check_images_for_slides(page)
+    for figure in ("drift", "ring"):
+        check_images_for_slides(page, figure)
     assert log.errors == []
     page.close()
 
 
-def check_images_for_slides(page: Page) -> None:
-    """The drift figure's PNG is the size its button says; its SVG holds its caption; both are named by the settings,
-    and making them breaks no rule of the page's Content-Security-Policy (blob: and data: images)."""
+def check_images_for_slides(page: Page, figure: str) -> None:
+    """A figure's PNG is the size its button says; its SVG holds its title and caption; both are named by the settings,
+    and making them breaks no rule of the page's Content-Security-Policy (blob: and data: images). A plotly chart
+    (drift) and a figure drawn by our own code (ring)."""
     page.evaluate("() => { window.refused = []; document.addEventListener('securitypolicyviolation',"
                   " (e) => window.refused.push(`${e.violatedDirective} ${e.blockedURI}`)); }")
-    label = page.inner_text("[data-image-of=drift][data-image=png]")
+    label = page.inner_text(f"[data-image-of={figure}][data-image=png]")
     size = tuple(int(n) for n in re.search(r"(\d+) × (\d+)", label).groups())  # type: ignore[union-attr]
     files = {}
     for kind in ("png", "svg"):
         with page.expect_download() as download:
-            page.click(f"[data-image-of=drift][data-image={kind}]")
+            page.click(f"[data-image-of={figure}][data-image={kind}]")
         # Named by the settings that drew it: the defaults, which are the scenario "default" once the page knows it.
-        assert download.value.suggested_filename in {f"infinite-lanes_drift_{settings}.{kind}"
+        assert download.value.suggested_filename in {f"infinite-lanes_{figure}_{settings}.{kind}"
                                                      for settings in ("preset-default", "defaults")}
         files[kind] = Path(download.value.path()).read_bytes()
     png = files["png"]
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", png[16:24]) == size == (1920, 1080)
     svg = files["svg"].decode()
-    caption = page.inner_text("#drift-caption")
-    assert svg.startswith("<svg") and caption.split(",")[0] in svg and "Wider roads, steadier traffic" in svg
+    caption = page.inner_text(f"#{figure}-caption")
+    title = page.inner_text(f"#{figure}-title").split(". ", 1)[1]
+    assert svg.startswith("<svg") and caption.split(",")[0] in svg and title in svg
+    if figure == "ring":  # the drawing itself travels: its road, labelled with its width
+        assert ">64 lanes</text>" in svg and svg.count("<path") > 64
     assert re.search(r"Infinite Lanes, http://127\.0\.0\.1:\d+/\?v=1(&amp;preset=default)?<", svg)  # where it was drawn
     assert page.evaluate("() => window.refused") == []
 
@@ -77,19 +90,19 @@ def check_images_for_slides(page: Page) -> None:
 def test_moving_the_width_control_updates_figures_and_url_and_a_reload_restores_it(browser: Browser, base_url: str) -> None:
     page, log = open_page(browser, base_url)
     wait_until(page, ALL_DRAWN)
-    assert ring_label(page).startswith("× 64 lanes")
+    assert ring_label(page).startswith("64 lanes")
     requests: list[str] = []
     page.on("request", lambda r: requests.append(urlparse(r.url).path) if "/api/" in r.url else None)
     page.focus("#control-width")
     page.keyboard.press("ArrowRight")
-    wait_until(page, "() => document.querySelector('[data-figure=ring]').layout.annotations[0].text.startsWith('× 128')")
+    wait_until(page, "() => document.querySelector('[data-figure=ring] .road-label').textContent === '128 lanes'")
     assert parse_qs(urlparse(page.url).query)["width"] == ["128"]
     # The experiment was computed already: cached GETs (this width, and the comparison's), no new event stream.
     assert requests and set(requests) == {"/api/v1/experiments/drift"}
     assert page.get_attribute("#control-width", "aria-valuetext") == "128 lanes"
     page.reload()
     wait_until(page, ALL_DRAWN)
-    assert ring_label(page).startswith("× 128 lanes") and page.input_value("#control-width") == "3"
+    assert ring_label(page).startswith("128 lanes") and page.input_value("#control-width") == "3"
     page.go_back()  # the width change replaced the entry; back leaves the page's first state, not a blank one
     assert log.errors == []
     page.close()
@@ -130,7 +143,8 @@ def test_every_control_is_reachable_by_keyboard_with_a_visible_focus(browser: Br
             reached.add(focused[0])
             outlines.add(focused[1])
     wanted = {"control-preset", "control-widths", "control-width", "control-depth", "control-learning_rate",
-              "control-seed", "control-district", "control-time", "play-time", "play-widths", "control-compare"}
+              "control-seed", "control-district", "control-time", "play-time", "widen-scrub", "control-change_scale",
+              "control-compare"}
     assert wanted <= reached, wanted - reached
     assert "none" not in outlines
     page.close()
@@ -229,7 +243,7 @@ def test_choosing_a_scenario_sets_every_control_and_the_url(browser: Browser, ba
     page.select_option("#control-preset", "jacot-2018")
     # The drift figure is redrawn as each width streams in; the ring only once the whole experiment is there.
     wait_until(page, "() => document.querySelector('[data-figure=drift]').layout.xaxis.tickvals.join() === '128,512' && "
-                     "document.querySelector('[data-figure=ring]').layout.annotations[0].text.startsWith('× 128 lanes')")
+                     "document.querySelector('[data-figure=ring] .road-label').textContent === '128 lanes'")
     assert page.input_value("#control-depth") == "3" and page.input_value("#control-target") == "xy"
     assert parse_qs(urlparse(page.url).query)["steps"] == ["200"]
     assert log.errors == []
@@ -261,7 +275,7 @@ def test_a_preset_link_applies_its_scenario_and_a_changed_one_keeps_the_change(b
     wait_until(page, ALL_DRAWN)
     assert page.input_value("#control-depth") == "3" and page.input_value("#control-target") == "xy"
     assert page.input_value("#control-steps") == "200" and page.input_value("#control-preset") == "jacot-2018"
-    assert ring_label(page).startswith("× 128 lanes")
+    assert ring_label(page).startswith("128 lanes")
     query = parse_qs(urlparse(page.url).query)
     assert query["preset"] == ["jacot-2018"] and query["depth"] == ["3"] and query["widths"] == ["128,512"]
     page.close()

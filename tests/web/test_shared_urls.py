@@ -35,7 +35,7 @@ URLS = [f"/?v=1&preset={preset.id}" for preset in PRESETS] + [
 ]
 
 SETTLED = ("() => ![...document.querySelectorAll('[data-status]')].some(e => e.dataset.kind === 'busy')"
-           " && [...document.querySelectorAll('[data-figure]')].every(e => e.data || e.closest('figure')"
+           " && [...document.querySelectorAll('[data-figure]')].every(e => e.data || e.dataset.drawn || e.closest('figure')"
            ".querySelector('[data-status]').dataset.kind === 'error')")
 SNAPSHOT = """() => {
   const withoutUid = (key, value) => (key === "uid" ? undefined : value);
@@ -46,7 +46,9 @@ SNAPSHOT = """() => {
     figures: Object.fromEntries([...document.querySelectorAll("[data-figure]")].map((e) => {
       const id = e.dataset.figure;
       return [id, { summary: text(`#${id}-summary`), status: text(`[data-status="${id}"]`),
-                    table: text(`[data-table="${id}"]`), data: e.data ? JSON.stringify(e.data, withoutUid) : null }];
+                    table: text(`[data-table="${id}"]`), data: e.data ? JSON.stringify(e.data, withoutUid)
+                      // a figure drawn by our own code: every text it draws
+                      : e.dataset.drawn ? [...e.querySelectorAll("text")].map((t) => t.textContent).join("|") : null }];
     })),
   };
 }"""

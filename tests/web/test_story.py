@@ -40,8 +40,11 @@ def test_on_a_desktop_each_card_sits_beside_its_figure(browser: Browser, base_ur
 
 
 def test_on_a_phone_each_card_comes_directly_before_its_figure(browser: Browser, base_url: str) -> None:
+    """But the first: there the city comes first, so that a phone's first screen shows it (its question follows)."""
     boxes = _boxes(browser, base_url, 390)
-    for b in (b for b in boxes if b["figure"]):
+    first, *rest = (b for b in boxes if b["figure"])
+    assert first["id"] == boxes[0]["id"] == "widen" and first["figure"]["bottom"] <= first["text"]["top"]
+    for b in rest:
         text, figure = b["text"], b["figure"]
         assert isinstance(text, dict) and isinstance(figure, dict)
         assert text["bottom"] <= figure["top"] < text["bottom"] + 40, f"{b['id']}: its card is not right above its figure"

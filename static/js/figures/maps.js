@@ -23,7 +23,7 @@ export function spec(doc, state) {
     ["evening Θ<sub>T</sub>", evening, { zmin, zmax, colorscale: DIVERGING, showscale: false }],
     ["planner's map", analytic, { zmin, zmax, colorscale: DIVERGING, showscale: false }],
     ["change Θ<sub>T</sub>−Θ₀", change, { zmin: -spread, zmax: spread, colorscale: DIVERGING, showscale: true,
-      colorbar: { thickness: 10, title: { text: state.change_scale === "per_width" ? "this width" : "every width", side: "right",
+      colorbar: { thickness: 10, title: { text: state.change_scale === "per_width" ? "this width only" : "scale of all widths", side: "right",
         font: { size: 11 } } } }],
   ].filter(([, z]) => z);
   const data = panels.map(([name, z, style], i) => ({

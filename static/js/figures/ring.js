@@ -55,7 +55,7 @@ export function frameAt(doc, state, t) {
 export function layout(width) {
   if (width >= 560) {
     const side = Math.min(380, width * 0.5);
-    return { road: { x: 0, y: 0, side }, profile: { x: side + 8, y: 20, width: width - side - 8, height: side - 40 }, height: side };
+    return { road: { x: 0, y: 0, side }, profile: { x: side + 8, y: 20, width: width - side - 8, height: side - 40 }, height: side + 8 };
   }
   const side = Math.min(width, 380);
   return { road: { x: (width - side) / 2, y: 0, side }, profile: { x: 0, y: side + 8, width, height: 240 }, height: side + 248 };

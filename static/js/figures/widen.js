@@ -3,7 +3,7 @@
 // width, the drift point walks down its log–log line, and the meter falls, all in step. Between computed widths the
 // picture is interpolated (linearly in log width: the maps blended, the drift on the line between its two points).
 import { colorBar, diverging, lanesFor, linear, road, signedShort, svg, svgRoot } from "../city.js";
-import { divergence, mountDrawnFigure, powerLaw, round } from "./plot.js";
+import { divergence, mountDrawnFigure, powerLaw, round, signed } from "./plot.js";
 
 // Redrawn whenever the view changes: the district whose row glows on the road, the colour scale, the width.
 export const needs = { document: "experiment", view: true };
@@ -75,7 +75,8 @@ export function frameAt(data, u, { district, scale }) {
 
 // "64 lanes" at a computed width, "64 → 128 lanes" between two.
 const widthText = (frame) => (frame.exact ? `${frame.width} lanes` : `${frame.widthA} → ${frame.widthB} lanes`);
-const percent = (value) => `${(100 * value).toPrecision(value >= 0.1 ? 3 : 2)} %`;
+// As the page's other meters write a change: 7.1 %, and two significant digits under 1 % (0.41 %).
+const percent = (value) => `${value >= 0.01 ? (100 * value).toFixed(1) : Number((100 * value).toPrecision(2))} %`;
 
 export function meterText(frame) {
   if (frame.drift === null) return `At ${widthText(frame)} the network diverged: its map has no evening`;
@@ -125,7 +126,7 @@ function roadPart(root, data, { x, y, side }) {
 // The change of the whole map, evening − morning, γ across and γ′ up, the selected district's row outlined.
 function mapPart(root, data, { x, y, side }) {
   const margin = { l: 38, r: 8, t: 20, b: 56 };
-  const group = svg("g", { transform: `translate(${x},${y})` }, root);
+  const group = svg("g", { class: "change-map", transform: `translate(${x},${y})` }, root);
   const size = Math.min(side - margin.l - margin.r, side - margin.t - margin.b); // square cells
   const n = data.gammas.length;
   const cell = size / n;
@@ -134,7 +135,7 @@ function mapPart(root, data, { x, y, side }) {
   const cells = [];
   for (let j = 0; j < n; j += 1) {
     for (let k = 0; k < n; k += 1) {
-      cells.push(svg("rect", { x: (margin.l + k * cell).toFixed(2), y: (top + (n - 1 - j) * cell).toFixed(2),
+      cells.push(svg("rect", { class: "cell", x: (margin.l + k * cell).toFixed(2), y: (top + (n - 1 - j) * cell).toFixed(2),
         width: (cell + 0.3).toFixed(2), height: (cell + 0.3).toFixed(2) }, group));
     }
   }
@@ -186,7 +187,7 @@ function chartPart(root, data, { x, y, width, height }) {
   }
   svg("text", { x: (margin.l + width - margin.r) / 2, y: height - 4, "text-anchor": "middle", class: "axis-title" }, group)
     .textContent = "lanes (width of each hidden layer)";
-  svg("text", { x: margin.l, y: 13, class: "panel-title" }, group).textContent = "the change during the day, against width";
+  svg("text", { x: 4, y: 13, class: "panel-title" }, group).textContent = "change during the day, by width";
   for (const [w, d] of points) {
     svg("circle", { cx: toX(Math.log10(w)), cy: toY(Math.log10(d)), r: 3, fill: "#0072B2", opacity: 0.35 }, group);
   }
@@ -195,7 +196,7 @@ function chartPart(root, data, { x, y, width, height }) {
     svg("line", { x1: line[0][0], y1: line[0][1], x2: line[1][0], y2: line[1][1], stroke: "#0072B2", "stroke-width": 1.5,
       "stroke-dasharray": "6 4" }, group);
     svg("text", { x: margin.l + 6, y: height - margin.b - 8, class: "legend" }, group) // bottom left: the drift falls
-      .textContent = `fitted: drift ∝ ${powerLaw(data.fit)}`;
+      .textContent = `fitted line: slope ${signed(data.fit.slope)} ± ${data.fit.stderr.toFixed(2)}`;
   }
   const walker = svg("circle", { r: 7, fill: "#D55E00", stroke: "#ffffff", "stroke-width": 2 }, group);
   const label = svg("text", { class: "legend" }, group);
@@ -207,7 +208,9 @@ function chartPart(root, data, { x, y, width, height }) {
     const [wx, wy] = [toX(frame.logWidth / Math.LN10), toY(Math.log10(frame.drift))];
     walker.setAttribute("cx", wx.toFixed(2));
     walker.setAttribute("cy", wy.toFixed(2));
-    label.setAttribute("x", (wx + 10).toFixed(2));
+    const right = wx > width - margin.r - 60; // near the right edge: the label goes left of the point
+    label.setAttribute("x", (right ? wx - 10 : wx + 10).toFixed(2));
+    label.setAttribute("text-anchor", right ? "end" : "start");
     label.setAttribute("y", (wy - 8).toFixed(2));
     label.textContent = percent(frame.drift);
   };

@@ -1,0 +1,160 @@
+"""The widening (issue 13 §2) in Chromium: the first figure, drawn by our own code, against the API's own numbers.
+
+The road's lanes, the change map's colours on one scale for every width (or rescaled), the meter, interpolation
+between computed widths, and the controls: scrubbing with the pointer, the keyboard, Play and Pause, reduced motion.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import urllib.request
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from playwright.sync_api import Browser, Page
+
+from tests.web.conftest import ALL_DRAWN, PageLog, road_label, wait_until
+
+# ColorBrewer's RdBu, written out here independently of static/js/city.js.
+RDBU = [(33, 102, 172), (103, 169, 207), (209, 229, 240), (247, 247, 247), (253, 219, 199), (239, 138, 98), (178, 24, 43)]
+DEFAULT_DOC = "/api/v1/experiments/drift?kernel_width=64"  # the page's default experiment, as the page asks for it
+
+
+def rdbu(t: float) -> tuple[int, ...]:
+    x = (max(-1.0, min(1.0, t)) + 1) * 3
+    i = min(5, math.floor(x))
+    f = x - i
+    return tuple(math.floor(a + f * (b - a) + 0.5) for a, b in zip(RDBU[i], RDBU[i + 1], strict=True))
+
+
+def document(base_url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(base_url + DEFAULT_DOC, timeout=120) as response:
+        return json.load(response)  # type: ignore[no-any-return]
+
+
+def three_digits(value: float) -> str:
+    return f"{float(f'{value:.3g}'):g}"
+
+
+def percent(value: float) -> str:
+    """A change as the page writes it: one decimal, two significant digits under 1 %."""
+    return f"{100 * value:.1f} %" if value >= 0.01 else f"{float(f'{100 * value:.2g}'):g} %"
+
+
+def open_widen(browser: Browser, base_url: str, query: str = "", **options: Any) -> tuple[Page, PageLog]:
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, **options)
+    log = PageLog(page)
+    page.goto(f"{base_url}/?v=1{query}")
+    wait_until(page, ALL_DRAWN)
+    return page, log
+
+
+def url_width(page: Page) -> str:
+    return parse_qs(urlparse(page.url).query).get("width", ["64"])[0]
+
+
+def scrub(page: Page, value: int, event: str) -> None:
+    page.evaluate(f"() => {{ const s = document.getElementById('widen-scrub'); s.value = '{value}';"
+                  f" s.dispatchEvent(new Event('{event}', {{ bubbles: true }})); }}")
+
+
+def meter(page: Page) -> str:
+    return page.inner_text("[data-widen-meter]")
+
+
+def test_the_map_shows_each_widths_change_on_one_scale_and_the_road_its_lanes(browser: Browser, base_url: str) -> None:
+    page, log = open_widen(browser, base_url)
+    doc = document(base_url)
+    at64 = next(w for w in doc["widths"] if w["width"] == 64)
+    # One scale for every width: the largest change any width makes on the grid.
+    fixed = max(w["change_max"] for w in doc["widths"])
+    bar = page.evaluate("() => [...document.querySelectorAll('[data-figure=widen] .change-map .color-bar text.tick')]"
+                        ".map((t) => t.textContent)")
+    assert bar == ["−" + three_digits(fixed), "0", three_digits(fixed)]
+    # The map is evening − morning of the coarse kernels, γ′ upwards: its largest cell and a cell near zero.
+    morning, evening = (at64["kernel_ends"][k] for k in (0, 1))
+    n = len(doc["coarse_grid"])
+    change = [[evening[j][k] - morning[j][k] for k in range(n)] for j in range(n)]
+    fills = page.evaluate("() => [...document.querySelectorAll('[data-figure=widen] .change-map rect.cell')]"
+                          ".map((r) => r.getAttribute('fill'))")
+    assert len(fills) == n * n == 32 * 32
+    biggest = max(((j, k) for j in range(n) for k in range(n)), key=lambda c: abs(change[c[0]][c[1]]))
+    calmest = min(((j, k) for j in range(n) for k in range(n)), key=lambda c: abs(change[c[0]][c[1]]))
+    for j, k in (biggest, calmest, (3, 17)):
+        drawn = tuple(int(v) for v in fills[j * n + k][4:-1].split(","))
+        assert all(abs(a - b) <= 1 for a, b in zip(drawn, rdbu(change[j][k] / fixed), strict=True)), (j, k, drawn)
+    # 64 lanes: 3 lanes drawn (one per doubling from 8), so 2 markings between them; the meter reads the first seed.
+    assert road_label(page, "widen") == "64 lanes"
+    markings = page.evaluate("() => [...document.querySelectorAll('[data-figure=widen] circle[stroke-dasharray]')]"
+                             ".map((c) => Number(c.getAttribute('opacity')))")
+    assert sorted(markings, reverse=True)[:3] == [1, 1, 0]
+    assert meter(page) == f"At 64 lanes the traffic map changed {percent(at64['drift'][0][-1])} during the day"
+    # Rescaled for each width, on request: the scale is this width's own largest change, in the maps figure too.
+    page.select_option("#control-change_scale", "per_width")
+    wait_until(page, "() => new URLSearchParams(location.search).get('change_scale') === 'per_width'")
+    bar = page.evaluate("() => [...document.querySelectorAll('[data-figure=widen] .change-map .color-bar text.tick')]"
+                        ".map((t) => t.textContent)")
+    assert bar[2] == three_digits(at64["change_max"])
+    assert page.evaluate("() => document.querySelector('[data-figure=maps]').data.at(-1).zmax") < at64["change_max"] * 1.001
+    assert log.errors == []
+    page.close()
+
+
+def test_between_widths_the_picture_is_interpolated_and_settles_on_a_computed_one(browser: Browser, base_url: str) -> None:
+    page, log = open_widen(browser, base_url)
+    drifts = {w["width"]: w["drift"][0][-1] for w in document(base_url)["widths"]}
+    scrub(page, 150, "input")  # half-way from 32 to 64 lanes
+    between = math.exp((math.log(drifts[32]) + math.log(drifts[64])) / 2)
+    assert meter(page) == f"At 32 → 64 lanes the traffic map changed {percent(between)} during the day (interpolated)"
+    markings = page.evaluate("() => [...document.querySelectorAll('[data-figure=widen] circle[stroke-dasharray]')]"
+                             ".map((c) => Number(c.getAttribute('opacity')))")
+    assert sorted(markings, reverse=True)[:3] == [1, 0.5, 0]  # 2.5 lanes: the second marking half faded in
+    scrub(page, 260, "input")
+    scrub(page, 260, "change")  # let go: the nearest computed width, 128 lanes, becomes the road shown everywhere
+    wait_until(page, "() => document.querySelector('[data-figure=ring] .road-label')?.textContent === '128 lanes'")
+    assert url_width(page) == "128" and page.input_value("#widen-scrub") == "300"
+    assert meter(page).startswith("At 128 lanes")
+    assert log.errors == []
+    page.close()
+
+
+def test_the_keyboard_steps_between_widths_and_play_pauses_on_one(browser: Browser, base_url: str) -> None:
+    page, log = open_widen(browser, base_url)
+    page.focus("#widen-scrub")
+    page.keyboard.press("End")
+    wait_until(page, "() => new URLSearchParams(location.search).get('width') === '4096'")
+    assert meter(page).startswith("At 4096 lanes") and road_label(page, "widen") == "4096 lanes"
+    page.keyboard.press("ArrowLeft")
+    wait_until(page, "() => new URLSearchParams(location.search).get('width') === '2048'")
+    page.keyboard.press("Home")
+    wait_until(page, "() => new URLSearchParams(location.search).get('width') === '16'")
+    # Play: the road widens through values between computed widths; Pause settles on the nearest computed one.
+    page.click("[data-widen-play]")
+    assert page.get_attribute("[data-widen-play]", "aria-pressed") == "true"
+    wait_until(page, "() => { const v = Number(document.getElementById('widen-scrub').value); return v > 160 && v % 100 !== 0; }",
+               seconds=30)
+    assert "(interpolated)" in meter(page)
+    page.click("[data-widen-play]")
+    assert page.get_attribute("[data-widen-play]", "aria-pressed") == "false"
+    wait_until(page, "() => Number(document.getElementById('widen-scrub').value) % 100 === 0")
+    settled = int(page.input_value("#widen-scrub")) // 100
+    widths = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096]
+    wait_until(page, f"() => (new URLSearchParams(location.search).get('width') ?? '64') === '{widths[settled]}'")  # 64: default
+    assert settled >= 2 and log.errors == []
+    page.close()
+
+
+def test_under_reduced_motion_the_widening_steps_from_width_to_width(browser: Browser, base_url: str) -> None:
+    page, log = open_widen(browser, base_url, "&width=16", reduced_motion="reduce")
+    page.click("[data-widen-play]")
+    seen = []
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        seen.append(int(page.input_value("#widen-scrub")))
+        time.sleep(0.05)
+    page.click("[data-widen-play]")
+    assert all(value % 100 == 0 for value in seen) and max(seen) >= 100, seen  # whole widths only, and it moved on
+    assert log.errors == []
+    page.close()
