@@ -10,6 +10,7 @@ as a long interval. Prints Markdown: frames, seconds, mean frames per second, th
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import time
 
@@ -45,7 +46,7 @@ def frames(page: Page, button: str) -> list[float]:
 
 
 def row(name: str, stamps: list[float]) -> str:
-    intervals = sorted(b - a for a, b in zip(stamps, stamps[1:], strict=False))
+    intervals = sorted(b - a for a, b in itertools.pairwise(stamps))
     seconds = (stamps[-1] - stamps[0]) / 1000
     p95 = intervals[int(0.95 * (len(intervals) - 1))]
     return (f"| {name} | {len(intervals)} | {seconds:.1f} | **{len(intervals) / seconds:.0f}** | {1000 / p95:.0f} | "
@@ -53,7 +54,8 @@ def row(name: str, stamps: list[float]) -> str:
 
 
 def main() -> None:
-    lines = ["| animation | frames | seconds | mean fps | 5th-percentile fps | longest frame |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| animation | frames | seconds | mean fps | 5th-percentile fps | longest frame |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
     with uvicorn_workers(1) as (base_url, _), sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         for name, (width, height), slowdown, query, button in CASES:

@@ -44,13 +44,63 @@ const px = (value) => Number(value.toFixed(2));
 const RDBU = [[33, 102, 172], [103, 169, 207], [209, 229, 240], [247, 247, 247], [253, 219, 199], [239, 138, 98],
   [178, 24, 43]];
 
-// The colour of t ∈ [−1, 1] (clipped) on RdBu, interpolated linearly between its seven stops.
-export function diverging(t) {
+// The colour of t ∈ [−1, 1] (clipped) on RdBu, interpolated linearly between its seven stops: [r, g, b] in 0…255.
+export function divergingRgb(t) {
   const x = (Math.max(-1, Math.min(1, Number.isFinite(t) ? t : 0)) + 1) * 3; // 0 … 6
   const i = Math.min(5, Math.floor(x));
   const f = x - i;
   const [a, b] = [RDBU[i], RDBU[i + 1]];
-  return `rgb(${a.map((v, k) => Math.round(v + f * (b[k] - v))).join(",")})`;
+  return a.map((v, k) => Math.round(v + f * (b[k] - v)));
+}
+
+export const diverging = (t) => `rgb(${divergingRgb(t).join(",")})`;
+
+// A heatmap of an n × n matrix (rows upwards) on ±scale: on the page a canvas of n × n pixels laid over the <svg> at
+// (x, y), size px square, in host (one element, one putImageData per frame: an animation stays cheap); for a saved
+// image (host null) n × n SVG rects in parent. Returns { update(matrix, scale) }; null entries are grey.
+export function heatmap(parent, host, { x, y, size, n }) {
+  const NONE = [224, 224, 224];
+  if (host) {
+    let canvas = host.querySelector("canvas.heatmap");
+    if (!canvas) {
+      canvas = document.createElement("canvas");
+      canvas.className = "heatmap";
+      host.append(canvas);
+    }
+    Object.assign(canvas, { width: n, height: n });
+    Object.assign(canvas.style, { left: `${x}px`, top: `${y}px`, width: `${size}px`, height: `${size}px` });
+    const context = canvas.getContext("2d");
+    const image = context.createImageData(n, n);
+    return {
+      update(matrix, scale) {
+        for (let j = 0; j < n; j += 1) {
+          for (let k = 0; k < n; k += 1) {
+            const value = matrix ? matrix[j][k] : null;
+            const [r, g, b] = value === null ? NONE : divergingRgb(value / scale);
+            const at = 4 * ((n - 1 - j) * n + k);
+            image.data.set([r, g, b, 255], at);
+          }
+        }
+        context.putImageData(image, 0, 0);
+      },
+    };
+  }
+  const cell = size / n;
+  const cells = [];
+  for (let j = 0; j < n; j += 1) {
+    for (let k = 0; k < n; k += 1) {
+      cells.push(svg("rect", { x: px(x + k * cell), y: px(y + (n - 1 - j) * cell), width: px(cell + 0.3),
+        height: px(cell + 0.3) }, parent));
+    }
+  }
+  return {
+    update(matrix, scale) {
+      cells.forEach((rect, index) => {
+        const value = matrix ? matrix[Math.floor(index / n)][index % n] : null;
+        rect.setAttribute("fill", value === null ? `rgb(${NONE.join(",")})` : diverging(value / scale));
+      });
+    },
+  };
 }
 
 // A horizontal colour bar from −scale to +scale, with its three labels; returns { update(scale, title) }.

@@ -29,7 +29,8 @@ const overlays = new Map(); // figure id → { key, document }: the last overlay
 // Every [data-figure] element, mounted by the module named after it (templates/_sections.html preloads it). A mounted
 // figure: { id, needs, draw(...documents, state), sketch(...) } (figures/plot.js mountFigure). What a module's `needs`
 // declares: document "experiment" (drawn from the drift document of the state's experiment) or "comparison" (from the
-// NTK scaling's document and needs.scaling(state)'s); view: redrawn when only the view (district, time) changes;
+// NTK scaling's document and needs.scaling(state)'s); view: the view fields (district, time, change_scale) it is
+// redrawn for when only they change;
 // progress: sketched from the widths done so far while the experiment streams in; overlay(state): the API parameters of
 // a second experiment drawn over the state's, so the figure draws (document, overlay document or null, state).
 async function mountFigures() {
@@ -52,7 +53,7 @@ function onChange({ previous, changes, options: { history = "push", refetch = tr
   else if (history === "replace") window.history.replaceState(null, "", stateUrl());
   syncControls();
   if (refetch) run();
-  else renderView();
+  else renderView(Object.keys(changes));
 }
 
 function stateUrl() {
@@ -283,12 +284,14 @@ function render(figure, ...documents) {
   else status(figure.id, "");
 }
 
-// The figures that follow the view, redrawn from the document on show.
-function renderView() {
+// The figures that follow the view, redrawn from the document on show: all of them, or (changed: the view fields that
+// changed) those whose needs.view names one of them.
+function renderView(changed = null) {
   if (!doc) return;
   fitView();
   syncViewControls();
-  for (const figure of figures) if (figure.needs.view) render(figure, ...documentsFor(figure, doc));
+  const follows = (figure) => figure.needs.view && (!changed || changed.some((name) => figure.needs.view.includes(name)));
+  for (const figure of figures) if (follows(figure)) render(figure, ...documentsFor(figure, doc));
   if (!player) announceView();
 }
 

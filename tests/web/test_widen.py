@@ -77,13 +77,15 @@ def test_the_map_shows_each_widths_change_on_one_scale_and_the_road_its_lanes(br
     morning, evening = (at64["kernel_ends"][k] for k in (0, 1))
     n = len(doc["coarse_grid"])
     change = [[evening[j][k] - morning[j][k] for k in range(n)] for j in range(n)]
-    fills = page.evaluate("() => [...document.querySelectorAll('[data-figure=widen] .change-map rect.cell')]"
-                          ".map((r) => r.getAttribute('fill'))")
-    assert len(fills) == n * n == 32 * 32
+    # Drawn as a canvas of n × n pixels (row j of the matrix is pixel row n − 1 − j: γ′ upwards).
+    size, pixels = page.evaluate("() => { const c = document.querySelector('[data-figure=widen] canvas.heatmap');"
+                                 " return [c.width, Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)]; }")
+    assert size == n == 32
     biggest = max(((j, k) for j in range(n) for k in range(n)), key=lambda c: abs(change[c[0]][c[1]]))
     calmest = min(((j, k) for j in range(n) for k in range(n)), key=lambda c: abs(change[c[0]][c[1]]))
     for j, k in (biggest, calmest, (3, 17)):
-        drawn = tuple(int(v) for v in fills[j * n + k][4:-1].split(","))
+        at = 4 * ((n - 1 - j) * n + k)
+        drawn = tuple(pixels[at:at + 3])
         assert all(abs(a - b) <= 1 for a, b in zip(drawn, rdbu(change[j][k] / fixed), strict=True)), (j, k, drawn)
     # 64 lanes: 3 lanes drawn (one per doubling from 8), so 2 markings between them; the meter reads the first seed.
     assert road_label(page, "widen") == "64 lanes"
@@ -157,4 +159,23 @@ def test_under_reduced_motion_the_widening_steps_from_width_to_width(browser: Br
     page.click("[data-widen-play]")
     assert all(value % 100 == 0 for value in seen) and max(seen) >= 100, seen  # whole widths only, and it moved on
     assert log.errors == []
+    page.close()
+
+
+def test_a_phones_first_screen_shows_the_city_and_its_width_control_moves_it_there(browser: Browser, base_url: str) -> None:
+    page = browser.new_page(viewport={"width": 390, "height": 844}, reduced_motion="reduce")  # a common phone's viewport
+    log = PageLog(page)
+    page.goto(f"{base_url}/?v=1")
+    wait_until(page, ALL_DRAWN)
+    road = "[data-figure=widen] .road > circle"  # the asphalt
+    for selector in (road, "#widen-scrub", "[data-widen-play]", "[data-widen-meter]"):
+        box = page.locator(selector).first.bounding_box()
+        assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= 844, (selector, box)
+    before = float(page.get_attribute(road, "stroke-width") or 0)
+    page.focus("#widen-scrub")
+    page.keyboard.press("ArrowRight")
+    wait_until(page, "() => document.querySelector('[data-figure=widen] .road-label').textContent === '128 lanes'")
+    assert page.evaluate("() => window.scrollY") == 0  # seen where it was moved, without scrolling
+    assert float(page.get_attribute(road, "stroke-width") or 0) > before
+    assert meter(page).startswith("At 128 lanes") and log.errors == []
     page.close()

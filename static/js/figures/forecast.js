@@ -5,8 +5,8 @@
 // step (η ≥ 2N/λ_max) diverges: it is not drawn, and the summary says why.
 import { COLORS, MARKERS, baseLayout, degrees, lastStep, mountFigure, powerLaw, rateOf, round, signed } from "./plot.js";
 
-// Drawn from the experiment (its drift document), and again whenever the view (district, time of day) changes.
-export const needs = { document: "experiment", view: true };
+// Drawn from the experiment (its drift document), and again whenever the time of day changes.
+export const needs = { document: "experiment", view: ["time"] };
 
 export const mount = (element) => mountFigure(element, { spec, summary, table });
 

@@ -1,8 +1,8 @@
 // Morning and evening traffic maps: Θ_0, Θ_T, Θ_T − Θ_0 and the analytic kernel.
 import { DIVERGING, baseLayout, degrees, degreesOf, divergence, mountFigure, round, symmetric } from "./plot.js";
 
-// Drawn from the experiment (its drift document), and again whenever the view (district, time of day) changes.
-export const needs = { document: "experiment", view: true };
+// Drawn from the experiment (its drift document), and again whenever the change's colour scale changes.
+export const needs = { document: "experiment", view: ["change_scale"] };
 
 export const mount = (element) => mountFigure(element, { spec, summary, table, fit });
 

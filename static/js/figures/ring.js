@@ -4,8 +4,8 @@ import { colorBar, lanesFor, linear, niceTicks, road, signedShort, svg, svgRoot 
 import { driftAt, meterText } from "../meter.js";
 import { COLORS, degreesOf, divergence, mountDrawnFigure, round, symmetric } from "./plot.js";
 
-// Drawn from the experiment (its drift document), and again whenever the view (district, time of day) changes.
-export const needs = { document: "experiment", view: true };
+// Drawn from the experiment (its drift document), and again whenever the district or the time of day changes.
+export const needs = { document: "experiment", view: ["district", "time"] };
 
 const TIME_MS = 650; // from one snapshot to the next: Play the day steps every 700 ms (main.js), so the glow flows
 const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");

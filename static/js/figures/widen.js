@@ -2,11 +2,11 @@
 // doubling), the change of the traffic map during the day (evening − morning) fades on one colour scale for every
 // width, the drift point walks down its log–log line, and the meter falls, all in step. Between computed widths the
 // picture is interpolated (linearly in log width: the maps blended, the drift on the line between its two points).
-import { colorBar, diverging, lanesFor, linear, road, signedShort, svg, svgRoot } from "../city.js";
+import { colorBar, heatmap, lanesFor, linear, road, signedShort, svg, svgRoot } from "../city.js";
 import { divergence, mountDrawnFigure, powerLaw, round, signed } from "./plot.js";
 
 // Redrawn whenever the view changes: the district whose row glows on the road, the colour scale, the width.
-export const needs = { document: "experiment", view: true };
+export const needs = { document: "experiment", view: ["district", "change_scale"] };
 
 const DWELL_MS = 450;   // a computed width stays on screen this long before the road widens on
 const MOVE_MS = 1000;   // from one computed width to the next
@@ -102,13 +102,13 @@ export function layout(width) {
 }
 
 // One drawing of the whole figure into an <svg> for a width: its parts, each with update(frame).
-function build(root, data, width) {
+function build(root, data, width, host = null) {
   const box = layout(width);
   root.replaceChildren(root.firstChild); // keep the <style>
   root.setAttribute("width", String(width));
   root.setAttribute("height", String(box.height));
   root.setAttribute("viewBox", `0 0 ${width} ${box.height}`);
-  return [roadPart(root, data, box.road), mapPart(root, data, box.map), chartPart(root, data, box.chart)];
+  return [roadPart(root, data, box.road), mapPart(root, data, box.map, host), chartPart(root, data, box.chart)];
 }
 
 // The road, its glow the selected district's row of the change (the row outlined on the map).
@@ -124,7 +124,7 @@ function roadPart(root, data, { x, y, side }) {
 }
 
 // The change of the whole map, evening − morning, γ across and γ′ up, the selected district's row outlined.
-function mapPart(root, data, { x, y, side }) {
+function mapPart(root, data, { x, y, side }, host) {
   const margin = { l: 38, r: 8, t: 20, b: 56 };
   const group = svg("g", { class: "change-map", transform: `translate(${x},${y})` }, root);
   const size = Math.min(side - margin.l - margin.r, side - margin.t - margin.b); // square cells
@@ -132,13 +132,7 @@ function mapPart(root, data, { x, y, side }) {
   const cell = size / n;
   const top = margin.t;
   const title = svg("text", { x: margin.l + size / 2, y: 13, "text-anchor": "middle", class: "panel-title" }, group);
-  const cells = [];
-  for (let j = 0; j < n; j += 1) {
-    for (let k = 0; k < n; k += 1) {
-      cells.push(svg("rect", { class: "cell", x: (margin.l + k * cell).toFixed(2), y: (top + (n - 1 - j) * cell).toFixed(2),
-        width: (cell + 0.3).toFixed(2), height: (cell + 0.3).toFixed(2) }, group));
-    }
-  }
+  const map = heatmap(group, host, { x: host ? x + margin.l : margin.l, y: host ? y + top : top, size, n });
   const outline = svg("rect", { x: margin.l, width: size, height: cell, fill: "none", stroke: "#D55E00", "stroke-width": 1.5 }, group);
   const toX = linear([-180, 180], [margin.l, margin.l + size]);
   const toY = linear([-180, 180], [top + size, top]);
@@ -153,10 +147,7 @@ function mapPart(root, data, { x, y, side }) {
   const bar = colorBar(group, { x: margin.l, y: top + size + 40, width: size, height: 8 });
   return (frame) => {
     title.textContent = "change during the day";
-    cells.forEach((rect, index) => {
-      const value = frame.change ? frame.change[Math.floor(index / n)][index % n] : null;
-      rect.setAttribute("fill", value === null ? "#e0e0e0" : diverging(value / frame.scale));
-    });
+    map.update(frame.change, frame.scale);
     outline.setAttribute("y", (top + (n - 1 - frame.row) * cell).toFixed(2));
     bar.update(frame.scale, "");
   };
@@ -232,8 +223,12 @@ function createView(element) {
   let u = 0;
   let animation = null; // { stop() }: a tween, a play or a stepping
 
-  const render = () => {
+  let rendered = null; // what the frame on show was drawn from: a dwell or an idle frame is not drawn again
+  const render = (force = false) => {
     if (!data) return;
+    const key = `${u}|${viewState.district}|${viewState.scale}|${data.key}`;
+    if (key === rendered && !force) return;
+    rendered = key;
     const frame = frameAt(data, u, viewState);
     for (const update of parts) update(frame);
     if (meter) meter.textContent = meterText(frame);
@@ -245,8 +240,8 @@ function createView(element) {
   };
   const relayout = () => {
     if (!data) return;
-    parts = build(root, data, Math.max(280, element.clientWidth));
-    render();
+    parts = build(root, data, Math.max(280, element.clientWidth), element);
+    render(true);
   };
   new ResizeObserver(() => relayout()).observe(element);
 
