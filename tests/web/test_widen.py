@@ -79,7 +79,8 @@ def test_the_map_shows_each_widths_change_on_one_scale_and_the_road_its_lanes(br
     change = [[evening[j][k] - morning[j][k] for k in range(n)] for j in range(n)]
     # Drawn as a canvas of n × n pixels (row j of the matrix is pixel row n − 1 − j: γ′ upwards).
     size, pixels = page.evaluate("() => { const c = document.querySelector('[data-figure=widen] canvas.heatmap');"
-                                 " return [c.width, Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)]; }")
+                                 " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+                                 " return [c.width, Array.from(d)]; }")
     assert size == n == 32
     biggest = max(((j, k) for j in range(n) for k in range(n)), key=lambda c: abs(change[c[0]][c[1]]))
     calmest = min(((j, k) for j in range(n) for k in range(n)), key=lambda c: abs(change[c[0]][c[1]]))
@@ -170,7 +171,7 @@ def test_a_phones_first_screen_shows_the_city_and_its_width_control_moves_it_the
     road = "[data-figure=widen] .road > circle"  # the asphalt
     for selector in (road, "#widen-scrub", "[data-widen-play]", "[data-widen-meter]"):
         box = page.locator(selector).first.bounding_box()
-        assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= 844, (selector, box)
+        assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 844, (selector, box)
     before = float(page.get_attribute(road, "stroke-width") or 0)
     page.focus("#widen-scrub")
     page.keyboard.press("ArrowRight")
