@@ -21,7 +21,7 @@ from app.parameters import API_PARAMETERS, IDENTITY, MAX_WIDTH, parameter
 API_VERSION = "1"
 PLOT_DIGITS = 4          # significant digits of arrays meant for plotting
 MAX_LOSS_POINTS = 201    # loss curves are subsampled to at most this many steps
-COARSE_POINTS = 32       # the most grid points per side of each width's morning and evening kernels (kernel_ends)
+COARSE_POINTS = 32       # the most grid points per side of each width's kernel change on the coarse grid
 COARSE_DIGITS = 3        # their significant digits: colours and a road's glow need no more
 MAX_VALUES_CHARS = 4000  # the longest `values` string read (128 numbers of ~30 characters)
 CHOICES = tuple(p.name for p in API_PARAMETERS if p.kind == "choice")
@@ -280,12 +280,11 @@ class WidthModel(BaseModel):
         description="The rest of the final kernel change, per seed: ‖Θ̂(θ_T, P_0) − Θ̂_0‖/‖Θ̂_0‖, the weights moving "
                     "with every unit's on/off pattern frozen at init. The two changes add up to Θ̂_T − Θ̂_0 exactly; "
                     "their norms need not add up to the drift. For erf: the whole final drift.")
-    kernel_ends: list[list[list[MaybeFloat]]] | None = Field(
-        description="With kernel_width (else null): the first seed's kernel at the first and the last snapshot, Θ̂_0 "
-                    "and Θ̂_T, on the coarse grid "
-                    f"(the document's coarse_grid, at most {COARSE_POINTS} points), 2 × points × points, to "
-                    f"{COARSE_DIGITS} significant digits: every width's morning and evening maps, for drawing the "
-                    "widening without asking for each width's kernels (null where the network diverged).")
+    kernel_change: list[list[MaybeFloat]] | None = Field(
+        description="With kernel_width (else null): the first seed's kernel change during training, Θ̂_T − Θ̂_0, on "
+                    f"the coarse grid (the document's coarse_grid, at most {COARSE_POINTS} points), points × points, "
+                    f"to {COARSE_DIGITS} significant digits: every width's change map, for drawing the widening "
+                    "without asking for each width's kernels (null entries where the network diverged).")
     change_max: MaybeFloat = Field(
         description="max |Θ̂_T − Θ̂_0| over the whole grid, first seed (null if it diverged): the widest colour scale "
                     "the change map needs at this width.")
@@ -324,7 +323,7 @@ class DriftResponse(BaseModel):
     version: str
     query: dict[str, Any] = Field(description="The full parameter set that produced this result.")
     snapshot_steps: list[int]
-    coarse_grid: list[int] = Field(description="The indices into gamma_grid of every width's kernel_ends: every "
+    coarse_grid: list[int] = Field(description="The indices into gamma_grid of every width's kernel_change: every "
                                                f"k-th grid point, k the smallest that leaves at most {COARSE_POINTS}.")
     gamma_grid: list[float]
     gamma_train: list[float]
@@ -418,15 +417,15 @@ def drift_document(query: DriftQuery, result: DriftResult) -> dict[str, Any]:
         "coarse_grid": coarse_grid(len(result.task.gamma_grid)),
         "y_train": result.task.y_train,
         "reference": reference,
-        "widths": [width_document(w, ends=kernel is not None) for w in result.widths],
+        "widths": [width_document(w, change=kernel is not None) for w in result.widths],
         "kernel": kernel,
         "slopes": {name: {"slope": fit.slope, "stderr": fit.stderr, "intercept": fit.intercept, "points": fit.points}
                    for name, fit in result.slopes.items()},
     }
 
 
-def width_document(width: WidthResult, ends: bool = False) -> dict[str, Any]:
-    """One width's results, rounded for plotting (see :class:`WidthModel`); ``ends``: with its ``kernel_ends``."""
+def width_document(width: WidthResult, change: bool = False) -> dict[str, Any]:
+    """One width's results, rounded for plotting (see :class:`WidthModel`); ``change``: with its ``kernel_change``."""
     coarse = coarse_grid(width.kernel.shape[-1])
     steps = width.loss.shape[1]
     loss_steps = np.unique(np.linspace(0, steps - 1, min(steps, MAX_LOSS_POINTS)).round().astype(int))
@@ -450,7 +449,8 @@ def width_document(width: WidthResult, ends: bool = False) -> dict[str, Any]:
         "lambda_max": plot_round(width.lambda_max),
         "drift_switching": None if width.drift_switching is None else plot_round(width.drift_switching),
         "drift_smooth": plot_round(width.drift_smooth),
-        "kernel_ends": plot_round(width.kernel[0][[0, -1]][:, coarse][:, :, coarse], COARSE_DIGITS) if ends else None,
+        "kernel_change": plot_round((width.kernel[0, -1] - width.kernel[0, 0])[np.ix_(coarse, coarse)], COARSE_DIGITS)
+        if change else None,
         "change_max": float(np.max(np.abs(width.kernel[0, -1] - width.kernel[0, 0]))),
     }
 

@@ -73,10 +73,9 @@ def test_the_map_shows_each_widths_change_on_one_scale_and_the_road_its_lanes(br
     bar = page.evaluate("() => [...document.querySelectorAll('[data-figure=widen] .change-map .color-bar text.tick')]"
                         ".map((t) => t.textContent)")
     assert bar == ["−" + three_digits(fixed), "0", three_digits(fixed)]
-    # The map is evening − morning of the coarse kernels, γ′ upwards: its largest cell and a cell near zero.
-    morning, evening = (at64["kernel_ends"][k] for k in (0, 1))
+    # The map is the API's change (evening − morning) on the coarse grid, γ′ upwards: its largest cell and one near zero.
+    change = at64["kernel_change"]
     n = len(doc["coarse_grid"])
-    change = [[evening[j][k] - morning[j][k] for k in range(n)] for j in range(n)]
     # Drawn as a canvas of n × n pixels (row j of the matrix is pixel row n − 1 − j: γ′ upwards).
     size, pixels = page.evaluate("() => { const c = document.querySelector('[data-figure=widen] canvas.heatmap');"
                                  " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"

@@ -21,15 +21,13 @@ export function mount(element) {
   return { ...mountDrawnFigure(element, { view, summary, table }), needs };
 }
 
-// --- the data: every width's morning and evening maps on the coarse grid, and its drift -------------------------------
+// --- the data: every width's change map on the coarse grid, and its drift ------------------------------------------
 
-// What the animation draws, from a drift document with kernel_ends (asked for with kernel_width).
+// What the animation draws, from a drift document with every width's kernel_change (asked for with kernel_width).
 export function prepare(doc) {
   const gammas = doc.coarse_grid.map((i) => doc.gamma_grid[i]);
   const widths = doc.widths.map((w) => {
-    const [morning, evening] = w.kernel_ends ?? [null, null];
-    const change = morning && evening
-      ? evening.map((row, i) => row.map((v, j) => (v === null || morning[i][j] === null ? null : v - morning[i][j]))) : null;
+    const change = w.kernel_change ?? null;
     const finals = w.drift.map((seed) => seed[seed.length - 1]);
     return { width: w.width, change, changeMax: w.change_max, measured: finals[0], finals };
   });
