@@ -1,26 +1,94 @@
-"""Refuse requests over this server's compute budget before they start, saying how to get under it."""
+"""Refuse requests over this server's compute budget before they start, saying how to get under it; and say what a
+drift experiment would cost before running it, with the nearest settings that fit (``GET …/drift/cost``)."""
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 from app.api.errors import InvalidInput
 from app.config import Settings
-from app.ntk.cost import Cost
+from app.ntk import DriftConfig
+from app.ntk.cost import Cost, drift_cost
+from app.parameters import parameter
 
 RESULT_ADVICE = "use fewer snapshots, seeds or widths, or a coarser grid"
+
+
+def budget_problem(cost: Cost, settings: Settings, advice: str, location: tuple[str, ...] = ("query",),
+                   result_advice: str = RESULT_ADVICE) -> str | None:
+    """What makes ``cost`` exceed a limit of this server, in words, with what to reduce (``advice`` for the
+    arithmetic, ``result_advice`` for the size of the answer); None if it fits."""
+    if cost.seconds > settings.compute_budget_s:
+        return (f"this request needs an estimated {cost.seconds:.2g} s of computing (CPU time on the reference "
+                f"machine), above this server's limit of {settings.compute_budget_s:g} s; {advice}")
+    if cost.parameters > settings.max_parameters:
+        return (f"this request holds {cost.parameters:,} network parameters at once, above this server's limit of "
+                f"{settings.max_parameters:,}; use a narrower or shallower network"
+                f"{' (or fewer seeds)' if location == ('query',) else ''}")
+    if cost.result_numbers > settings.max_result_numbers:
+        return (f"this request would return {cost.result_numbers:,} numbers, above this server's limit of "
+                f"{settings.max_result_numbers:,}; {result_advice}")
+    return None
 
 
 def check_budget(cost: Cost, settings: Settings, advice: str, location: tuple[str, ...] = ("query",),
                  result_advice: str = RESULT_ADVICE) -> None:
     """Raise :class:`InvalidInput` (``compute_budget``, at ``location``: the query or the body) if ``cost`` exceeds a
-    limit, saying what to reduce: ``advice`` for the arithmetic, ``result_advice`` for the size of the answer."""
-    if cost.seconds > settings.compute_budget_s:
-        raise InvalidInput(f"this request needs an estimated {cost.seconds:.2g} s of computing (CPU time on the "
-                           f"reference machine), above this server's limit of {settings.compute_budget_s:g} s; {advice}",
-                           "compute_budget", location)
-    if cost.parameters > settings.max_parameters:
-        raise InvalidInput(f"this request holds {cost.parameters:,} network parameters at once, above this server's "
-                           f"limit of {settings.max_parameters:,}; use a narrower or shallower network"
-                           f"{' (or fewer seeds)' if location == ('query',) else ''}", "compute_budget", location)
-    if cost.result_numbers > settings.max_result_numbers:
-        raise InvalidInput(f"this request would return {cost.result_numbers:,} numbers, above this server's limit of "
-                           f"{settings.max_result_numbers:,}; {result_advice}", "compute_budget", location)
+    limit (:func:`budget_problem` says which)."""
+    problem = budget_problem(cost, settings, advice, location, result_advice)
+    if problem is not None:
+        raise InvalidInput(problem, "compute_budget", location)
+
+
+def fits(config: DriftConfig, settings: Settings) -> bool:
+    """Whether ``drift_experiment(config)`` is within every limit of this server."""
+    return budget_problem(drift_cost(config), settings, "") is None
+
+
+def drift_estimate(config: DriftConfig, settings: Settings, advice: str) -> dict[str, Any]:
+    """What ``config`` would cost here, whether it fits, and the nearest settings that do, changing one of the page's
+    controls at a time (see :class:`app.api.schemas.CostResponse`)."""
+    cost = drift_cost(config)
+    problem = budget_problem(cost, settings, advice)
+    return {
+        "seconds": cost.seconds, "limit_seconds": settings.compute_budget_s,
+        "parameters": cost.parameters, "limit_parameters": settings.max_parameters,
+        "result_numbers": cost.result_numbers, "limit_result_numbers": settings.max_result_numbers,
+        "fits": problem is None, "detail": problem,
+        "admissible": {"depth": _deepest(config, settings),
+                       "widest": _widest(config, settings),
+                       "steps": _most_steps(config, settings)},
+    }
+
+
+def _deepest(config: DriftConfig, settings: Settings) -> int | None:
+    """The most hidden layers (up to the parameter's maximum) that fit, the other settings kept; None if none do."""
+    depths = range(1, int(parameter("depth").maximum or 1) + 1)
+    fitting = [depth for depth in depths if fits(dataclasses.replace(config, depth=depth), settings)]
+    return max(fitting) if fitting else None
+
+
+def _widest(config: DriftConfig, settings: Settings) -> int | None:
+    """The widest of the requested widths such that the widths up to it fit (the wider ones dropped); None if even
+    the narrowest alone does not."""
+    fitting = [w for k, w in enumerate(config.widths, 1) if fits(dataclasses.replace(config, widths=config.widths[:k]), settings)]
+    return max(fitting) if fitting else None
+
+
+def _most_steps(config: DriftConfig, settings: Settings) -> int | None:
+    """The most training steps (up to the parameter's maximum) that fit, the snapshots capped at steps + 1; None if
+    even one step does not. The cost grows with the steps, so a bisection finds it."""
+    def with_steps(steps: int) -> DriftConfig:
+        return dataclasses.replace(config, steps=steps, snapshots=min(config.snapshots, steps + 1))
+
+    low, high = 1, int(parameter("steps").maximum or 1)
+    if not fits(with_steps(low), settings):
+        return None
+    while low < high:  # invariant: low fits
+        middle = (low + high + 1) // 2
+        if fits(with_steps(middle), settings):
+            low = middle
+        else:
+            high = middle - 1
+    return low

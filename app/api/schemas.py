@@ -353,6 +353,28 @@ class PredictionResponse(BaseModel):
     note: str | None
 
 
+class AdmissibleModel(BaseModel):
+    depth: int | None = Field(description="The most hidden layers that fit, every other setting kept (null: none).")
+    widest: int | None = Field(description="The widest of the requested widths such that the widths up to it fit, the "
+                                           "wider ones dropped (null: not even the narrowest alone).")
+    steps: int | None = Field(description="The most training steps that fit, every other setting kept (snapshots "
+                                          "capped at steps + 1; null: not even one).")
+
+
+class CostResponse(BaseModel):
+    seconds: float = Field(description="Estimated computing: CPU seconds on one core of the reference machine "
+                                        "(app/ntk/cost.py).")
+    limit_seconds: float = Field(description="This server's limit on one request's estimated computing.")
+    parameters: int = Field(description="Network parameters held at once (the widest width's, all seeds).")
+    limit_parameters: int
+    result_numbers: int = Field(description="Numbers the result would hold.")
+    limit_result_numbers: int
+    fits: bool = Field(description="Whether the experiment is within every limit: the drift endpoints would run it.")
+    detail: str | None = Field(description="Why it does not fit, with what to reduce (null when it fits): the message "
+                                           "the drift endpoints' 422 would carry.")
+    admissible: AdmissibleModel = Field(description="The nearest settings that fit, changing one at a time.")
+
+
 class PresetModel(BaseModel):
     id: str
     title: str

@@ -54,6 +54,13 @@ async function errorFrom(response) {
   return new ApiError(response.status, message, response.headers.get("Retry-After"));
 }
 
+// What the experiment of these parameters would cost on this server, and the nearest settings that fit (no training).
+export async function getCost(params, signal) {
+  const response = await request(`${DRIFT}/cost?${params}`, { signal });
+  if (!response.ok) throw await errorFrom(response);
+  return response.json();
+}
+
 export async function getDrift(params, signal) {
   const response = await request(`${DRIFT}?${params}`, { signal });
   if (!response.ok) throw await errorFrom(response);

@@ -1,8 +1,9 @@
 // The page's controller: URL → the one state store → the controls, the API and every figure on the page.
 // It knows no figure by name: each [data-figure] element is drawn by its own module, figures/<id>.js, whose `needs`
 // says which documents it draws; every change of state goes through store.update() and onChange().
-import { ApiError, NEEDS_SERVER, STATIC, driftParams, getDrift, getStaticDrift, streamDrift, unreachable } from "./api.js";
+import { ApiError, NEEDS_SERVER, STATIC, driftParams, getCost, getDrift, getStaticDrift, streamDrift, unreachable } from "./api.js";
 import { embedSuffix, openEmbedDialog, reportHeight } from "./embed.js";
+import { showEstimate } from "./estimate.js";
 import { announce, status } from "./figures/plot.js";
 import { meterText } from "./meter.js";
 import { experimentKey, findPreset, linkedScenario, loadPresets, matchingPreset, presetTitle, savedPreset, scenarioSettings } from "./scenarios.js";
@@ -24,6 +25,7 @@ let controller = null; // aborts the requests of a superseded state
 let player = null;     // the running animation, if any
 let savedNote = null;  // set while the figures show saved results because the API failed
 let shownExperiment = null; // experimentKey() of the live experiment on show
+let changedControl = null; // the setting the reader changed last: a refusal is said there
 const overlays = new Map(); // figure id → { key, document }: the last overlay each figure drew (needs.overlay)
 
 // Every [data-figure] element, mounted by the module named after it (templates/_sections.html preloads it). A mounted
@@ -171,6 +173,7 @@ function wireControls() {
       const value = readControl(name, event.target.value);
       if (value === undefined) return;
       status("controls", "");
+      changedControl = name;
       const changes = { [name]: value };
       if (name === "widths") {
         const widths = value.split(",").map(Number);
@@ -217,6 +220,7 @@ async function applyPreset(id) {
     return;
   }
   if (!preset) return;
+  changedControl = "preset";
   const changes = { ...scenarioSettings(preset), preset: id };
   changes.width = preset.query.kernel_width ?? widthList(changes)[0];
   changes.compare = store.get().compare;
@@ -330,6 +334,7 @@ async function run() {
       await showComparisons(signal, preset);
       return;
     }
+    estimate(signal);
     // Another kernel width of the experiment on show is already computed: one cached, gzipped GET, no stream.
     const params = driftParams(store.get());
     const computed = doc !== null && !wasSaved && experimentKey(store.get()) === shownExperiment;
@@ -358,6 +363,7 @@ async function run() {
     if (signal.aborted) return;
     doc = null; // the figures on show are stale: view changes must not redraw them over the message
     for (const figure of figures) status(figure.id, explain(error), "error");
+    markStale(true);
     announce(explain(error));
   }
 }
@@ -366,10 +372,29 @@ async function run() {
 // renderView(), which also announces it.
 function show(result) {
   doc = result;
+  markStale(false);
   for (const figure of figures) {
     if (figure.needs.document === "experiment" && !figure.needs.view) render(figure, ...documentsFor(figure, doc));
   }
   renderView();
+}
+
+// Figures that answer other settings than the state's are faded (their status says why), never shown as its answer.
+function markStale(stale) {
+  for (const element of document.querySelectorAll(".story-figure")) element.classList.toggle("stale", stale);
+}
+
+// What the state's experiment would cost here, shown at the settings as soon as it is known (beside the experiment's
+// own request, which the server refuses the same way when it is over a limit). An estimate that cannot be had says
+// nothing: the experiment's request reports the failure.
+async function estimate(signal) {
+  const state = store.get();
+  try {
+    const cost = await getCost(driftParams(state, { kernel_width: null }), signal);
+    if (!signal.aborted) showEstimate(cost, state, widthList(state), changedControl);
+  } catch {
+    // aborted, or the server cannot be reached: the experiment's own request says so
+  }
 }
 
 // The live API failed: if this state is exactly a scenario whose results were saved (a server started with

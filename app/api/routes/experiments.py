@@ -8,12 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from app.api.budget import check_budget
+from app.api.budget import check_budget, drift_estimate
 from app.api.compute import ClientGone, ComputeService, Overloaded
 from app.api.deps import ServiceDep, SettingsDep
 from app.api.errors import InvalidInput, responses
 from app.api.http import cached_json, event_stream, pieces, url_key
-from app.api.schemas import DriftQuery, DriftResponse, drift_document, dumps, width_document
+from app.api.schemas import CostResponse, DriftQuery, DriftResponse, drift_document, dumps, width_document
 from app.config import Settings
 from app.ntk import DriftConfig, DriftResult, WidthResult
 from app.ntk.cost import drift_cost
@@ -22,14 +22,30 @@ router = APIRouter(prefix="/experiments", tags=["experiments"])
 ADVICE = "use fewer or narrower widths (the widest costs most), fewer steps, seeds or snapshots, or a smaller grid"
 
 
-def admissible_config(query: DriftQuery, settings: Settings) -> DriftConfig:
-    """The core's config for ``query``, refused with 422 if the core rejects it or it is over budget."""
+def core_config(query: DriftQuery) -> DriftConfig:
+    """The core's config for ``query``, refused with 422 if the core rejects it."""
     try:
-        config = query.to_config()
+        return query.to_config()
     except ValueError as error:
         raise InvalidInput(str(error)) from None
+
+
+def admissible_config(query: DriftQuery, settings: Settings) -> DriftConfig:
+    """The core's config for ``query``, refused with 422 if the core rejects it or it is over budget."""
+    config = core_config(query)
     check_budget(drift_cost(config), settings, ADVICE)
     return config
+
+
+@router.get("/drift/cost", summary="What an experiment would cost on this server, without running it",
+            response_model=None, responses=responses({"model": CostResponse}))
+async def drift_cost_estimate(query: Annotated[DriftQuery, Query()], settings: SettingsDep) -> Response:
+    """The same parameters as the experiment. Nothing is trained: the cost model (app/ntk/cost.py) estimates the
+    computing, and says whether the drift endpoints would run it or refuse it (and why), and the nearest settings
+    that fit: the most hidden layers, the widest of the requested widths, the most steps. An over-budget experiment
+    is an answer here (``fits: false``), not an error; an invalid one is a 422, as for the experiment."""
+    return Response(dumps(drift_estimate(core_config(query), settings, ADVICE)), media_type="application/json",
+                    headers={"Cache-Control": "no-store"})  # this server's limits, which a restart may change
 
 
 @router.get("/drift", summary="Train networks of several widths and measure how their kernels move",
