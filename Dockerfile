@@ -25,6 +25,10 @@ COPY vendor ./vendor
 # Every scenario's results, saved at build time (~10 s): the page falls back to them when the API cannot answer.
 RUN python -m app export /srv/site > /dev/null
 ENV LANES_FALLBACK_DIR=/srv/site/data
+# Finished experiments, kept for every worker and across restarts (app/api/store.py): a SQLite file in a volume.
+RUN mkdir -p /srv/var && chown 10001 /srv/var
+ENV LANES_STORE_URL=sqlite:/srv/var/results.sqlite3
+VOLUME /srv/var
 USER 10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=30s --retries=3 \

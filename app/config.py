@@ -33,6 +33,15 @@ class Settings(BaseSettings):
     cache_entries: int = Field(256, ge=0, description="Responses kept per worker (LRU), by count ...")
     cache_bytes: int = Field(64 * 2**20, ge=0, description="... and by total size in bytes.")
     result_cache_entries: int = Field(8, ge=0, description="Computed experiments kept as arrays, to answer other views of them.")
+    store_url: str = Field("sqlite:var/results.sqlite3", description="Where finished experiments are kept for every "
+                           "worker process and across restarts (app/api/store.py): 'sqlite:<path>', a SQLite file "
+                           "(a relative path is from the working directory; its folder is made), or '' for none (each "
+                           "worker keeps its own, in memory only).")
+    store_bytes: int = Field(2**30, ge=0, description="Most bytes of experiments the store keeps; past it the least "
+                             "recently used go (the default experiment takes ~4 MB).")
+    store_lease_s: float = Field(300.0, gt=0, description="How long a worker's claim to compute an experiment lasts: "
+                                 "the other workers wait for its result meanwhile, and take over if it expires (its "
+                                 "worker died). Above compute_wall_limit_s.")
     compute_budget_s: float = Field(6.0, gt=0,
                                     description="Largest estimated CPU time of a drift experiment or an empirical kernel, "
                                     "in seconds of one core of the reference machine (app/ntk/cost.py, docs/performance.md); "
@@ -70,6 +79,13 @@ class Settings(BaseSettings):
         if value is not None and not (value / "presets.json").is_file():
             raise ValueError(f"fallback_dir must be the data/ folder of a static export (python -m app export DIR "
                              f"writes DIR/data/presets.json); {value} has no presets.json")
+        return value
+
+    @field_validator("store_url")
+    @classmethod
+    def _store(cls, value: str) -> str:
+        if value and not (value.startswith("sqlite:") and len(value) > len("sqlite:")):
+            raise ValueError("store_url must be 'sqlite:<path>' (a SQLite file) or '' (no shared store)")
         return value
 
     @field_validator("public_origin")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,6 +14,11 @@ from app.config import Settings
 from app.main import create_app
 
 ClientFactory = Callable[..., TestClient]
+
+# No shared result store unless a test asks for one (tests/api/test_store.py): every other test sees cold experiments
+# computed by the server it started, never results an earlier run left on disk. Set before any Settings() is made,
+# and inherited by the servers the tests start as processes.
+os.environ["LANES_STORE_URL"] = ""
 
 
 @pytest.fixture

@@ -14,6 +14,10 @@
   cost no recomputation. When nobody waits for a flight any more (timeout, client gone),
   it is cancelled before its next training step, and its slot is freed.
 - Serialized responses are cached separately (:class:`app.serving.cache.ResponseCache`, bounded by count and bytes).
+- Finished experiments also go to a store shared by every worker process and kept across restarts
+  (:class:`app.api.store.SqliteStore`, ``store_url``): a worker asks it before computing, and *claims* an
+  experiment before computing it, so the same experiment arriving at two workers computes once: the second waits for
+  the first's result to appear in the store (and computes it itself if the claim expires or is given up unresolved).
 """
 
 from __future__ import annotations
@@ -22,16 +26,22 @@ import asyncio
 import contextlib
 import math
 import os
+import socket
+import sqlite3
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import threadpoolctl
 
+from app.api.codec import decode, encode
+from app.api.store import SqliteStore, store_key
 from app.config import Settings
 from app.ntk import DriftConfig, DriftResult, WidthResult, drift_experiment
 from app.ntk.checks import Checkpoint
@@ -63,7 +73,20 @@ Gone = Callable[[], Awaitable[bool]]  # whether the client has closed its connec
 COMPUTE_NICENESS = 10
 BLAS_THREADS = 1
 POLL_S = 0.1  # how often a waiting request reads its computation's CPU clock and checks its connection
+STORE_POLL_S = 0.25  # how often a worker waiting for another worker's computation looks for its result
 ASK_LESS = "ask for less (fewer or narrower widths, fewer steps or seeds)"
+
+
+def open_store(settings: Settings) -> SqliteStore | None:
+    """The shared result store ``settings.store_url`` names, or None ('' : none)."""
+    if not settings.store_url:
+        return None
+    path = Path(settings.store_url.removeprefix("sqlite:"))
+    try:
+        return SqliteStore(path, settings.store_bytes)
+    except (OSError, sqlite3.Error) as error:
+        raise RuntimeError(f"cannot open the result store {path} ({error}): set LANES_STORE_URL to a file in a "
+                           "writable folder, or to '' to keep results in memory only") from error
 
 
 def limit_blas_threads() -> None:
@@ -174,6 +197,9 @@ class ComputeService:
         self._typical_seconds = 1.0  # running mean of computation times, for Retry-After
         self._bodies: dict[str, Flight[CachedBody]] = {}  # computations of response bodies, by cache key
         self._encodings: dict[str, asyncio.Future[CachedBody]] = {}  # encodings of kept results, by cache key
+        self.store = open_store(settings)
+        self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"  # this service's claims
+        self._tasks: set[asyncio.Task[None]] = set()  # store writes and waits for other workers, kept referenced
 
     # -- status --
     @property
@@ -279,17 +305,35 @@ class ComputeService:
         If the client is ``gone`` while it waits, :class:`ClientGone`; a flight nobody waits for any more stops
         before its next training step.
         """
-        cached = self.finished(config)
+        cached = self.finished(config) or await self.stored(config)
         if cached is not None:
             return cached
         return await self._wait_for(self._flight(config), gone)
 
     def finished(self, config: DriftConfig) -> DriftResult | None:
-        """The experiment ``config`` if it is kept already (no computation), else None."""
+        """The experiment ``config`` if this worker keeps it in memory already (no computation), else None."""
         result = self._results.get(config)
         if result is not None:
             self._results.move_to_end(config)
         return result
+
+    async def stored(self, config: DriftConfig) -> DriftResult | None:
+        """The experiment ``config`` from the shared store (then kept in memory too), else None. Read and decoded in a
+        thread: the event loop keeps answering."""
+        if self.store is None:
+            return None
+        data = await asyncio.to_thread(self.store.get, store_key(repr(config)))
+        if data is None:
+            return None
+        result: DriftResult = await asyncio.to_thread(decode, data)
+        self._keep(config, result)
+        return result
+
+    def _keep(self, config: DriftConfig, result: DriftResult) -> None:
+        if self.settings.result_cache_entries > 0:
+            self._results[config] = result
+            while len(self._results) > self.settings.result_cache_entries:
+                self._results.popitem(last=False)
 
     async def drift_stream(self, config: DriftConfig, gone: Gone | None = None
                            ) -> AsyncGenerator[WidthResult | DriftResult, None]:
@@ -298,7 +342,7 @@ class ComputeService:
         ``gone`` is asked only until the first item: after it, the streaming response watches the connection
         itself (two readers of one connection would steal each other's messages).
         """
-        cached = self.finished(config)
+        cached = self.finished(config) or await self.stored(config)
         if cached is not None:
             for width in cached.widths:
                 yield width
@@ -391,12 +435,50 @@ class ComputeService:
             self._lose_interest(flight)
 
     def _flight(self, config: DriftConfig) -> DriftFlight:
-        """The live flight for ``config``, or a new one started now (which needs admission)."""
+        """The live flight for ``config``, or a new one: computed here (which needs admission), or, when another
+        worker has claimed the experiment in the shared store, waiting for its result there."""
         flight = self._flights.get(config)
         if flight is not None and not flight.cancel.is_set():
             return flight
+        flight = DriftFlight(asyncio.get_running_loop().create_future())
+        if self.store is not None and not self._claim(config):
+            self._flights[config] = flight
+            self._spawn(self._await_other_worker(config, flight))
+            return flight
+        self._compute(config, flight)
+        return flight
+
+    def _claim(self, config: DriftConfig) -> bool:
+        """Whether this worker may compute ``config``: it holds the store's claim (a short write, on the loop)."""
+        assert self.store is not None
+        return self.store.claim(store_key(repr(config)), self._owner, self.settings.store_lease_s)
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _await_other_worker(self, config: DriftConfig, flight: DriftFlight) -> None:
+        """Wait for another worker's result of ``config`` in the store; compute it here if its claim lapses first."""
+        try:
+            while not flight.cancel.is_set():
+                await asyncio.sleep(STORE_POLL_S)
+                result = await self.stored(config)
+                if result is not None:
+                    if self._flights.get(config) is flight:
+                        del self._flights[config]
+                    flight.finish(result)
+                    return
+                if self._claim(config):  # the other worker gave up or died: this one computes it, for the same flight
+                    self._compute(config, flight)
+                    return
+            flight.finish(Cancelled())
+        except Exception as error:  # the store failed: the waiting requests hear it, as they would a computation's
+            flight.finish(error)
+
+    def _compute(self, config: DriftConfig, flight: DriftFlight) -> None:
+        """Start computing ``config`` in this worker's pool for ``flight``."""
         loop = asyncio.get_running_loop()
-        flight = DriftFlight(loop.create_future())
 
         def experiment(checkpoint: Checkpoint) -> DriftResult:
             def on_width(width: WidthResult) -> None:  # runs in the worker thread
@@ -405,10 +487,13 @@ class ComputeService:
 
             return drift_experiment(config, on_width, None, checkpoint)
 
-        job = self._start(experiment, flight.cancel)
+        try:
+            job = self._start(experiment, flight.cancel)
+        except Overloaded:
+            self._release_claim(config)
+            raise
         self._flights[config] = flight
         job.future.add_done_callback(lambda future: self._land(config, flight, future))
-        return flight
 
     def _land(self, config: DriftConfig, flight: DriftFlight, future: asyncio.Future[DriftResult]) -> None:
         """A flight finished (on the event loop): keep its result, tell its listeners."""
@@ -417,13 +502,30 @@ class ComputeService:
         error = future.exception() if not future.cancelled() else Cancelled()
         if error is None:
             result = future.result()
-            if self.settings.result_cache_entries > 0:
-                self._results[config] = result
-                while len(self._results) > self.settings.result_cache_entries:
-                    self._results.popitem(last=False)
+            self._keep(config, result)
             flight.finish(result)
+            if self.store is not None:
+                self._spawn(self._store_result(config, result))
         else:
             flight.finish(error)
+            self._release_claim(config)
+
+    async def _store_result(self, config: DriftConfig, result: DriftResult) -> None:
+        """Encode and keep a finished experiment in the shared store, then give up the claim (in a thread)."""
+        assert self.store is not None
+        store, key = self.store, store_key(repr(config))
+
+        def keep() -> None:
+            try:
+                store.put(key, encode(result))
+            finally:
+                store.release(key, self._owner)
+
+        await asyncio.to_thread(keep)
+
+    def _release_claim(self, config: DriftConfig) -> None:
+        if self.store is not None:
+            self._spawn(asyncio.to_thread(self.store.release, store_key(repr(config)), self._owner))
 
     def _lose_interest(self, flight: Flight[Any]) -> None:
         flight.interest -= 1

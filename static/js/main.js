@@ -334,10 +334,10 @@ async function run() {
       await showComparisons(signal, preset);
       return;
     }
-    estimate(signal);
     // Another kernel width of the experiment on show is already computed: one cached, gzipped GET, no stream.
     const params = driftParams(store.get());
     const computed = doc !== null && !wasSaved && experimentKey(store.get()) === shownExperiment;
+    if (!computed) estimate(signal);
     const result = computed ? await getDrift(params, signal) : await streamDrift(params, {
       signal,
       onWidth: (width) => {
@@ -388,6 +388,7 @@ function markStale(stale) {
 // own request, which the server refuses the same way when it is over a limit). An estimate that cannot be had says
 // nothing: the experiment's request reports the failure.
 async function estimate(signal) {
+  if (!$("#cost-estimate")) return; // an embed without its settings: nowhere to say it
   const state = store.get();
   try {
     const cost = await getCost(driftParams(state, { kernel_width: null }), signal);

@@ -60,7 +60,7 @@ def capture(page: Page, base_url: str, url: str) -> dict[str, Any]:
 
     def note(request: Any) -> None:
         parts = urlsplit(request.url)
-        if parts.path.startswith("/api/v1/experiments/drift"):
+        if parts.path in ("/api/v1/experiments/drift", "/api/v1/experiments/drift/stream"):  # not …/cost: no experiment
             asked.add("&".join(f"{k}={v}" for k, v in sorted(parse_qsl(parts.query))))
 
     page.on("request", note)
