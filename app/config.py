@@ -38,7 +38,7 @@ class Settings(BaseSettings):
                            "(a relative path is from the working directory; its folder is made), or '' for none (each "
                            "worker keeps its own, in memory only).")
     store_bytes: int = Field(2**30, ge=0, description="Most bytes of experiments the store keeps; past it the least "
-                             "recently used go (the default experiment takes ~4 MB).")
+                             "recently used go (the default experiment takes ~6.3 MiB).")
     store_lease_s: float = Field(300.0, gt=0, description="How long a worker's claim to compute an experiment lasts: "
                                  "the other workers wait for its result meanwhile, and take over if it expires (its "
                                  "worker died). Above compute_wall_limit_s.")
