@@ -9,7 +9,7 @@ AUDIT_IGNORES :=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help run demo export test lint typecheck pytest browser fuzz audit bench bench-cost bench-slopes bench-page bench-animation bench-api bench-load bench-contention bench-slow-clients screenshots clean system-python
+.PHONY: help run demo export test lint typecheck pytest browser redis fuzz audit bench bench-cost bench-slopes bench-page bench-animation bench-api bench-load bench-contention bench-slow-clients screenshots clean system-python
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -28,7 +28,7 @@ lint: $(VENV)/.dev ## ruff
 typecheck: $(VENV)/.dev ## mypy --strict on app/
 	$(BIN)/mypy
 
-pytest: $(VENV)/.dev browser ## The test suite (browser tests drive Debian's Chromium)
+pytest: $(VENV)/.dev browser redis ## The test suite (browser tests drive Debian's Chromium; store tests a redis-server they start)
 	$(BIN)/python -m pytest
 
 screenshots: $(VENV)/.dev browser ## Record the figures' reference images (tests/web/screenshots/) after an intended change of look
@@ -48,6 +48,9 @@ $(AUDIT_VENV)/bin/pip-audit: requirements-audit.txt
 
 browser: ## Debian's Chromium for the browser tests, if missing (Playwright cannot download one here)
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
+redis: ## Debian's redis-server for the result store's tests, if missing (the tests start and stop it themselves)
+	@test -x /usr/bin/redis-server || { $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server; }
 
 export: $(VENV)/.runtime ## Static site with the presets' results in ./build/site (EXPORT_DIR=…)
 	$(BIN)/python -m app export $(or $(EXPORT_DIR),build/site)

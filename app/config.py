@@ -35,8 +35,8 @@ class Settings(BaseSettings):
     result_cache_entries: int = Field(8, ge=0, description="Computed experiments kept as arrays, to answer other views of them.")
     store_url: str = Field("sqlite:var/results.sqlite3", description="Where finished experiments are kept for every "
                            "worker process and across restarts (app/api/store.py): 'sqlite:<path>', a SQLite file "
-                           "(a relative path is from the working directory; its folder is made), or '' for none (each "
-                           "worker keeps its own, in memory only).")
+                           "(a relative path is from the working directory; its folder is made), 'redis://host:port/db' "
+                           "(shared by every replica), or '' for none (each worker keeps its own, in memory only).")
     store_bytes: int = Field(2**30, ge=0, description="Most bytes of experiments the store keeps; past it the least "
                              "recently used go (the default experiment takes ~6.3 MiB).")
     store_lease_s: float = Field(300.0, gt=0, description="How long a worker's claim to compute an experiment lasts: "
@@ -84,8 +84,10 @@ class Settings(BaseSettings):
     @field_validator("store_url")
     @classmethod
     def _store(cls, value: str) -> str:
-        if value and not (value.startswith("sqlite:") and len(value) > len("sqlite:")):
-            raise ValueError("store_url must be 'sqlite:<path>' (a SQLite file) or '' (no shared store)")
+        sqlite = value.startswith("sqlite:") and len(value) > len("sqlite:")
+        if value and not (sqlite or re.fullmatch(r"rediss?://\S+", value)):
+            raise ValueError("store_url must be 'sqlite:<path>' (a SQLite file), 'redis://host:port/db' (Redis, shared "
+                             "by replicas) or '' (no shared store)")
         return value
 
     @field_validator("public_origin")

@@ -118,3 +118,34 @@ def peak_rss_mib(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     raise ValueError(f"no VmHWM for {pid}")
+
+
+REDIS_SERVER = Path("/usr/bin/redis-server")
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    """Debian's ``redis-server`` on a free loopback port, in memory only (no snapshots, no log file); its URL.
+
+    Started and stopped here: the suite needs no Redis of its own (``make test`` installs the package)."""
+    assert REDIS_SERVER.exists(), "Debian's redis-server is missing: `make test` installs it (apt-get install redis-server)"
+    port = free_port()
+    process = subprocess.Popen([str(REDIS_SERVER), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no", "--logfile", ""], stdout=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2) as connection:
+                    connection.sendall(b"PING\r\n")
+                    if connection.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline and process.poll() is None, "redis-server did not start"
+            time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -38,10 +38,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+import redis
 import threadpoolctl
 
 from app.api.codec import decode, encode
-from app.api.store import SqliteStore, store_key
+from app.api.store import RedisStore, ResultStore, SqliteStore, store_key
 from app.config import Settings
 from app.ntk import DriftConfig, DriftResult, WidthResult, drift_experiment
 from app.ntk.checks import Checkpoint
@@ -77,10 +78,16 @@ STORE_POLL_S = 0.25  # how often a worker waiting for another worker's computati
 ASK_LESS = "ask for less (fewer or narrower widths, fewer steps or seeds)"
 
 
-def open_store(settings: Settings) -> SqliteStore | None:
+def open_store(settings: Settings) -> ResultStore | None:
     """The shared result store ``settings.store_url`` names, or None ('' : none)."""
     if not settings.store_url:
         return None
+    if settings.store_url.startswith(("redis://", "rediss://")):
+        try:
+            return RedisStore(settings.store_url, settings.store_bytes)
+        except redis.RedisError as error:
+            raise RuntimeError(f"cannot reach the result store at {settings.store_url} ({error}): start Redis there, "
+                               "or set LANES_STORE_URL to 'sqlite:<path>' or ''") from error
     path = Path(settings.store_url.removeprefix("sqlite:"))
     try:
         return SqliteStore(path, settings.store_bytes)

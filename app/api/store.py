@@ -1,4 +1,5 @@
-"""Finished experiments kept on disk and shared by every worker process: a SQLite file in the data directory.
+"""Finished experiments kept and shared by every worker process: a SQLite file in a data directory
+(:class:`SqliteStore`, the default), or Redis when scaled out across replicas (:class:`RedisStore`).
 
 Every web worker of a server (``--workers N``) opens the same file, so an experiment computed by one is answered by
 all of them, and it survives a restart. Entries are keyed by the experiment's canonical identity *and the code's
@@ -23,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import redis
 
 NTK_SOURCES = Path(__file__).resolve().parents[1] / "ntk"
 CODEC = Path(__file__).with_name("codec.py")
@@ -117,3 +119,73 @@ class SqliteStore:
         """Give up ``owner``'s claim on ``key`` (its result is kept, or it failed: another worker may try)."""
         with self._connection() as db:
             db.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, owner))
+
+
+# Keeps ``data`` under ``member`` and drops the least recently used members until the sizes add up to at most
+# ``max_bytes``, in one atomic step. KEYS: the LRU sorted set (member → last use), the sizes hash (member → bytes).
+# ARGV: member, data, now, max_bytes, the data keys' prefix.
+_PUT = """
+redis.call('SET', ARGV[5] .. ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[1], string.len(ARGV[2]))
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+local total = 0
+for _, size in ipairs(redis.call('HVALS', KEYS[2])) do total = total + tonumber(size) end
+for _, old in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if total <= tonumber(ARGV[4]) then break end
+  if old ~= ARGV[1] then
+    total = total - tonumber(redis.call('HGET', KEYS[2], old) or '0')
+    redis.call('DEL', ARGV[5] .. old)
+    redis.call('ZREM', KEYS[1], old)
+    redis.call('HDEL', KEYS[2], old)
+  end
+end
+"""
+_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+
+
+class RedisStore:
+    """The same store on Redis (``redis://host:port/db``): shared by the workers of every replica and pod.
+
+    Data under ``<prefix>r:<key>``, last use in the sorted set ``<prefix>lru``, sizes in the hash ``<prefix>size``
+    (put and eviction are one Lua script: atomic); a claim is ``<prefix>c:<key>`` set with NX and a lease (PX),
+    released only by its owner (compare and delete, in Lua).
+    """
+
+    def __init__(self, url: str, max_bytes: int, prefix: str = "lanes:", timeout_s: float = 5.0) -> None:
+        self.max_bytes, self.prefix = max_bytes, prefix
+        self.client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+        self.client.ping()  # a wrong address fails at start, not at the first request
+        self._put = self.client.register_script(_PUT)
+        self._release = self.client.register_script(_RELEASE)
+
+    def get(self, key: str) -> bytes | None:
+        data: bytes | None = self.client.get(self.prefix + "r:" + key)  # type: ignore[assignment]  # sync client
+        if data is None:
+            return None
+        self.client.zadd(self.prefix + "lru", {key: time.time()}, xx=True)
+        return data
+
+    def put(self, key: str, data: bytes) -> None:
+        if len(data) > self.max_bytes:
+            return
+        self._put(keys=[self.prefix + "lru", self.prefix + "size"],
+                  args=[key, data, time.time(), self.max_bytes, self.prefix + "r:"])
+
+    def usage(self) -> tuple[int, int]:
+        sizes: list[bytes] = self.client.hvals(self.prefix + "size")  # type: ignore[assignment]  # sync client
+        return len(sizes), sum(int(size) for size in sizes)
+
+    def claim(self, key: str, owner: str, lease_s: float) -> bool:
+        name, lease_ms = self.prefix + "c:" + key, max(1, int(lease_s * 1000))
+        if self.client.set(name, owner, nx=True, px=lease_ms):
+            return True
+        if self.client.get(name) == owner.encode():
+            self.client.pexpire(name, lease_ms)  # renewed by its owner
+            return True
+        return False
+
+    def release(self, key: str, owner: str) -> None:
+        self._release(keys=[self.prefix + "c:" + key], args=[owner])
+
+
+ResultStore = SqliteStore | RedisStore

@@ -1,5 +1,6 @@
-"""The shared result store (issue 14 §3): a SQLite file every worker opens, bounded in bytes, keyed by the code's
-version; claims that make one experiment compute once however many workers it reaches; kept across a restart."""
+"""The shared result store (issue 14 §3): a SQLite file every worker opens, or a real Redis (Debian's redis-server,
+started by the test) shared by replicas; bounded in bytes, keyed by the code's version; claims that make one
+experiment compute once however many workers it reaches; kept across a restart."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import shutil
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,16 +16,33 @@ import pytest
 import app.api.compute as compute
 import app.api.store as store_module
 from app.api.compute import ComputeService
-from app.api.store import CODE_VERSION, SqliteStore, store_key
+from app.api.store import CODE_VERSION, RedisStore, ResultStore, SqliteStore, store_key
 from app.config import Settings
 from app.ntk import DriftConfig
-from tests.servers import cpu_seconds, uvicorn_workers, worker_pids
+from tests.servers import cpu_seconds, redis_server, uvicorn_workers, worker_pids
 
 SMALL = DriftConfig(widths=(16, 64), seeds=2, steps=40, snapshots=3, districts=4, grid=16)
+StoreFactory = Callable[[int], ResultStore]
 
 
-def test_entries_are_kept_by_key_and_the_least_recently_used_go_past_the_bound(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "r.sqlite3", max_bytes=3000)
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
+    """``make_store(max_bytes)``: an empty store of each kind (a fresh key prefix on the one Redis)."""
+    if request.param == "sqlite":
+        return lambda max_bytes: SqliteStore(tmp_path / "r.sqlite3", max_bytes)
+    url = request.getfixturevalue("redis_url")
+    prefix = f"test-{time.monotonic_ns()}:"
+    return lambda max_bytes: RedisStore(url, max_bytes, prefix=prefix)
+
+
+def test_entries_are_kept_by_key_and_the_least_recently_used_go_past_the_bound(make_store: StoreFactory) -> None:
+    store = make_store(3000)
     for name in "abc":
         store.put(name, name.encode() * 1000)
         time.sleep(0.01)
@@ -34,11 +53,11 @@ def test_entries_are_kept_by_key_and_the_least_recently_used_go_past_the_bound(t
     assert store.usage() == (3, 3000)
     store.put("huge", b"x" * 3001)  # larger than the whole store: not kept, nothing evicted for it
     assert store.get("huge") is None and store.usage() == (3, 3000)
-    assert SqliteStore(tmp_path / "r.sqlite3", max_bytes=3000).get("d") == b"d" * 1000  # another opener sees it
+    assert make_store(3000).get("d") == b"d" * 1000  # another opener (another worker) sees it
 
 
-def test_a_claim_is_held_by_one_owner_until_released_or_expired(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "r.sqlite3", max_bytes=1000)
+def test_a_claim_is_held_by_one_owner_until_released_or_expired(make_store: StoreFactory) -> None:
+    store = make_store(1000)
     assert store.claim("k", "one", lease_s=60) and not store.claim("k", "two", lease_s=60)
     assert store.claim("k", "one", lease_s=60)  # renewed by its owner
     store.release("k", "one")
@@ -57,7 +76,9 @@ def test_keys_change_with_the_code_version(tmp_path: Path, monkeypatch: pytest.M
     assert store_module._code_version() != CODE_VERSION
 
 
-def test_two_workers_sharing_the_store_compute_an_experiment_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+def test_two_workers_sharing_the_store_compute_an_experiment_once(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   request: pytest.FixtureRequest) -> None:
     runs: list[DriftConfig] = []
     real = compute.drift_experiment
 
@@ -66,7 +87,8 @@ def test_two_workers_sharing_the_store_compute_an_experiment_once(tmp_path: Path
         return real(config, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(compute, "drift_experiment", counted)
-    settings = Settings(store_url=f"sqlite:{tmp_path}/r.sqlite3")
+    url = f"sqlite:{tmp_path}/r.sqlite3" if kind == "sqlite" else request.getfixturevalue("redis_url")
+    settings = Settings(store_url=url)
 
     async def both() -> list[object]:
         first, second = ComputeService(settings), ComputeService(settings)  # two workers' services, one store file
