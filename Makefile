@@ -9,7 +9,7 @@ AUDIT_IGNORES :=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help run demo export test lint typecheck pytest browser redis fuzz audit bench bench-cost bench-slopes bench-page bench-animation bench-api bench-load bench-contention bench-slow-clients screenshots clean system-python
+.PHONY: help run demo export test lint typecheck pytest browser redis fuzz audit bench bench-cost bench-slopes bench-page bench-animation bench-store bench-api bench-load bench-contention bench-slow-clients screenshots clean system-python
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ bench-page: $(VENV)/.dev browser ## First-visit bytes and time to the first and 
 
 bench-animation: $(VENV)/.dev browser ## Frames per second of "Widen the road" and "Play the day" in headless Chromium
 	$(BIN)/python -m benchmarks.animation
+
+bench-store: $(VENV)/.runtime redis ## The result store: put, get and eviction of the default experiment, SQLite against Redis
+	$(BIN)/python -m benchmarks.store
 
 bench-load: $(VENV)/.dev ## Realistic mix at 10, 50 and 200 clients against uvicorn --workers 2 on 127.0.0.1 (wrk)
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y wrk; }

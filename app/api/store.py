@@ -66,6 +66,7 @@ class SqliteStore:
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
         db = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)  # autocommit; BEGIN explicitly
+        db.execute("PRAGMA synchronous=NORMAL")  # with the WAL: never corrupt; a power cut may lose the last puts only
         try:
             yield db
         finally:
