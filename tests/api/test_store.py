@@ -104,7 +104,7 @@ def test_two_workers_sharing_the_store_compute_an_experiment_once(kind: str, tmp
 
 
 def test_a_restarted_server_answers_from_the_store_without_computing(tmp_path: Path) -> None:
-    url = "/api/v1/experiments/drift?widths=16,64,256&seeds=2&steps=300&seed=11&kernel_width=64"
+    url = "/api/v1/experiments/drift?seed=11&kernel_width=64"  # the default experiment, another seed: ~1.4 s of CPU
     store = f"sqlite:{tmp_path}/results.sqlite3"
     bodies, used = [], []
     for _ in range(2):
@@ -115,5 +115,5 @@ def test_a_restarted_server_answers_from_the_store_without_computing(tmp_path: P
                 bodies.append(response.read())
             used.append(cpu_seconds(worker) - before)
     assert bodies[0] == bodies[1]
-    # Computed by the first server; the second read it: a small share of the CPU time (measured: ~1.0 s, then ~0.1 s).
-    assert used[1] < 0.4 * used[0], used
+    # Computed by the first server; the second only read, decoded and encoded it: a small share of the CPU time.
+    assert used[0] > 0.5 and used[1] < 0.3 * used[0], used
