@@ -484,14 +484,21 @@ class ComputeService:
             flight.finish(error)
 
     def _compute(self, config: DriftConfig, flight: DriftFlight) -> None:
-        """Start computing ``config`` in this worker's pool for ``flight``."""
+        """Start computing ``config`` in this worker's pool for ``flight``. Holding the store's claim, it looks in the
+        store once more first: another worker may have put the result and released its claim just before this one
+        claimed it (then nothing is computed, or put again)."""
         loop = asyncio.get_running_loop()
+        store, stored = self.store, [False]
 
         def experiment(checkpoint: Checkpoint) -> DriftResult:
             def on_width(width: WidthResult) -> None:  # runs in the worker thread
                 checkpoint()
                 loop.call_soon_threadsafe(flight.publish, width)
 
+            data = store.get(store_key(repr(config))) if store is not None else None
+            if data is not None:
+                stored[0] = True
+                return decode(data)  # type: ignore[no-any-return]
             return drift_experiment(config, on_width, None, checkpoint)
 
         try:
@@ -500,10 +507,11 @@ class ComputeService:
             self._release_claim(config)
             raise
         self._flights[config] = flight
-        job.future.add_done_callback(lambda future: self._land(config, flight, future))
+        job.future.add_done_callback(lambda future: self._land(config, flight, future, fresh=not stored[0]))
 
-    def _land(self, config: DriftConfig, flight: DriftFlight, future: asyncio.Future[DriftResult]) -> None:
-        """A flight finished (on the event loop): keep its result, tell its listeners."""
+    def _land(self, config: DriftConfig, flight: DriftFlight, future: asyncio.Future[DriftResult], fresh: bool = True) -> None:
+        """A flight finished (on the event loop): keep its result, tell its listeners, and put it in the shared store
+        if it was computed here (``fresh``; else only give up the claim)."""
         if self._flights.get(config) is flight:
             del self._flights[config]
         error = future.exception() if not future.cancelled() else Cancelled()
@@ -511,8 +519,10 @@ class ComputeService:
             result = future.result()
             self._keep(config, result)
             flight.finish(result)
-            if self.store is not None:
+            if self.store is not None and fresh:
                 self._spawn(self._store_result(config, result))
+            else:
+                self._release_claim(config)
         else:
             flight.finish(error)
             self._release_claim(config)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -98,7 +99,8 @@ def test_two_workers_sharing_the_store_compute_an_experiment_once(kind: str, tmp
             first.close()
             second.close()
 
-    results = asyncio.run(both())
+    with ThreadPoolExecutor(1) as thread:  # its own event loop, whatever runs in this one (Playwright's, say)
+        results = thread.submit(asyncio.run, both()).result()
     assert len(runs) == 1
     assert all(r.widths[1].drift.tolist() == results[0].widths[1].drift.tolist() for r in results)  # type: ignore[attr-defined]
 

@@ -47,7 +47,7 @@ def open_widen(browser: Browser, base_url: str, query: str = "", **options: Any)
     page = browser.new_page(viewport={"width": 1280, "height": 900}, **options)
     log = PageLog(page)
     page.goto(f"{base_url}/embed/widen?v=1{query}")
-    wait_until(page, ALL_DRAWN)
+    wait_until(page, ALL_DRAWN, seconds=180)
     return page, log
 
 
@@ -157,7 +157,7 @@ def test_a_phones_first_screen_shows_the_city_and_its_width_control_moves_it_the
     page = browser.new_page(viewport={"width": 390, "height": 844}, reduced_motion="reduce")  # a common phone's viewport
     log = PageLog(page)
     page.goto(f"{base_url}/?v=1")
-    wait_until(page, ALL_DRAWN)
+    wait_until(page, ALL_DRAWN, seconds=180)  # the whole page: its experiments may be cold, the machine busy
     road = "[data-figure=widen] .road > circle"  # the asphalt
     for selector in (road, "#widen-scrub", "[data-widen-play]", "[data-widen-meter]"):
         box = page.locator(selector).first.bounding_box()
