@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -39,7 +39,7 @@ class Settings(BaseSettings):
                            "(shared by every replica), or '' for none (each worker keeps its own, in memory only).")
     store_bytes: int = Field(2**30, ge=0, description="Most bytes of experiments the store keeps; past it the least "
                              "recently used go (the default experiment takes ~6.3 MiB).")
-    store_lease_s: float = Field(300.0, gt=0, description="How long a worker's claim to compute an experiment lasts: "
+    store_lease_s: float = Field(150.0, gt=0, description="How long a worker's claim to compute an experiment lasts: "
                                  "the other workers wait for its result meanwhile, and take over if it expires (its "
                                  "worker died). Above compute_wall_limit_s.")
     compute_budget_s: float = Field(6.0, gt=0,
@@ -89,6 +89,13 @@ class Settings(BaseSettings):
             raise ValueError("store_url must be 'sqlite:<path>' (a SQLite file), 'redis://host:port/db' (Redis, shared "
                              "by replicas) or '' (no shared store)")
         return value
+
+    @model_validator(mode="after")
+    def _lease_outlives_a_wait(self) -> Settings:
+        if self.store_lease_s <= self.compute_wall_limit_s:
+            raise ValueError(f"store_lease_s ({self.store_lease_s:g}) must be above compute_wall_limit_s "
+                             f"({self.compute_wall_limit_s:g}): a claim must outlive the computation it covers")
+        return self
 
     @field_validator("public_origin")
     @classmethod

@@ -46,6 +46,16 @@ def fits(config: DriftConfig, settings: Settings) -> bool:
     return budget_problem(drift_cost(config), settings, "") is None
 
 
+def _fits_with(config: DriftConfig, settings: Settings, **changes: Any) -> bool:
+    """Whether ``config`` with ``changes`` is an experiment the core accepts (mean-field has one hidden layer only,
+    say) and that fits."""
+    try:
+        changed = dataclasses.replace(config, **changes)
+    except ValueError:
+        return False
+    return fits(changed, settings)
+
+
 def drift_estimate(config: DriftConfig, settings: Settings, advice: str) -> dict[str, Any]:
     """What ``config`` would cost here, whether it fits, and the nearest settings that do, changing one of the page's
     controls at a time (see :class:`app.api.schemas.CostResponse`)."""
@@ -65,29 +75,29 @@ def drift_estimate(config: DriftConfig, settings: Settings, advice: str) -> dict
 def _deepest(config: DriftConfig, settings: Settings) -> int | None:
     """The most hidden layers (up to the parameter's maximum) that fit, the other settings kept; None if none do."""
     depths = range(1, int(parameter("depth").maximum or 1) + 1)
-    fitting = [depth for depth in depths if fits(dataclasses.replace(config, depth=depth), settings)]
+    fitting = [depth for depth in depths if _fits_with(config, settings, depth=depth)]
     return max(fitting) if fitting else None
 
 
 def _widest(config: DriftConfig, settings: Settings) -> int | None:
     """The widest of the requested widths such that the widths up to it fit (the wider ones dropped); None if even
     the narrowest alone does not."""
-    fitting = [w for k, w in enumerate(config.widths, 1) if fits(dataclasses.replace(config, widths=config.widths[:k]), settings)]
+    fitting = [w for k, w in enumerate(config.widths, 1) if _fits_with(config, settings, widths=config.widths[:k])]
     return max(fitting) if fitting else None
 
 
 def _most_steps(config: DriftConfig, settings: Settings) -> int | None:
     """The most training steps (up to the parameter's maximum) that fit, the snapshots capped at steps + 1; None if
     even one step does not. The cost grows with the steps, so a bisection finds it."""
-    def with_steps(steps: int) -> DriftConfig:
-        return dataclasses.replace(config, steps=steps, snapshots=min(config.snapshots, steps + 1))
+    def fits_with_steps(steps: int) -> bool:
+        return _fits_with(config, settings, steps=steps, snapshots=min(config.snapshots, steps + 1))
 
     low, high = 1, int(parameter("steps").maximum or 1)
-    if not fits(with_steps(low), settings):
+    if not fits_with_steps(low):
         return None
     while low < high:  # invariant: low fits
         middle = (low + high + 1) // 2
-        if fits(with_steps(middle), settings):
+        if fits_with_steps(middle):
             low = middle
         else:
             high = middle - 1

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import os
 import socket
@@ -48,6 +49,7 @@ from app.ntk import DriftConfig, DriftResult, WidthResult, drift_experiment
 from app.ntk.checks import Checkpoint
 from app.serving.cache import CachedBody, ResponseCache
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -207,6 +209,7 @@ class ComputeService:
         self.store = open_store(settings)
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"  # this service's claims
         self._tasks: set[asyncio.Task[None]] = set()  # store writes and waits for other workers, kept referenced
+        self._claimed: set[str] = set()  # the store's keys this service holds a claim on
 
     # -- status --
     @property
@@ -228,9 +231,15 @@ class ComputeService:
         return max(1, math.ceil(self._typical_seconds * max(waiting, 1)))
 
     def close(self) -> None:
-        """Cancel what runs and stop the threads (at shutdown); a later request starts new ones."""
+        """Cancel what runs and stop the threads (at shutdown); a later request starts new ones. The store's claims
+        this worker holds are given up now, so another worker need not wait for their leases to expire."""
         for flight in self._flights.values():
             flight.cancel.set()
+        if self.store is not None:
+            for key in list(self._claimed):
+                with contextlib.suppress(Exception):  # a store that cannot be reached: the lease expires instead
+                    self.store.release(key, self._owner)
+            self._claimed.clear()
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
@@ -315,7 +324,7 @@ class ComputeService:
         cached = self.finished(config) or await self.stored(config)
         if cached is not None:
             return cached
-        return await self._wait_for(self._flight(config), gone)
+        return await self._wait_for(await self._flight(config), gone)
 
     def finished(self, config: DriftConfig) -> DriftResult | None:
         """The experiment ``config`` if this worker keeps it in memory already (no computation), else None."""
@@ -329,10 +338,14 @@ class ComputeService:
         thread: the event loop keeps answering."""
         if self.store is None:
             return None
-        data = await asyncio.to_thread(self.store.get, store_key(repr(config)))
-        if data is None:
+        try:
+            data = await asyncio.to_thread(self.store.get, store_key(repr(config)))
+            if data is None:
+                return None
+            result: DriftResult = await asyncio.to_thread(decode, data)
+        except Exception as error:  # a store that fails is a miss: the experiment is computed here
+            log.warning("the result store failed to give %s: %s", store_key(repr(config)), error)
             return None
-        result: DriftResult = await asyncio.to_thread(decode, data)
         self._keep(config, result)
         return result
 
@@ -355,7 +368,7 @@ class ComputeService:
                 yield width
             yield cached
             return
-        flight = self._flight(config)
+        flight = await self._flight(config)
         queue: asyncio.Queue[WidthResult | BaseException | DriftResult] = asyncio.Queue()
         for width in flight.widths:
             queue.put_nowait(width)
@@ -441,24 +454,42 @@ class ComputeService:
         finally:
             self._lose_interest(flight)
 
-    def _flight(self, config: DriftConfig) -> DriftFlight:
+    async def _flight(self, config: DriftConfig) -> DriftFlight:
         """The live flight for ``config``, or a new one: computed here (which needs admission), or, when another
         worker has claimed the experiment in the shared store, waiting for its result there."""
         flight = self._flights.get(config)
-        if flight is not None and not flight.cancel.is_set():
+        if flight is not None and not flight.cancel.is_set() and not flight.done.done():
             return flight
         flight = DriftFlight(asyncio.get_running_loop().create_future())
-        if self.store is not None and not self._claim(config):
-            self._flights[config] = flight
+        self._flights[config] = flight  # before the claim's await: an identical request meanwhile joins this flight
+        if self.store is not None and not await self._claim(config):
             self._spawn(self._await_other_worker(config, flight))
             return flight
-        self._compute(config, flight)
+        try:
+            self._compute(config, flight)
+        except BaseException:
+            self._drop(config, flight)
+            raise
         return flight
 
-    def _claim(self, config: DriftConfig) -> bool:
-        """Whether this worker may compute ``config``: it holds the store's claim (a short write, on the loop)."""
+    def _drop(self, config: DriftConfig, flight: DriftFlight) -> None:
+        """Forget ``flight`` (ended, or never started): the next request for ``config`` starts a new one."""
+        if self._flights.get(config) is flight:
+            del self._flights[config]
+
+    async def _claim(self, config: DriftConfig) -> bool:
+        """Whether this worker may compute ``config``: it holds the store's claim (in a thread: SQLite may wait for a
+        lock, Redis for the network). A store that fails lets it compute: a duplicate computation beats none."""
         assert self.store is not None
-        return self.store.claim(store_key(repr(config)), self._owner, self.settings.store_lease_s)
+        key = store_key(repr(config))
+        try:
+            held = await asyncio.to_thread(self.store.claim, key, self._owner, self.settings.store_lease_s)
+        except Exception as error:  # a store that fails lets this worker compute
+            log.warning("the result store failed to claim %s: %s", key, error)
+            return True
+        if held:
+            self._claimed.add(key)
+        return held
 
     def _spawn(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)
@@ -472,15 +503,16 @@ class ComputeService:
                 await asyncio.sleep(STORE_POLL_S)
                 result = await self.stored(config)
                 if result is not None:
-                    if self._flights.get(config) is flight:
-                        del self._flights[config]
+                    self._drop(config, flight)
                     flight.finish(result)
                     return
-                if self._claim(config):  # the other worker gave up or died: this one computes it, for the same flight
+                if await self._claim(config):  # the other worker gave up or died: this one computes it, same flight
                     self._compute(config, flight)
                     return
+            self._drop(config, flight)
             flight.finish(Cancelled())
-        except Exception as error:  # the store failed: the waiting requests hear it, as they would a computation's
+        except Exception as error:  # e.g. Overloaded: the waiting requests hear it, and the next request starts anew
+            self._drop(config, flight)
             flight.finish(error)
 
     def _compute(self, config: DriftConfig, flight: DriftFlight) -> None:
@@ -495,10 +527,14 @@ class ComputeService:
                 checkpoint()
                 loop.call_soon_threadsafe(flight.publish, width)
 
-            data = store.get(store_key(repr(config))) if store is not None else None
-            if data is not None:
-                stored[0] = True
-                return decode(data)  # type: ignore[no-any-return]
+            try:
+                data = store.get(store_key(repr(config))) if store is not None else None
+                if data is not None:
+                    found: DriftResult = decode(data)
+                    stored[0] = True
+                    return found
+            except Exception as error:  # a store that fails is a miss
+                log.warning("the result store failed to give %s: %s", store_key(repr(config)), error)
             return drift_experiment(config, on_width, None, checkpoint)
 
         try:
@@ -512,8 +548,7 @@ class ComputeService:
     def _land(self, config: DriftConfig, flight: DriftFlight, future: asyncio.Future[DriftResult], fresh: bool = True) -> None:
         """A flight finished (on the event loop): keep its result, tell its listeners, and put it in the shared store
         if it was computed here (``fresh``; else only give up the claim)."""
-        if self._flights.get(config) is flight:
-            del self._flights[config]
+        self._drop(config, flight)
         error = future.exception() if not future.cancelled() else Cancelled()
         if error is None:
             result = future.result()
@@ -535,14 +570,26 @@ class ComputeService:
         def keep() -> None:
             try:
                 store.put(key, encode(result))
+            except Exception as error:  # not kept: the next request computes it again
+                log.warning("the result store failed to keep %s: %s", key, error)
             finally:
-                store.release(key, self._owner)
+                self._claimed.discard(key)
+                with contextlib.suppress(Exception):  # unreachable: its lease expires instead
+                    store.release(key, self._owner)
 
         await asyncio.to_thread(keep)
 
     def _release_claim(self, config: DriftConfig) -> None:
-        if self.store is not None:
-            self._spawn(asyncio.to_thread(self.store.release, store_key(repr(config)), self._owner))
+        if self.store is None:
+            return
+        store, key = self.store, store_key(repr(config))
+        self._claimed.discard(key)
+
+        def release() -> None:
+            with contextlib.suppress(Exception):  # unreachable: its lease expires instead
+                store.release(key, self._owner)
+
+        self._spawn(asyncio.to_thread(release))
 
     def _lose_interest(self, flight: Flight[Any]) -> None:
         flight.interest -= 1

@@ -2,6 +2,8 @@
 // and, when they would be refused, said at the control that was changed, with the nearest settings that run, in the
 // page's own controls. The depth menu marks the depths over the limit with the other settings kept.
 
+import { announce } from "./figures/plot.js";
+
 const $ = (selector) => document.querySelector(selector);
 
 // Phrases for the control that was changed last: what the new choice is, in words.
@@ -41,17 +43,23 @@ export function estimateText(estimate) {
 }
 
 // Show an estimate for the state: the line under the settings, the depth menu's marks, and the refusal (or none) at
-// the control changed last (changed: its name, or null for the first state).
+// the control changed last (changed: its name, or null for the first state). estimate null: none could be had, and
+// nothing of an earlier one stays. The refusal is spoken once through the page's one live region (announce).
 export function showEstimate(estimate, state, widths, changed) {
   const line = $("#cost-estimate");
   if (!line) return; // an embed without its settings
+  const note = refusalNote();
+  if (!estimate) {
+    line.textContent = "";
+    note.hidden = true;
+    return;
+  }
   line.textContent = estimateText(estimate);
   const depth = $("#control-depth");
   for (const option of depth?.options ?? []) {
     const over = estimate.admissible.depth === null || Number(option.value) > estimate.admissible.depth;
     option.textContent = `${option.value}${over ? " (over this server's limit)" : ""}`;
   }
-  const note = refusalNote();
   if (estimate.fits) {
     note.hidden = true;
     note.textContent = "";
@@ -61,6 +69,7 @@ export function showEstimate(estimate, state, widths, changed) {
   control.after(note);
   note.hidden = false;
   note.textContent = refusal(estimate, state, widths, changed);
+  announce(note.textContent);
 }
 
 function refusalNote() {
@@ -70,7 +79,6 @@ function refusalNote() {
     note.id = "refusal";
     note.className = "status refusal";
     note.dataset.kind = "error";
-    note.setAttribute("role", "status");
     note.hidden = true;
   }
   return note;

@@ -150,10 +150,16 @@ function wireControls() {
   $("#control-change_scale")?.addEventListener("change", (event) => store.update({ change_scale: event.target.value }, { refetch: false }));
   // The widening animation settles on a computed width: it becomes the road shown everywhere.
   document.addEventListener("lanes:width", (event) => {
-    if (!locked && event.detail.width !== store.get().width) store.update({ width: event.detail.width }, { history: "replace" });
+    const { width } = event.detail; // a width of the experiment it drew: ignored if the settings changed since
+    if (!locked && width !== store.get().width && widthList(store.get()).includes(width)) {
+      store.update({ width }, { history: "replace" });
+    }
   });
   for (const button of document.querySelectorAll("[data-embed]")) button.addEventListener("click", () => openEmbedDialog(button, store));
-  window.addEventListener("popstate", () => store.update(named(parseState(location.search).state), { history: "none" }));
+  window.addEventListener("popstate", () => {
+    changedControl = null;
+    store.update(named(parseState(location.search).state), { history: "none" });
+  });
   for (const button of document.querySelectorAll("[data-try]")) {
     button.hidden = locked; // a locked embed's scenario stays as it is
     button.addEventListener("click", () => {
@@ -394,7 +400,7 @@ async function estimate(signal) {
     const cost = await getCost(driftParams(state, { kernel_width: null }), signal);
     if (!signal.aborted) showEstimate(cost, state, widthList(state), changedControl);
   } catch {
-    // aborted, or the server cannot be reached: the experiment's own request says so
+    if (!signal.aborted) showEstimate(null, state, widthList(state), changedControl); // no estimate: none shown
   }
 }
 

@@ -58,3 +58,12 @@ def test_an_invalid_experiment_is_refused_as_by_the_experiment_itself(client: Te
                                                                     message: str) -> None:
     response = client.get(f"{URL}/cost", params=query)
     assert response.status_code == 422 and message in response.text
+
+
+def test_every_scenario_has_an_estimate(client: TestClient) -> None:
+    # Mean-field has one hidden layer only: a deeper one is no admissible setting, not an error (it was a 500).
+    for preset in client.get("/api/v1/presets").json():
+        estimate = cost(client, **preset["query"])
+        assert estimate["fits"] is True, preset["id"]
+        if preset["query"].get("parameterization") == "mean_field":
+            assert estimate["admissible"]["depth"] == 1

@@ -119,3 +119,8 @@ def test_a_restarted_server_answers_from_the_store_without_computing(tmp_path: P
     assert bodies[0] == bodies[1]
     # Computed by the first server; the second only read, decoded and encoded it: a small share of the CPU time.
     assert used[0] > 0.5 and used[1] < 0.3 * used[0], used
+
+
+def test_a_claim_must_outlive_the_longest_wait_for_it() -> None:
+    with pytest.raises(ValueError, match="must be above compute_wall_limit_s"):
+        Settings(store_lease_s=60, compute_wall_limit_s=120)

@@ -76,9 +76,10 @@ function roadPart(root, doc, state, { x, y, side }) {
   const drawn = road(group, { cx: side / 2, cy: side / 2 - 8, radius, lanePx: (side * 0.16) / 9, gammas: doc.gamma_grid,
     districts: doc.gamma_train, labelDistricts: doc.gamma_train.length <= 16 });
   const bar = colorBar(group, { x: side * 0.2, y: side - 22, width: side * 0.6, height: 8 });
-  const lanes = lanesFor(state.width);
+  const width = doc.kernel?.width ?? state.width; // the road whose kernel is drawn
+  const lanes = lanesFor(width);
   return (frame) => {
-    drawn.update({ lanes, values: frame.now, scale: frame.scale, selected: frame.district, label: `${state.width} lanes`,
+    drawn.update({ lanes, values: frame.now, scale: frame.scale, selected: frame.district, label: `${width} lanes`,
       sublabel: frame.step === null ? `step ${frame.steps[0]} → ${frame.steps[1]}` : `step ${frame.step}` });
     bar.update(frame.scale, "");
   };
@@ -156,7 +157,7 @@ function createView(element) {
   };
   const relayout = () => {
     if (!current) return;
-    parts = build(root, current.doc, current.state, Math.max(280, element.clientWidth));
+    parts = build(root, current.doc, current.state, Math.max(200, element.clientWidth));
     render();
   };
   new ResizeObserver(() => relayout()).observe(element);

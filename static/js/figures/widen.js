@@ -132,8 +132,11 @@ function mapPart(root, data, { x, y, side }, host) {
   const title = svg("text", { x: margin.l + size / 2, y: 13, "text-anchor": "middle", class: "panel-title" }, group);
   const map = heatmap(group, host, { x: host ? x + margin.l : margin.l, y: host ? y + top : top, size, n });
   const outline = svg("rect", { x: margin.l, width: size, height: cell, fill: "none", stroke: "#D55E00", "stroke-width": 1.5 }, group);
-  const toX = linear([-180, 180], [margin.l, margin.l + size]);
-  const toY = linear([-180, 180], [top + size, top]);
+  // Each cell is centred on its grid point: the axes run from half a cell before the first point to half after the last.
+  const first = (data.gammas[0] * 180) / Math.PI;
+  const step = 360 / n;
+  const toX = linear([first - step / 2, first + (n - 0.5) * step], [margin.l, margin.l + size]);
+  const toY = linear([first - step / 2, first + (n - 0.5) * step], [top + size, top]);
   for (const tick of [-90, 0, 90]) {
     svg("text", { x: toX(tick), y: top + size + 13, "text-anchor": "middle", class: "tick" }, group).textContent = signedShort(tick);
     svg("text", { x: margin.l - 4, y: toY(tick) + 4, "text-anchor": "end", class: "tick" }, group).textContent = signedShort(tick);
@@ -238,7 +241,7 @@ function createView(element) {
   };
   const relayout = () => {
     if (!data) return;
-    parts = build(root, data, Math.max(280, element.clientWidth), element);
+    parts = build(root, data, Math.max(200, element.clientWidth), element); // at its own width: the canvas lies true
     render(true);
   };
   new ResizeObserver(() => relayout()).observe(element);
@@ -386,8 +389,9 @@ export function summary(doc, state) {
   const fit = data.fit && data.fit.slope !== null ? `, as ${powerLaw(data.fit)}` : "";
   const diverged = divergence(doc, { missing: "the animation has no drift for them" });
   if (first.measured === null || last.measured === null) return `Drift during the day against width. ${diverged}`.trim();
-  return `From ${first.width} to ${last.width} lanes the traffic map's change during the day falls from ${percent(first.measured)} `
-    + `to ${percent(last.measured)} (first seed)${fit}; on show: ${here.width} lanes, `
+  const moves = last.measured < first.measured ? "falls" : "rises";
+  return `From ${first.width} to ${last.width} lanes the traffic map's change during the day ${moves} from `
+    + `${percent(first.measured)} to ${percent(last.measured)} (first seed)${fit}; on show: ${here.width} lanes, `
     + `${here.measured === null ? "diverged" : percent(here.measured)}. ${diverged}`.trimEnd();
 }
 
