@@ -22,14 +22,13 @@ from app.content.presets import PRESETS
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, wait_until
 
 RECORDED = Path(__file__).with_name("shared_urls.json")
+# Every scenario's link, and links of settings no scenario has (the default page is the scenario "default"'s; bad values
+# and a width or time restored are tests/web/test_hostile_urls.py's and test_page.py's).
 URLS = [f"/?v=1&preset={preset.id}" for preset in PRESETS] + [
-    "/?v=1",
-    "/?v=1&widths=32,4096&width=32&steps=50&time=2",
     "/?v=1&widths=16,64,256,1024&depth=2&width=256&district=2&compare=alpha",
     "/?v=1&widths=64,256,1024,4096&activation=erf&b_std=0&w_std=1.5&width=1024&compare=standard",
     "/?v=1&widths=16,64,256,1024&target=bump&districts=12&learning_rate=0.5&seed=7&time=1",
     "/?v=1&widths=32,4096&target=cos&frequency=2&alpha=0.5&steps=120&width=4096",
-    "/?v=1&activation=tanh&steps=0&widths=9,3&bogus=1",
     "/embed/drift?v=1&widths=64,256,1024,4096&hide=controls&lock=1",
     "/embed/ring?v=1&preset=narrow-vs-wide&width=4096&district=0",
 ]
