@@ -80,6 +80,11 @@ STORE_POLL_S = 0.25  # how often a worker waiting for another worker's computati
 ASK_LESS = "ask for less (fewer or narrower widths, fewer steps or seeds)"
 
 
+def _store_key(config: DriftConfig) -> str:
+    """The shared store's key of an experiment: its config's repr (every field, canonical), with the code's version."""
+    return store_key(repr(config))
+
+
 def open_store(settings: Settings) -> ResultStore | None:
     """The shared result store ``settings.store_url`` names, or None ('' : none)."""
     if not settings.store_url:
@@ -339,12 +344,12 @@ class ComputeService:
         if self.store is None:
             return None
         try:
-            data = await asyncio.to_thread(self.store.get, store_key(repr(config)))
+            data = await asyncio.to_thread(self.store.get, _store_key(config))
             if data is None:
                 return None
             result: DriftResult = await asyncio.to_thread(decode, data)
         except Exception as error:  # a store that fails is a miss: the experiment is computed here
-            log.warning("the result store failed to give %s: %s", store_key(repr(config)), error)
+            log.warning("the result store failed to give %s: %s", _store_key(config), error)
             return None
         self._keep(config, result)
         return result
@@ -481,7 +486,7 @@ class ComputeService:
         """Whether this worker may compute ``config``: it holds the store's claim (in a thread: SQLite may wait for a
         lock, Redis for the network). A store that fails lets it compute: a duplicate computation beats none."""
         assert self.store is not None
-        key = store_key(repr(config))
+        key = _store_key(config)
         try:
             held = await asyncio.to_thread(self.store.claim, key, self._owner, self.settings.store_lease_s)
         except Exception as error:  # a store that fails lets this worker compute
@@ -528,13 +533,13 @@ class ComputeService:
                 loop.call_soon_threadsafe(flight.publish, width)
 
             try:
-                data = store.get(store_key(repr(config))) if store is not None else None
+                data = store.get(_store_key(config)) if store is not None else None
                 if data is not None:
                     found: DriftResult = decode(data)
                     stored[0] = True
                     return found
             except Exception as error:  # a store that fails is a miss
-                log.warning("the result store failed to give %s: %s", store_key(repr(config)), error)
+                log.warning("the result store failed to give %s: %s", _store_key(config), error)
             return drift_experiment(config, on_width, None, checkpoint)
 
         try:
@@ -565,7 +570,7 @@ class ComputeService:
     async def _store_result(self, config: DriftConfig, result: DriftResult) -> None:
         """Encode and keep a finished experiment in the shared store, then give up the claim (in a thread)."""
         assert self.store is not None
-        store, key = self.store, store_key(repr(config))
+        store, key = self.store, _store_key(config)
 
         def keep() -> None:
             try:
@@ -582,7 +587,7 @@ class ComputeService:
     def _release_claim(self, config: DriftConfig) -> None:
         if self.store is None:
             return
-        store, key = self.store, store_key(repr(config))
+        store, key = self.store, _store_key(config)
         self._claimed.discard(key)
 
         def release() -> None:

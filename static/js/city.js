@@ -40,9 +40,14 @@ const px = (value) => Number(value.toFixed(2));
 
 // --- colours ---------------------------------------------------------------------------------------------------------
 
-// ColorBrewer's RdBu, the page's diverging scale (plot.js DIVERGING): blue below zero, white at zero, red above.
+// ColorBrewer's RdBu, the page's diverging scale: blue below zero, white at zero, red above; readable with every
+// common colour-vision deficiency. Its seven stops, evenly spaced from −1 to 1, as [r, g, b].
 const RDBU = [[33, 102, 172], [103, 169, 207], [209, 229, 240], [247, 247, 247], [253, 219, 199], [239, 138, 98],
   [178, 24, 43]];
+const hex = (rgb) => `#${rgb.map((v) => v.toString(16).padStart(2, "0")).join("")}`;
+
+// The same scale as plotly.js takes it, from 0 to 1: [[position, "#rrggbb"], …], always used symmetric about zero.
+export const DIVERGING = RDBU.map((rgb, i) => [i / 6, hex(rgb)]);
 
 // The colour of t ∈ [−1, 1] (clipped) on RdBu, interpolated linearly between its seven stops: [r, g, b] in 0…255.
 export function divergingRgb(t) {
@@ -108,7 +113,7 @@ export function colorBar(parent, { x, y, width, height = 10 }) {
   const group = svg("g", { class: "color-bar" }, parent);
   const id = `bar-${Math.random().toString(36).slice(2, 9)}`;
   const gradient = svg("linearGradient", { id }, svg("defs", {}, group));
-  RDBU.forEach((_, i) => svg("stop", { offset: `${(100 * i) / 6}%`, "stop-color": diverging(i / 3 - 1) }, gradient));
+  DIVERGING.forEach(([position, color]) => svg("stop", { offset: `${100 * position}%`, "stop-color": color }, gradient));
   svg("rect", { x, y, width, height, fill: `url(#${id})`, stroke: "#767676", "stroke-width": 0.5 }, group);
   const labels = [0, 0.5, 1].map((share, i) => svg("text", { x: px(x + share * width), y: y + height + 13,
     "text-anchor": ["start", "middle", "end"][i], class: "tick" }, group));
@@ -132,6 +137,12 @@ export const signedShort = (value) => Number(value.toPrecision(3)).toString().re
 // between (an animation widens the road continuously): the road's drawn width grows with log₂ of the network's.
 export const lanesFor = (width) => Math.max(1, Math.log2(Math.max(width, 1)) - 3);
 export const MAX_LANES = Math.ceil(lanesFor(FIELDS.widths.type.max)); // the widest road a request may ask for
+
+// The index of the angle in gammas (radians) nearest to gamma, around the circle.
+export function nearestIndex(gammas, gamma) {
+  const distance = (g) => Math.abs(Math.atan2(Math.sin(g - gamma), Math.cos(g - gamma)));
+  return gammas.reduce((best, g, j) => (distance(g) < distance(gammas[best]) ? j : best), 0);
+}
 
 // The point of angle γ (radians, counter-clockwise from the right) on a circle: SVG's y grows downwards.
 export const onCircle = (cx, cy, r, gamma) => [cx + r * Math.cos(gamma), cy - r * Math.sin(gamma)];

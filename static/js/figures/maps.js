@@ -1,5 +1,5 @@
 // Morning and evening traffic maps: Θ_0, Θ_T, Θ_T − Θ_0 and the analytic kernel.
-import { DIVERGING, baseLayout, degrees, degreesOf, divergence, mountFigure, round, symmetric } from "./plot.js";
+import { DIVERGING, baseLayout, degrees, degreesOf, divergence, largestChange, mountFigure, round, symmetric } from "./plot.js";
 
 // Drawn from the experiment (its drift document), and again whenever the change's colour scale changes.
 export const needs = { document: "experiment", view: ["change_scale"] };
@@ -42,8 +42,8 @@ export function spec(doc, state) {
 // The change's colour scale: by default one for every width of the experiment (the largest change any of them makes on
 // the grid), so a wider road's smaller change looks fainter; rescaled for this width's own change on request.
 export function changeScale(doc, state, change) {
-  const maxima = doc.widths.map((w) => w.change_max).filter((v) => v !== null && v !== undefined && v > 0);
-  return state.change_scale === "per_width" || !maxima.length ? symmetric(change.flat()) : Math.max(...maxima);
+  const largest = largestChange(doc);
+  return state.change_scale === "per_width" || largest === null ? symmetric(change.flat()) : largest;
 }
 
 const MARGIN = { l: 48, r: 84, t: 24, b: 44 }; // r: the colour bars, so plotly need not push the panels in

@@ -8,10 +8,9 @@ export const COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#
 export const MARKERS = ["circle", "diamond", "square", "triangle-up", "x", "star"];
 export const DASHES = ["solid", "dot", "dash", "dashdot", "longdash"];
 export const ROAD = "#c8c8c8"; // the ring's road, and the road it shows where another figure marks it
-// Kernel values and their changes can be negative: blue below zero, white at zero, red above (ColorBrewer's RdBu,
-// readable with every common colour-vision deficiency), always on a scale symmetric about zero (symmetric()).
-export const DIVERGING = [[0, "#2166ac"], [1 / 6, "#67a9cf"], [2 / 6, "#d1e5f0"], [0.5, "#f7f7f7"], [4 / 6, "#fddbc7"],
-  [5 / 6, "#ef8a62"], [1, "#b2182b"]];
+// Kernel values and their changes can be negative: blue below zero, white at zero, red above, always on a scale
+// symmetric about zero (symmetric()): the city's RdBu (static/js/city.js).
+export { DIVERGING } from "../city.js";
 
 // The largest magnitude among values (nulls skipped; a tiny floor so that an all-zero scale still has a range): a
 // DIVERGING scale runs from its negative to it.
@@ -227,19 +226,11 @@ function slideHeader(id, state) {
 }
 
 // Save a drawn figure's slide: as the SVG itself, or rasterised by the browser at SLIDE.scale (a PNG).
-async function saveDrawnImage(id, button, view, state) {
-  if (!state || button.getAttribute("aria-busy") === "true") return;
-  const format = button.dataset.image;
-  button.setAttribute("aria-busy", "true");
-  try {
+function saveDrawnImage(id, button, view, state) {
+  return saveSlide(id, button, state, async (format) => {
     const text = drawnSlide(id, view, state);
-    const blob = format === "svg" ? new Blob([text], { type: "image/svg+xml" }) : await rasterise(text);
-    download(blob, imageName(id, state, format));
-  } catch (error) {
-    status(id, `The image could not be made: ${error.message}.`, "error");
-  } finally {
-    button.removeAttribute("aria-busy");
-  }
+    return format === "svg" ? new Blob([text], { type: "image/svg+xml" }) : rasterise(text);
+  });
 }
 
 async function rasterise(svgText) {
@@ -267,15 +258,23 @@ function download(blob, name) {
 }
 
 // Draw the chart on show for a slide and save it as a file: format "png" or "svg".
-async function saveImage(id, button, { figure, state }, fit) {
-  if (!figure || !state) return; // nothing drawn yet
-  const format = button.dataset.image;
-  if (button.getAttribute("aria-busy") === "true") return; // being made (the button keeps its focus meanwhile)
-  button.setAttribute("aria-busy", "true");
-  try {
+function saveImage(id, button, { figure, state }, fit) {
+  if (!figure) return undefined; // nothing drawn yet
+  return saveSlide(id, button, state, async (format) => {
     const image = await window.Plotly.toImage(slideFigure(id, figure, state, fit), { format, ...SLIDE, imageDataOnly: true });
     const bytes = format === "svg" ? [image] : [Uint8Array.from(atob(image), (c) => c.charCodeAt(0))];
-    download(new Blob(bytes, { type: format === "svg" ? "image/svg+xml" : "image/png" }), imageName(id, state, format));
+    return new Blob(bytes, { type: format === "svg" ? "image/svg+xml" : "image/png" });
+  });
+}
+
+// Make a figure's slide with make(format) → a Blob, for the button's format ("png" or "svg"), and save it under the
+// settings' name; nothing while one is being made (the button keeps its focus meanwhile), a failure said in place.
+async function saveSlide(id, button, state, make) {
+  if (!state || button.getAttribute("aria-busy") === "true") return;
+  const format = button.dataset.image;
+  button.setAttribute("aria-busy", "true");
+  try {
+    download(await make(format), imageName(id, state, format));
   } catch (error) {
     status(id, `The image could not be made: ${error.message}.`, "error");
   } finally {
@@ -305,6 +304,13 @@ export function divergence(doc, { widths = null, missing = "their values after t
 // Positions on the ring in degrees, as every figure shows them (the documents give radians), to 0.001°.
 export const degreesOf = (gamma) => Number(((gamma * 180) / Math.PI).toFixed(3));
 export const degrees = (gammas) => gammas.map(degreesOf);
+
+// The largest change of the traffic map during the day that any width of a document makes on the grid (its
+// change_max), or null: the change's colour scale when one serves every width.
+export function largestChange(doc) {
+  const maxima = doc.widths.map((w) => w.change_max).filter((v) => v !== null && v !== undefined && v > 0);
+  return maxima.length ? Math.max(...maxima) : null;
+}
 
 // The median of the positive values (drift and gaps: a zero or a diverged null is no measurement), or null.
 export const median = (values) => {

@@ -1,6 +1,6 @@
 // Ring city: the selected district's row of the kernel, Θ̂(x_sel, ·), as traffic glowing along the ring road (drawn by
 // our own code, static/js/city.js), and the same row as a profile against γ at dawn, now and on the planner's map.
-import { colorBar, lanesFor, linear, niceTicks, road, signedShort, svg, svgRoot } from "../city.js";
+import { colorBar, lanesFor, linear, nearestIndex, niceTicks, road, signedShort, svg, svgRoot } from "../city.js";
 import { driftAt, meterText } from "../meter.js";
 import { COLORS, degreesOf, divergence, mountDrawnFigure, round, symmetric } from "./plot.js";
 
@@ -23,11 +23,7 @@ export function mount(element) {
 }
 
 // The grid point nearest to district i (districts lie on the grid when their count divides it).
-export function gridIndex(doc, district) {
-  const target = doc.gamma_train[district];
-  const distance = (g) => Math.abs(Math.atan2(Math.sin(g - target), Math.cos(g - target)));
-  return doc.gamma_grid.reduce((best, g, j) => (distance(g) < distance(doc.gamma_grid[best]) ? j : best), 0);
-}
+export const gridIndex = (doc, district) => nearestIndex(doc.gamma_grid, doc.gamma_train[district]);
 
 // What is drawn at time t (a snapshot index; fractional between two: their rows blended): the selected district's row
 // now, at dawn and on the planner's map, and the scales that stay put all day.

@@ -2,8 +2,8 @@
 // doubling), the change of the traffic map during the day (evening − morning) fades on one colour scale for every
 // width, the drift point walks down its log–log line, and the meter falls, all in step. Between computed widths the
 // picture is interpolated (linearly in log width: the maps blended, the drift on the line between its two points).
-import { colorBar, heatmap, lanesFor, linear, road, signedShort, svg, svgRoot } from "../city.js";
-import { divergence, mountDrawnFigure, powerLaw, round, signed } from "./plot.js";
+import { colorBar, heatmap, lanesFor, linear, nearestIndex, road, signedShort, svg, svgRoot } from "../city.js";
+import { divergence, largestChange, mountDrawnFigure, powerLaw, round, signed } from "./plot.js";
 
 // Redrawn whenever the view changes: the district whose row glows on the road, the colour scale, the width.
 export const needs = { document: "experiment", view: ["district", "change_scale"] };
@@ -31,18 +31,11 @@ export function prepare(doc) {
     const finals = w.drift.map((seed) => seed[seed.length - 1]);
     return { width: w.width, change, changeMax: w.change_max, measured: finals[0], finals };
   });
-  const maxima = widths.map((w) => w.changeMax).filter((v) => v !== null && v > 0);
   return {
     key: JSON.stringify({ ...doc.query, kernel_width: null }),
     gammas, widths, districts: doc.gamma_train, fit: doc.slopes?.drift ?? null,
-    fixedScale: maxima.length ? Math.max(...maxima) : 1e-12,
+    fixedScale: largestChange(doc) ?? 1e-12,
   };
-}
-
-// The coarse grid point nearest to a district.
-function nearest(gammas, gamma) {
-  const distance = (g) => Math.abs(Math.atan2(Math.sin(g - gamma), Math.cos(g - gamma)));
-  return gammas.reduce((best, g, j) => (distance(g) < distance(gammas[best]) ? j : best), 0);
 }
 
 const mix = (a, b, f) => a + (b - a) * f;
@@ -57,7 +50,7 @@ export function frameAt(data, u, { district, scale }) {
   const change = a.change && b.change
     ? a.change.map((row, j) => row.map((v, k) => (v === null || b.change[j][k] === null ? null : mix(v, b.change[j][k], f))))
     : null;
-  const row = nearest(data.gammas, data.districts[Math.min(district, data.districts.length - 1)]);
+  const row = nearestIndex(data.gammas, data.districts[Math.min(district, data.districts.length - 1)]); // its coarse point
   const perWidth = mixLog(a.changeMax ?? 0, b.changeMax ?? 0, f);
   const drift = a.measured !== null && b.measured !== null ? mixLog(a.measured, b.measured, f) : null;
   return {
@@ -129,7 +122,8 @@ function mapPart(root, data, { x, y, side }, host) {
   const n = data.gammas.length;
   const cell = size / n;
   const top = margin.t;
-  const title = svg("text", { x: margin.l + size / 2, y: 13, "text-anchor": "middle", class: "panel-title" }, group);
+  svg("text", { x: margin.l + size / 2, y: 13, "text-anchor": "middle", class: "panel-title" }, group)
+    .textContent = "change during the day";
   const map = heatmap(group, host, { x: host ? x + margin.l : margin.l, y: host ? y + top : top, size, n });
   const outline = svg("rect", { x: margin.l, width: size, height: cell, fill: "none", stroke: "#D55E00", "stroke-width": 1.5 }, group);
   // Each cell is centred on its grid point: the axes run from half a cell before the first point to half after the last.
@@ -147,7 +141,6 @@ function mapPart(root, data, { x, y, side }, host) {
   yTitle.textContent = "γ′ (°)";
   const bar = colorBar(group, { x: margin.l, y: top + size + 40, width: size, height: 8 });
   return (frame) => {
-    title.textContent = "change during the day";
     map.update(frame.change, frame.scale);
     outline.setAttribute("y", (top + (n - 1 - frame.row) * cell).toFixed(2));
     bar.update(frame.scale, "");
