@@ -55,6 +55,26 @@ class Settings(BaseSettings):
                                      "CPU clock: other processes' load does not count); then 503.")
     compute_wall_limit_s: float = Field(120.0, gt=0, description="Longest a request waits for its computation in "
                                         "wall-clock time, queue included, however busy the machine; then 503.")
+    compute_in: Literal["processes", "threads"] = Field("processes", description="Where computations run: "
+                                                       "'processes', a pool of max_concurrent processes beside each web "
+                                                       "worker (the event loop never shares a core's interpreter with "
+                                                       "them, so /healthz stays fast), or 'threads' in the web worker "
+                                                       "itself, at niceness 10 (lighter: for tests and one-off runs).")
+    machine_speed: float = Field(1.0, gt=0, le=100, description="This machine's speed relative to the reference machine "
+                                 "of the cost model (make bench-cost prints the fitted speed): estimated seconds on this "
+                                 "server are reference seconds divided by it.")
+    job_budget_s: float = Field(600.0, gt=0, description="Largest estimated CPU time of an experiment run as a job (same "
+                                "unit as compute_budget_s); between the two budgets an experiment runs only as a job "
+                                "(POST /api/v1/jobs), over it: 422.")
+    queue_url: str = Field("", description="Where jobs wait and run: '' in this server's own processes (job_workers per "
+                           "web worker; jobs' state in the result store's SQLite file, or in memory without one), or "
+                           "'redis://host:port/db': an RQ queue on Redis, run by `python -m app worker` processes.")
+    job_workers: int = Field(1, ge=0, le=64, description="Processes running jobs beside each web worker when queue_url "
+                             "is ''; 0: this server runs no jobs itself (only `python -m app worker` does).")
+    max_jobs: int = Field(8, ge=0, le=10_000, description="Jobs waiting or running at once (the whole queue); beyond "
+                          "that a new job is refused with 503 + Retry-After.")
+    max_jobs_per_client: int = Field(2, ge=1, le=1000, description="Jobs one client address may have waiting or running; "
+                                     "beyond that 429 + Retry-After.")
     max_body_bytes: int = Field(2**20, ge=1024, description="Largest request body accepted; larger: 413.")
     max_header_bytes: int = Field(32 * 2**10, ge=1024, le=2**20, description="Largest request head (the URL and "
                                   "header lines) accepted; larger: 431, and the connection closes.")
@@ -95,6 +115,20 @@ class Settings(BaseSettings):
         if self.store_lease_s <= self.compute_wall_limit_s:
             raise ValueError(f"store_lease_s ({self.store_lease_s:g}) must be above compute_wall_limit_s "
                              f"({self.compute_wall_limit_s:g}): a claim must outlive the computation it covers")
+        return self
+
+    @field_validator("queue_url")
+    @classmethod
+    def _queue(cls, value: str) -> str:
+        if value and not re.fullmatch(r"rediss?://\S+", value):
+            raise ValueError("queue_url must be '' (jobs run by this server) or 'redis://host:port/db' (an RQ queue)")
+        return value
+
+    @model_validator(mode="after")
+    def _jobs_above_requests(self) -> Settings:
+        if self.job_budget_s < self.compute_budget_s:
+            raise ValueError(f"job_budget_s ({self.job_budget_s:g}) must be at least compute_budget_s "
+                             f"({self.compute_budget_s:g}): a job is an experiment too long to answer at once")
         return self
 
     @field_validator("public_origin")

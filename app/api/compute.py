@@ -28,7 +28,6 @@ import logging
 import math
 import os
 import socket
-import sqlite3
 import threading
 import time
 import uuid
@@ -36,14 +35,12 @@ from collections import OrderedDict
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-import redis
 import threadpoolctl
 
 from app.api.codec import decode, encode
-from app.api.store import RedisStore, ResultStore, SqliteStore, store_key
+from app.api.store import open_store, store_key
 from app.config import Settings
 from app.ntk import DriftConfig, DriftResult, WidthResult, drift_experiment
 from app.ntk.checks import Checkpoint
@@ -83,24 +80,6 @@ ASK_LESS = "ask for less (fewer or narrower widths, fewer steps or seeds)"
 def _store_key(config: DriftConfig) -> str:
     """The shared store's key of an experiment: its config's repr (every field, canonical), with the code's version."""
     return store_key(repr(config))
-
-
-def open_store(settings: Settings) -> ResultStore | None:
-    """The shared result store ``settings.store_url`` names, or None ('' : none)."""
-    if not settings.store_url:
-        return None
-    if settings.store_url.startswith(("redis://", "rediss://")):
-        try:
-            return RedisStore(settings.store_url, settings.store_bytes)
-        except redis.RedisError as error:
-            raise RuntimeError(f"cannot reach the result store at {settings.store_url} ({error}): start Redis there, "
-                               "or set LANES_STORE_URL to 'sqlite:<path>' or ''") from error
-    path = Path(settings.store_url.removeprefix("sqlite:"))
-    try:
-        return SqliteStore(path, settings.store_bytes)
-    except (OSError, sqlite3.Error) as error:
-        raise RuntimeError(f"cannot open the result store {path} ({error}): set LANES_STORE_URL to a file in a "
-                           "writable folder, or to '' to keep results in memory only") from error
 
 
 def limit_blas_threads() -> None:

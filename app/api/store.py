@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import redis
 
+from app.config import Settings
+
 NTK_SOURCES = Path(__file__).resolve().parents[1] / "ntk"
 CODEC = Path(__file__).with_name("codec.py")
 
@@ -190,3 +192,21 @@ class RedisStore:
 
 
 ResultStore = SqliteStore | RedisStore
+
+
+def open_store(settings: Settings) -> ResultStore | None:
+    """The shared result store ``settings.store_url`` names, or None ('' : none)."""
+    if not settings.store_url:
+        return None
+    if settings.store_url.startswith(("redis://", "rediss://")):
+        try:
+            return RedisStore(settings.store_url, settings.store_bytes)
+        except redis.RedisError as error:
+            raise RuntimeError(f"cannot reach the result store at {settings.store_url} ({error}): start Redis there, "
+                               "or set LANES_STORE_URL to 'sqlite:<path>' or ''") from error
+    path = Path(settings.store_url.removeprefix("sqlite:"))
+    try:
+        return SqliteStore(path, settings.store_bytes)
+    except (OSError, sqlite3.Error) as error:
+        raise RuntimeError(f"cannot open the result store {path} ({error}): set LANES_STORE_URL to a file in a "
+                           "writable folder, or to '' to keep results in memory only") from error
