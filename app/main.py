@@ -40,7 +40,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(plotly_body)  # compress plotly.js once before serving, not in a request
-        jobs.start()
+        await compute.start()
+        await jobs.start()
         yield
         await jobs.close()
         compute.close()

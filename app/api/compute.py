@@ -254,6 +254,11 @@ class ComputeService:
         if self._processes is not None:
             self._processes.close()
 
+    async def start(self) -> None:
+        """Start the compute processes now, in a thread ('processes'; threads start on first use)."""
+        if self._processes is not None:
+            await asyncio.to_thread(self._processes.start)
+
     def compute_pids(self) -> list[int]:
         """The processes computing for this worker now ('processes': its pool's; 'threads': none)."""
         return [] if self._processes is None else self._processes.pids()

@@ -141,7 +141,7 @@ class JobQueue(Protocol):
         """Give up the ticket: its job stops if no other ticket wants it. None for an unknown ticket."""
         ...
 
-    def start(self) -> None:
+    async def start(self) -> None:
         """Begin running queued jobs in this process (called on the event loop, at start-up)."""
         ...
 
@@ -368,8 +368,9 @@ class LocalJobs:
                 "shared": self.table.path is not None}
 
     # -- the worker's side --
-    def start(self) -> None:
+    async def start(self) -> None:
         if self._processes is not None and self._loop_task is None:
+            await asyncio.to_thread(self._processes.start)
             self._wake = asyncio.Event()  # on this loop
             self._loop_task = asyncio.ensure_future(self._serve())
 

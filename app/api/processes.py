@@ -24,6 +24,8 @@ import contextlib
 import itertools
 import logging
 import multiprocessing
+import multiprocessing.connection
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -64,6 +66,20 @@ def _initialise(events: Any, flags: Any) -> None:
     global _events, _flags
     _events, _flags = events, flags
     threadpoolctl.threadpool_limits(limits=1, user_api="blas")  # parallelism comes from processes, not BLAS threads
+    threading.Thread(target=_exit_with_parent, name="parent-watch", daemon=True).start()
+
+
+def _exit_with_parent() -> None:
+    """End this worker when the process that started the pool ends, however it ends (a SIGKILLed web worker leaves
+    no orphans computing for nobody: the pool's pipes alone would keep them waiting forever)."""
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.sentinel is not None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)
+
+
+def _ready() -> None:
+    """Nothing: submitted once per process at start-up, so each is started before the first request needs it."""
 
 
 def _run_task(task: int, slot: int, cpu_limit_s: float | None, fn: Work, args: tuple[Any, ...]) -> Any:
@@ -126,6 +142,13 @@ class ProcessRunner:
             self._pool = ProcessPoolExecutor(self.processes, mp_context=self._context, initializer=_initialise,
                                              initargs=(self._events, self._flags))
         return self._pool
+
+    def start(self) -> None:
+        """Start the fork server and every worker process now (blocking: call it in a thread at start-up), so no
+        request waits for a process to start, nor the event loop for the fork server to import the maths."""
+        pool = self._executor()
+        for ready in [pool.submit(_ready) for _ in range(self.processes)]:
+            ready.result()
 
     def _read_events(self, events: Any) -> None:
         """In a thread: hand each payload to its task's ``on_event``, and each outcome to its future, on the task's
