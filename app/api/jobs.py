@@ -531,7 +531,7 @@ def open_jobs(settings: Settings, table: Path | None,
     """The job queue ``settings.queue_url`` names: '' the embedded one (its table in the SQLite file ``table``, or in
     memory), 'redis://…' RQ's (app/api/rq_jobs.py)."""
     if settings.queue_url:
-        from app.api.rq_jobs import RqJobs  # type: ignore[import-not-found]  # only when asked for
+        from app.api.rq_jobs import RqJobs  # only when asked for
 
         queue: JobQueue = RqJobs(settings)
         return queue
