@@ -332,7 +332,7 @@ class RqJobs:
         except redis.RedisError as error:
             return {"kind": "rq", "ok": False, "detail": f"Redis cannot be reached: {error}"}
 
-    def start(self) -> None:
+    async def start(self) -> None:
         """Nothing runs here: ``python -m app worker`` processes run the jobs."""
 
     async def close(self) -> None:
