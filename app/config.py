@@ -67,8 +67,8 @@ class Settings(BaseSettings):
                                 "unit as compute_budget_s); between the two budgets an experiment runs only as a job "
                                 "(POST /api/v1/jobs), over it: 422.")
     max_job_parameters: int = Field(2**28, gt=0, description="Largest number of network parameters one job holds at "
-                                    "once (float64: 8 bytes each, and a job keeps about three copies: mind the "
-                                    "workers' memory).")
+                                    "once. A job's process peaks at about 46 bytes per parameter (Jacot et al.'s "
+                                    "widths, 2.0e8 parameters: 9.3 GiB): size it to the job workers' memory.")
     queue_url: str = Field("", description="Where jobs wait and run: '' in this server's own processes (job_workers per "
                            "web worker; jobs' state in the result store's SQLite file, or in memory without one), or "
                            "'redis://host:port/db': an RQ queue on Redis, run by `python -m app worker` processes.")
