@@ -12,33 +12,17 @@ from __future__ import annotations
 
 import os
 import random
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from urllib.parse import urlencode
 
 from benchmarks.api import get
-from tests.servers import uvicorn_workers
+from tests.servers import busy_loops, uvicorn_workers
 
 DRIFT = "/api/v1/experiments/drift"
 SCENARIOS = {"default experiment": {}, "Jacot scenario": {"widths": "128,512", "depth": 3, "steps": 200, "target": "xy"}}
 LARGE = {"widths": "2048,4096", "seeds": 4, "steps": 600, "districts": 128, "grid": 64, "snapshots": 2}
 LARGE_BUDGET_S = "20"  # LARGE is estimated at 13 s, over the default budget: this measures contention, not admission
-
-
-@contextmanager
-def busy_loops(count: int) -> Iterator[None]:
-    """``count`` processes spinning at normal priority."""
-    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
-    try:
-        yield
-    finally:
-        for loop in loops:
-            loop.kill()
-            loop.wait()
 
 
 def ask(base_url: str, params: dict[str, object]) -> tuple[int, float]:

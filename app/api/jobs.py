@@ -121,6 +121,14 @@ def fraction_done(progress: Progress, weights: tuple[float, ...]) -> float:
     return min(done / total, 1.0)
 
 
+async def ticketed(queue: JobQueue, make: Callable[[JobRequest], str], request: JobRequest) -> JobStatus:
+    """The status of the ticket ``make(request)`` returns (``make`` runs in a thread: it waits for its database)."""
+    ticket = await asyncio.to_thread(make, request)
+    status = await queue.status(ticket)
+    assert status is not None, "a ticket just made is known"
+    return status
+
+
 class JobQueue(Protocol):
     """What the API needs of a job queue (:class:`LocalJobs`, or ``app/api/rq_jobs.py``'s on Redis)."""
 
@@ -243,10 +251,8 @@ class LocalJobs:
 
     # -- the API's side --
     async def submit(self, request: JobRequest) -> JobStatus:
-        ticket = await asyncio.to_thread(self._submit, request)
+        status = await ticketed(self, self._submit, request)
         self._wake.set()
-        status = await self.status(ticket)
-        assert status is not None
         return status
 
     def _submit(self, request: JobRequest) -> str:
@@ -281,10 +287,7 @@ class LocalJobs:
 
     async def done_ticket(self, request: JobRequest) -> JobStatus:
         """A ticket on an experiment that is computed already (its result is stored): a job that is done."""
-        ticket = await asyncio.to_thread(self._done_ticket, request)
-        status = await self.status(ticket)
-        assert status is not None
-        return status
+        return await ticketed(self, self._done_ticket, request)
 
     def _done_ticket(self, request: JobRequest) -> str:
         now = time.time()

@@ -43,7 +43,7 @@ from rq.registry import StartedJobRegistry
 from app.api import work
 from app.api.codec import encode
 from app.api.compute import result_key
-from app.api.jobs import UNFINISHED, JobRequest, JobState, JobStatus, Progress, QueueFull, TooManyJobs, fraction_done
+from app.api.jobs import UNFINISHED, JobRequest, JobState, JobStatus, Progress, QueueFull, TooManyJobs, fraction_done, ticketed
 from app.api.processes import Cancelled, OverCpuLimit
 from app.api.store import open_store
 from app.config import Settings
@@ -129,10 +129,7 @@ class RqJobs:
 
     # -- the API's side --
     async def submit(self, request: JobRequest) -> JobStatus:
-        ticket = await asyncio.to_thread(self._submit, request)
-        status = await self.status(ticket)
-        assert status is not None
-        return status
+        return await ticketed(self, self._submit, request)
 
     def _submit(self, request: JobRequest) -> str:
         jid = job_id(request.key)
@@ -206,10 +203,7 @@ class RqJobs:
 
     async def done_ticket(self, request: JobRequest) -> JobStatus:
         """A ticket on an experiment whose result is stored already: a job that is done (no RQ job is made)."""
-        ticket = await asyncio.to_thread(self._done_ticket, request)
-        status = await self.status(ticket)
-        assert status is not None
-        return status
+        return await ticketed(self, self._done_ticket, request)
 
     def _done_ticket(self, request: JobRequest) -> str:
         jid = job_id(request.key)

@@ -22,7 +22,7 @@ from app.api.routes.jobs import job_request
 from app.api.rq_jobs import Keys, RqJobs
 from app.api.schemas import DriftQuery
 from app.config import Settings
-from tests.servers import ROOT, redis_server, serve
+from tests.servers import ROOT, redis_server, serve, stop
 
 QUICK = {"widths": "16,64", "steps": 200, "seeds": 1}
 LONG = {"widths": "1024,2048", "steps": 10000, "seeds": 4}  # tens of seconds: cancelled or killed, never finished
@@ -45,12 +45,7 @@ def worker(redis_url: str) -> Iterator[subprocess.Popen[bytes]]:
     env = {**os.environ, "LANES_QUEUE_URL": redis_url, "LANES_STORE_URL": redis_url, "LANES_LOG_LEVEL": "info"}
     process = subprocess.Popen([sys.executable, "-m", "app", "worker"], cwd=ROOT, env=env)
     yield process
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    stop(process)
 
 
 def _request(params: dict[str, Any], settings: Settings, client: str = "10.0.0.1") -> Any:
