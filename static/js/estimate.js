@@ -66,15 +66,15 @@ export function showEstimate(estimate, state, widths, changed, depthRuns = new M
   const line = $("#cost-estimate");
   if (!line) return null; // an embed without its settings
   const note = costNoteElement();
+  for (const option of $("#control-depth")?.options ?? []) {
+    option.textContent = `${option.value}${DEPTH_MARK[depthRuns.get(Number(option.value))] ?? ""}`;
+  }
   if (!estimate) {
     line.textContent = "";
     hideCostNote();
     return null;
   }
   line.textContent = estimateText(estimate);
-  for (const option of $("#control-depth")?.options ?? []) {
-    option.textContent = `${option.value}${DEPTH_MARK[depthRuns.get(Number(option.value))] ?? ""}`;
-  }
   if (estimate.runs === "now") {
     hideCostNote();
     return null;

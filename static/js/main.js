@@ -367,7 +367,12 @@ async function run(options = {}) {
     if (signal.aborted) return;
     shownExperiment = experimentKey(store.get());
     show(result);
-    if (options.job || (await costing)?.runs === "job") showJobResult();
+    if (options.job) showJobResult();
+    else {
+      costing?.then((cost) => {
+        if (!signal.aborted && cost?.runs === "job") showJobResult(); // computed by a job earlier
+      });
+    }
     await Promise.all([showOverlays(signal), showComparisons(signal, null)]);
   } catch (error) {
     if (signal.aborted || error.name === "AbortError") return;
