@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     job_budget_s: float = Field(600.0, gt=0, description="Largest estimated CPU time of an experiment run as a job (same "
                                 "unit as compute_budget_s); between the two budgets an experiment runs only as a job "
                                 "(POST /api/v1/jobs), over it: 422.")
+    max_job_parameters: int = Field(2**28, gt=0, description="Largest number of network parameters one job holds at "
+                                    "once (float64: 8 bytes each, and a job keeps about three copies: mind the "
+                                    "workers' memory).")
     queue_url: str = Field("", description="Where jobs wait and run: '' in this server's own processes (job_workers per "
                            "web worker; jobs' state in the result store's SQLite file, or in memory without one), or "
                            "'redis://host:port/db': an RQ queue on Redis, run by `python -m app worker` processes.")
@@ -123,13 +126,6 @@ class Settings(BaseSettings):
         if value and not re.fullmatch(r"rediss?://\S+", value):
             raise ValueError("queue_url must be '' (jobs run by this server) or 'redis://host:port/db' (an RQ queue)")
         return value
-
-    @model_validator(mode="after")
-    def _jobs_above_requests(self) -> Settings:
-        if self.job_budget_s < self.compute_budget_s:
-            raise ValueError(f"job_budget_s ({self.job_budget_s:g}) must be at least compute_budget_s "
-                             f"({self.compute_budget_s:g}): a job is an experiment too long to answer at once")
-        return self
 
     @field_validator("public_origin")
     @classmethod

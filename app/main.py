@@ -11,7 +11,9 @@ from fastapi import FastAPI
 from app.api.compute import ComputeService
 from app.api.errors import install_error_handlers
 from app.api.http import RepeatedUrlMiddleware
+from app.api.jobs import open_jobs
 from app.api.router import API_PREFIX, api_router, health_router
+from app.api.store import SqliteStore
 from app.config import Settings, get_settings
 from app.serving.cors import CorsMiddleware
 from app.serving.middleware import BodyLimitMiddleware, GzipMiddleware, HeadMiddleware, RelativeRedirectMiddleware
@@ -31,18 +33,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app with ``settings`` (default: from the environment)."""
     settings = settings or get_settings()
 
-    compute = ComputeService(settings)  # its threads start on first use
+    compute = ComputeService(settings)  # its threads or processes start on first use
+    table = compute.store.path if isinstance(compute.store, SqliteStore) else None
+    jobs = open_jobs(settings, table, compute.keep_result)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(plotly_body)  # compress plotly.js once before serving, not in a request
+        jobs.start()
         yield
+        await jobs.close()
         compute.close()
 
     # /docs is our own page (app/web/reference.py): FastAPI's Swagger UI and ReDoc load from a CDN.
     app = FastAPI(title="Infinite Lanes", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
                   docs_url=None, redoc_url=None)
     app.state.compute = compute
+    app.state.jobs = jobs
     app.state.settings = settings
 
     async def these_settings() -> Settings:  # async: no thread hop per request (see app/api/deps.py)

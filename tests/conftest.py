@@ -19,6 +19,10 @@ ClientFactory = Callable[..., TestClient]
 # computed by the server it started, never results an earlier run left on disk. Set before any Settings() is made,
 # and inherited by the servers the tests start as processes.
 os.environ["LANES_STORE_URL"] = ""
+# Computations in threads unless a test asks for processes (the production default: the page's live server, and
+# tests/api/test_processes.py): in-process tests replace functions of the server to count or slow its work, which a
+# process pool would never see, and each pool's start costs a second.
+os.environ["LANES_COMPUTE_IN"] = "threads"
 
 
 @pytest.fixture

@@ -124,12 +124,13 @@ REDIS_SERVER = Path("/usr/bin/redis-server")
 
 
 @contextmanager
-def redis_server() -> Iterator[str]:
-    """Debian's ``redis-server`` on a free loopback port, in memory only (no snapshots, no log file); its URL.
+def redis_server(port: int | None = None) -> Iterator[str]:
+    """Debian's ``redis-server`` on ``port`` (by default a free loopback port), in memory only (no snapshots, no log
+    file); its URL. A second one on the same port is the first restarted (empty).
 
     Started and stopped here: the suite needs no Redis of its own (``make test`` installs the package)."""
     assert REDIS_SERVER.exists(), "Debian's redis-server is missing: `make test` installs it (apt-get install redis-server)"
-    port = free_port()
+    port = port or free_port()
     process = subprocess.Popen([str(REDIS_SERVER), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                 "--appendonly", "no", "--logfile", ""], stdout=subprocess.DEVNULL)
     url = f"redis://127.0.0.1:{port}/0"

@@ -13,18 +13,23 @@ from app.ntk.cost import Cost, drift_cost
 from app.parameters import parameter
 
 RESULT_ADVICE = "use fewer snapshots, seeds or widths, or a coarser grid"
+AS_A_JOB = "; or run it as a job: POST /api/v1/jobs with the same parameters"
 
 
 def budget_problem(cost: Cost, settings: Settings, advice: str, location: tuple[str, ...] = ("query",),
-                   result_advice: str = RESULT_ADVICE) -> str | None:
+                   result_advice: str = RESULT_ADVICE, job: bool = False) -> str | None:
     """What makes ``cost`` exceed a limit of this server, in words, with what to reduce (``advice`` for the
-    arithmetic, ``result_advice`` for the size of the answer); None if it fits."""
-    if cost.seconds > settings.compute_budget_s:
-        return (f"this request needs an estimated {cost.seconds:.2g} s of computing (CPU time on the reference "
-                f"machine), above this server's limit of {settings.compute_budget_s:g} s; {advice}")
-    if cost.parameters > settings.max_parameters:
+    arithmetic, ``result_advice`` for the size of the answer); None if it fits. ``job``: the limits of a job
+    (``job_budget_s``, ``max_job_parameters``), else those of one request answered at once."""
+    seconds = settings.job_budget_s if job else settings.compute_budget_s
+    parameters = settings.max_job_parameters if job else settings.max_parameters
+    kind = "a job's" if job else "one request's"
+    if cost.seconds > seconds:
+        return (f"this experiment needs an estimated {cost.seconds:.2g} s of computing (CPU time on the reference "
+                f"machine), above this server's limit of {seconds:g} s for {kind} computing; {advice}")
+    if cost.parameters > parameters:
         return (f"this request holds {cost.parameters:,} network parameters at once, above this server's limit of "
-                f"{settings.max_parameters:,}; use a narrower or shallower network"
+                f"{parameters:,} for {kind} network; use a narrower or shallower network"
                 f"{' (or fewer seeds)' if location == ('query',) else ''}")
     if cost.result_numbers > settings.max_result_numbers:
         return (f"this request would return {cost.result_numbers:,} numbers, above this server's limit of "
@@ -39,6 +44,19 @@ def check_budget(cost: Cost, settings: Settings, advice: str, location: tuple[st
     problem = budget_problem(cost, settings, advice, location, result_advice)
     if problem is not None:
         raise InvalidInput(problem, "compute_budget", location)
+
+
+def runs_as(cost: Cost, settings: Settings) -> str:
+    """How this server would run an experiment of ``cost``: "now" (answered at once), "job" (only as a queued job:
+    POST /api/v1/jobs), or "refused" (over a job's limits too)."""
+    if budget_problem(cost, settings, "") is None:
+        return "now"
+    return "job" if budget_problem(cost, settings, "", job=True) is None else "refused"
+
+
+def job_problem(config: DriftConfig, settings: Settings, advice: str) -> str | None:
+    """Why ``config`` cannot run even as a job (the message of a 422), or None."""
+    return budget_problem(drift_cost(config), settings, advice, job=True)
 
 
 def fits(config: DriftConfig, settings: Settings) -> bool:
@@ -60,12 +78,14 @@ def drift_estimate(config: DriftConfig, settings: Settings, advice: str) -> dict
     """What ``config`` would cost here, whether it fits, and the nearest settings that do, changing one of the page's
     controls at a time (see :class:`app.api.schemas.CostResponse`)."""
     cost = drift_cost(config)
-    problem = budget_problem(cost, settings, advice)
+    runs = runs_as(cost, settings)
+    problem = budget_problem(cost, settings, advice + (AS_A_JOB if runs == "job" else ""), job=runs == "refused")
     return {
-        "seconds": cost.seconds, "limit_seconds": settings.compute_budget_s,
+        "seconds": cost.seconds, "seconds_here": cost.seconds / settings.machine_speed, "runs": runs,
+        "limit_seconds": settings.compute_budget_s, "job_limit_seconds": settings.job_budget_s,
         "parameters": cost.parameters, "limit_parameters": settings.max_parameters,
         "result_numbers": cost.result_numbers, "limit_result_numbers": settings.max_result_numbers,
-        "fits": problem is None, "detail": problem,
+        "fits": runs == "now", "detail": problem,
         "admissible": {"depth": _deepest(config, settings),
                        "widest": _widest(config, settings),
                        "steps": _most_steps(config, settings)},

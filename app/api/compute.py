@@ -39,11 +39,12 @@ from typing import Any, Generic, TypeVar
 
 import threadpoolctl
 
+from app.api import work
 from app.api.codec import decode, encode
+from app.api.processes import Cancelled, OverCpuLimit, ProcessRunner, WorkerDied
 from app.api.store import open_store, store_key
 from app.config import Settings
-from app.ntk import DriftConfig, DriftResult, WidthResult, drift_experiment
-from app.ntk.checks import Checkpoint
+from app.ntk import DriftConfig, DriftResult, WidthResult
 from app.serving.cache import CachedBody, ResponseCache
 
 log = logging.getLogger(__name__)
@@ -57,10 +58,6 @@ class Overloaded(Exception):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
-
-
-class Cancelled(Exception):
-    """Raised inside a computation whose every requester has gone."""
 
 
 class ClientGone(Exception):
@@ -77,7 +74,7 @@ STORE_POLL_S = 0.25  # how often a worker waiting for another worker's computati
 ASK_LESS = "ask for less (fewer or narrower widths, fewer steps or seeds)"
 
 
-def _store_key(config: DriftConfig) -> str:
+def result_key(config: DriftConfig) -> str:
     """The shared store's key of an experiment: its config's repr (every field, canonical), with the code's version."""
     return store_key(repr(config))
 
@@ -138,6 +135,24 @@ class Job(Generic[R]):
     clock: CpuClock
 
 
+class Stop(threading.Event):
+    """A cancellation flag that also calls its hooks when set: work in another process is stopped through them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._hooks: list[Callable[[], None]] = []
+
+    def on_set(self, hook: Callable[[], None]) -> None:
+        self._hooks.append(hook)
+        if self.is_set():
+            hook()
+
+    def set(self) -> None:
+        super().set()
+        for hook in self._hooks:
+            hook()
+
+
 @dataclass
 class Flight(Generic[T]):
     """One computation in progress, shared by every request that asked for it.
@@ -148,7 +163,7 @@ class Flight(Generic[T]):
     """
 
     done: asyncio.Future[T]
-    cancel: threading.Event = field(default_factory=threading.Event)
+    cancel: Stop = field(default_factory=Stop)
     interest: int = 0
 
     def settle(self, outcome: T | BaseException) -> None:
@@ -165,6 +180,14 @@ class DriftFlight(Flight[DriftResult]):
 
     widths: list[WidthResult] = field(default_factory=list)
     listeners: set[asyncio.Queue[WidthResult | BaseException | DriftResult]] = field(default_factory=set)
+    training: tuple[int, int] | None = None  # (width, step) training now, as last reported
+
+    def hear(self, event: tuple[Any, ...]) -> None:
+        """An event of the computation (app/api/work.py): a finished width, or training's progress."""
+        if event[0] == "width":
+            self.publish(event[1])
+        elif event[0] == "step":
+            self.training = (event[1], event[2])
 
     def publish(self, width: WidthResult) -> None:
         self.widths.append(width)
@@ -184,6 +207,7 @@ class ComputeService:
         self.settings = settings
         self.responses = ResponseCache(settings.cache_entries, settings.cache_bytes)
         self._pool: ThreadPoolExecutor | None = None  # made on first use, after every close()
+        self._processes = ProcessRunner(settings.max_concurrent) if settings.compute_in == "processes" else None
         self._admitted = 0
         self._flights: dict[DriftConfig, DriftFlight] = {}
         self._results: OrderedDict[DriftConfig, DriftResult] = OrderedDict()
@@ -227,6 +251,12 @@ class ComputeService:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+        if self._processes is not None:
+            self._processes.close()
+
+    def compute_pids(self) -> list[int]:
+        """The processes computing for this worker now ('processes': its pool's; 'threads': none)."""
+        return [] if self._processes is None else self._processes.pids()
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -242,7 +272,7 @@ class ComputeService:
         and the work finishes in the background (its slot stays taken until then). Work that can be abandoned
         goes through :meth:`body` or :meth:`drift`.
         """
-        job = self._start(lambda _: fn(*args))
+        job = self._start(work.call_plain, (fn, *args))
         deadline = time.monotonic() + self.settings.compute_wall_limit_s
         return await self._patiently(lambda: asyncio.shield(job.future), deadline, clock=job.clock)
 
@@ -260,7 +290,7 @@ class ComputeService:
         flight = self._bodies.get(key)
         if flight is None or flight.cancel.is_set():
             flight = Flight(asyncio.get_running_loop().create_future())
-            job = self._start(lambda checkpoint: fn(checkpoint, *args), flight.cancel)
+            job = self._start(work.call, (fn, *args), flight.cancel)
             job.future.add_done_callback(lambda future: self._body_landed(key, flight, future))
             self._bodies[key] = flight
         return await self._wait_for(flight, gone)
@@ -323,12 +353,12 @@ class ComputeService:
         if self.store is None:
             return None
         try:
-            data = await asyncio.to_thread(self.store.get, _store_key(config))
+            data = await asyncio.to_thread(self.store.get, result_key(config))
             if data is None:
                 return None
             result: DriftResult = await asyncio.to_thread(decode, data)
         except Exception as error:  # a store that fails is a miss: the experiment is computed here
-            log.warning("the result store failed to give %s: %s", _store_key(config), error)
+            log.warning("the result store failed to give %s: %s", result_key(config), error)
             return None
         self._keep(config, result)
         return result
@@ -406,14 +436,52 @@ class ComputeService:
         return Overloaded(f"the computation needed more than {self.settings.compute_timeout_s:g} s of CPU time, this "
                           f"server's limit for one computation; {ASK_LESS}", self.retry_after())
 
-    def _start(self, work: Callable[[Checkpoint], R], cancel: threading.Event | None = None) -> Job[R]:
-        """Admit ``work`` and start it in the pool; it is given a ``checkpoint()`` to call between its steps, which
-        raises :class:`Cancelled` once ``cancel`` is set and :class:`Overloaded` past the CPU limit."""
+    def _start(self, fn: Callable[..., R], args: tuple[Any, ...], cancel: Stop | None = None,
+               on_event: Callable[[Any], None] | None = None) -> Job[R]:
+        """Admit ``fn(checkpoint, emit, *args)`` (app/api/work.py) and start it in a compute process or thread.
+
+        ``checkpoint()`` raises :class:`Cancelled` once ``cancel`` is set and :class:`Overloaded` past the CPU limit;
+        ``emit(event)`` hands ``event`` to ``on_event`` on the event loop, in order, before the outcome."""
         self._admit()
         started = time.perf_counter()
+        try:
+            job = self._in_process(fn, args, cancel, on_event) if self._processes else self._in_thread(fn, args, cancel, on_event)
+        except BaseException:
+            self._release(started)
+            raise
+        job.future.add_done_callback(lambda _: self._release(started))
+        return job
+
+    def _in_process(self, fn: Callable[..., R], args: tuple[Any, ...], cancel: Stop | None,
+                    on_event: Callable[[Any], None] | None) -> Job[R]:
+        assert self._processes is not None
+        outcome, stop = self._processes.submit(fn, *args, on_event=on_event, cpu_limit_s=self.settings.compute_timeout_s)
+        if cancel is not None:
+            cancel.on_set(stop)
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+
+        def translate(done: asyncio.Future[R]) -> None:  # the pool's exceptions in the API's terms
+            if future.done():
+                return
+            error = done.exception()
+            if isinstance(error, OverCpuLimit):
+                error = self._over_cpu_limit()
+            elif isinstance(error, WorkerDied):
+                error = Overloaded(f"the computation stopped before it finished ({error}); try again", self.retry_after())
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(done.result())
+
+        outcome.add_done_callback(translate)
+        return Job(future, CpuClock())  # the CPU limit is kept by the process itself, at its checkpoints
+
+    def _in_thread(self, fn: Callable[..., R], args: tuple[Any, ...], cancel: Stop | None,
+                   on_event: Callable[[Any], None] | None) -> Job[R]:
+        loop = asyncio.get_running_loop()
         clock = CpuClock()
         limit = self.settings.compute_timeout_s
-        stop = cancel or threading.Event()
+        stop = cancel or Stop()
 
         def checkpoint() -> None:  # runs in the worker thread
             if stop.is_set():
@@ -421,13 +489,15 @@ class ComputeService:
             if clock.used() > limit:
                 raise self._over_cpu_limit()
 
+        def emit(event: Any) -> None:
+            if on_event is not None:
+                loop.call_soon_threadsafe(on_event, event)
+
         def job() -> R:
             clock.start()
-            return work(checkpoint)
+            return fn(checkpoint, emit, *args)
 
-        future = asyncio.get_running_loop().run_in_executor(self._executor(), job)
-        future.add_done_callback(lambda _: self._release(started))
-        return Job(future, clock)
+        return Job(loop.run_in_executor(self._executor(), job), clock)
 
     async def _wait_for(self, flight: Flight[T], gone: Gone | None) -> T:
         """Wait (within the wall-clock limit) for a shared computation, as one more of those interested in it."""
@@ -450,7 +520,7 @@ class ComputeService:
             self._spawn(self._await_other_worker(config, flight))
             return flight
         try:
-            self._compute(config, flight)
+            await self._compute(config, flight)
         except BaseException:
             self._drop(config, flight)
             raise
@@ -465,7 +535,7 @@ class ComputeService:
         """Whether this worker may compute ``config``: it holds the store's claim (in a thread: SQLite may wait for a
         lock, Redis for the network). A store that fails lets it compute: a duplicate computation beats none."""
         assert self.store is not None
-        key = _store_key(config)
+        key = result_key(config)
         try:
             held = await asyncio.to_thread(self.store.claim, key, self._owner, self.settings.store_lease_s)
         except Exception as error:  # a store that fails lets this worker compute
@@ -491,7 +561,7 @@ class ComputeService:
                     flight.finish(result)
                     return
                 if await self._claim(config):  # the other worker gave up or died: this one computes it, same flight
-                    self._compute(config, flight)
+                    await self._compute(config, flight)
                     return
             self._drop(config, flight)
             flight.finish(Cancelled())
@@ -499,63 +569,62 @@ class ComputeService:
             self._drop(config, flight)
             flight.finish(error)
 
-    def _compute(self, config: DriftConfig, flight: DriftFlight) -> None:
-        """Start computing ``config`` in this worker's pool for ``flight``. Holding the store's claim, it looks in the
-        store once more first: another worker may have put the result and released its claim just before this one
-        claimed it (then nothing is computed, or put again)."""
-        loop = asyncio.get_running_loop()
-        store, stored = self.store, [False]
-
-        def experiment(checkpoint: Checkpoint) -> DriftResult:
-            def on_width(width: WidthResult) -> None:  # runs in the worker thread
-                checkpoint()
-                loop.call_soon_threadsafe(flight.publish, width)
-
-            try:
-                data = store.get(_store_key(config)) if store is not None else None
-                if data is not None:
-                    found: DriftResult = decode(data)
-                    stored[0] = True
-                    return found
-            except Exception as error:  # a store that fails is a miss
-                log.warning("the result store failed to give %s: %s", _store_key(config), error)
-            return drift_experiment(config, on_width, None, checkpoint)
-
+    async def _compute(self, config: DriftConfig, flight: DriftFlight) -> None:
+        """Start computing ``config`` here for ``flight``. Holding the store's claim, it looks in the store once more
+        first: another worker may have put the result and released its claim just before this one claimed it (then
+        nothing is computed, or put again)."""
+        if self.store is not None:
+            found = await self.stored(config)
+            if found is not None:
+                self._drop(config, flight)
+                flight.finish(found)
+                self._release_claim(config)
+                return
         try:
-            job = self._start(experiment, flight.cancel)
+            job = self._start(work.drift, (config,), flight.cancel, flight.hear)
         except Overloaded:
             self._release_claim(config)
             raise
         self._flights[config] = flight
-        job.future.add_done_callback(lambda future: self._land(config, flight, future, fresh=not stored[0]))
+        job.future.add_done_callback(lambda future: self._land(config, flight, future))
 
-    def _land(self, config: DriftConfig, flight: DriftFlight, future: asyncio.Future[DriftResult], fresh: bool = True) -> None:
+    def _land(self, config: DriftConfig, flight: DriftFlight, future: asyncio.Future[DriftResult]) -> None:
         """A flight finished (on the event loop): keep its result, tell its listeners, and put it in the shared store
-        if it was computed here (``fresh``; else only give up the claim)."""
+        (which gives up the claim)."""
         self._drop(config, flight)
         error = future.exception() if not future.cancelled() else Cancelled()
         if error is None:
             result = future.result()
             self._keep(config, result)
             flight.finish(result)
-            if self.store is not None and fresh:
+            if self.store is not None:
                 self._spawn(self._store_result(config, result))
-            else:
-                self._release_claim(config)
         else:
             flight.finish(error)
             self._release_claim(config)
 
+    async def keep_result(self, config: DriftConfig, result: DriftResult) -> None:
+        """Keep an experiment computed elsewhere (a job): in this worker's memory and in the shared store."""
+        self._keep(config, result)
+        if self.store is not None:
+            await asyncio.to_thread(self._put, result_key(config), result)
+
+    def _put(self, key: str, result: DriftResult) -> None:
+        """Encode and put a result in the shared store (in a thread); a failure is logged: it is computed again."""
+        assert self.store is not None
+        try:
+            self.store.put(key, encode(result))
+        except Exception as error:  # not kept: the next request computes it again
+            log.warning("the result store failed to keep %s: %s", key, error)
+
     async def _store_result(self, config: DriftConfig, result: DriftResult) -> None:
         """Encode and keep a finished experiment in the shared store, then give up the claim (in a thread)."""
         assert self.store is not None
-        store, key = self.store, _store_key(config)
+        store, key = self.store, result_key(config)
 
         def keep() -> None:
             try:
-                store.put(key, encode(result))
-            except Exception as error:  # not kept: the next request computes it again
-                log.warning("the result store failed to keep %s: %s", key, error)
+                self._put(key, result)
             finally:
                 self._claimed.discard(key)
                 with contextlib.suppress(Exception):  # unreachable: its lease expires instead
@@ -566,7 +635,7 @@ class ComputeService:
     def _release_claim(self, config: DriftConfig) -> None:
         if self.store is None:
             return
-        store, key = self.store, _store_key(config)
+        store, key = self.store, result_key(config)
         self._claimed.discard(key)
 
         def release() -> None:

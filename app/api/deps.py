@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.api.compute import ComputeService
+from app.api.jobs import JobQueue
 from app.serving.deps import SettingsDep
 
 
@@ -17,6 +18,12 @@ async def get_service(request: Request) -> ComputeService:
     return service
 
 
-__all__ = ["ServiceDep", "SettingsDep"]
+async def get_jobs(request: Request) -> JobQueue:
+    jobs: JobQueue = request.app.state.jobs
+    return jobs
+
+
+__all__ = ["JobsDep", "ServiceDep", "SettingsDep"]
 
 ServiceDep = Annotated[ComputeService, Depends(get_service)]
+JobsDep = Annotated[JobQueue, Depends(get_jobs)]

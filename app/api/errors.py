@@ -11,10 +11,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
+from starlette.routing import Match, Route
 
 from app.api.compute import ClientGone, Overloaded
+from app.api.jobs import QueueFull, TooManyJobs
 from app.api.schemas import ErrorModel
 
 
@@ -38,6 +42,11 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(error, Overloaded)
         return JSONResponse({"detail": str(error)}, status_code=503, headers={"Retry-After": str(error.retry_after)})
 
+    async def queue_full(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, QueueFull)
+        return JSONResponse({"detail": str(error)}, status_code=429 if isinstance(error, TooManyJobs) else 503,
+                            headers={"Retry-After": str(error.retry_after)})
+
     async def validation(_: Request, error: Exception) -> JSONResponse:
         # FastAPI's own handler echoes each bad input back: unbounded in size, and a 500 for NaN or a 20-digit
         # integer (not representable in JSON numbers we write). We say where and what, without the echo.
@@ -48,10 +57,30 @@ def install_error_handlers(app: FastAPI) -> None:
         # Nobody reads this: the status (nginx's "client closed request") is for the access log.
         return Response(status_code=CLIENT_CLOSED_REQUEST)
 
+    async def http_error(request: Request, error: Exception) -> Response:
+        # Starlette's 405 lists the methods of the first route on the path only; a path served by two routes
+        # (GET and DELETE /api/v1/jobs/{id}) must list both.
+        assert isinstance(error, HTTPException)
+        if error.status_code == 405:
+            return JSONResponse({"detail": error.detail}, status_code=405,
+                                headers={"Allow": ", ".join(_allowed(request))})
+        return await http_exception_handler(request, error)
+
+    app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(ClientGone, gone)
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(InvalidInput, invalid)
     app.add_exception_handler(Overloaded, overloaded)
+    app.add_exception_handler(QueueFull, queue_full)
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every method some route answers at the request's path."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods
+    return sorted(methods)
 
 
 CLIENT_CLOSED_REQUEST = 499

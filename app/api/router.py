@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api.routes import experiments, health, kernels, presets
+from app.api.routes import experiments, health, jobs, kernels, presets
 
 API_PREFIX = "/api/v1"
 
@@ -12,5 +12,6 @@ api_router = APIRouter(prefix=API_PREFIX)
 api_router.include_router(presets.router)
 api_router.include_router(kernels.router)
 api_router.include_router(experiments.router)
+api_router.include_router(jobs.router)
 
 health_router = health.router

@@ -364,15 +364,44 @@ class AdmissibleModel(BaseModel):
 class CostResponse(BaseModel):
     seconds: float = Field(description="Estimated computing: CPU seconds on one core of the reference machine "
                                         "(app/ntk/cost.py).")
+    seconds_here: float = Field(description="Estimated wall-clock seconds on this server (seconds ÷ the setting "
+                                            "machine_speed), when it runs alone.")
+    runs: Literal["now", "job", "refused"] = Field(description="How this server would run it: 'now' (the drift "
+                                                   "endpoints answer it), 'job' (over the interactive limit but within "
+                                                   "a job's: POST /api/v1/jobs queues it), or 'refused'.")
     limit_seconds: float = Field(description="This server's limit on one request's estimated computing.")
+    job_limit_seconds: float = Field(description="This server's limit on a job's estimated computing.")
     parameters: int = Field(description="Network parameters held at once (the widest width's, all seeds).")
     limit_parameters: int
     result_numbers: int = Field(description="Numbers the result would hold.")
     limit_result_numbers: int
-    fits: bool = Field(description="Whether the experiment is within every limit: the drift endpoints would run it.")
-    detail: str | None = Field(description="Why it does not fit, with what to reduce (null when it fits): the message "
-                                           "the drift endpoints' 422 would carry.")
-    admissible: AdmissibleModel = Field(description="The nearest settings that fit, changing one at a time.")
+    fits: bool = Field(description="Whether the experiment is within every limit of one request: the drift endpoints "
+                                   "would run it now (runs = 'now').")
+    detail: str | None = Field(description="Why it does not run now, with what to reduce (null when it does): for "
+                                           "'refused', why not even as a job.")
+    admissible: AdmissibleModel = Field(description="The nearest settings that run now, changing one at a time.")
+
+
+class JobProgressModel(BaseModel):
+    widths_done: int = Field(description="Widths finished.")
+    widths: int = Field(description="Widths the experiment trains.")
+    width: int | None = Field(description="The width training now (null between widths and before the start).")
+    step: int | None = Field(description="Its training step now.")
+    steps: int = Field(description="Training steps per width.")
+    fraction: float = Field(description="Share of the estimated work done, 0–1 (each width weighted by its cost).")
+
+
+class JobResponse(BaseModel):
+    id: str = Field(description="This ticket: GET, DELETE and /events of /api/v1/jobs/{id}.")
+    state: Literal["queued", "running", "done", "failed", "cancelled"]
+    position: int | None = Field(description="Jobs ahead of it in the queue (0: next); null unless queued.")
+    wait_seconds: float | None = Field(description="Estimated seconds until it starts; null unless queued.")
+    progress: JobProgressModel
+    estimate_seconds: float = Field(description="Estimated wall-clock seconds of its computing on this server.")
+    elapsed_seconds: float | None = Field(description="Seconds since it started (to its end once finished).")
+    detail: str | None = Field(description="Why it failed (null otherwise).")
+    query: dict[str, Any] = Field(description="The experiment's query parameters.")
+    result: str = Field(description="Where the finished experiment is answered: GET this path (and /stream).")
 
 
 class PresetModel(BaseModel):
@@ -492,3 +521,17 @@ def prediction_document(request: PredictionRequest, prediction: KernelPrediction
     return {"times": request.times, "f_train": prediction.f_train, "f_test": prediction.f_test,
             "rank": prediction.rank, "unlearnable_fraction": prediction.unlearnable_fraction,
             "lr_limit": prediction.lr_limit if math.isfinite(prediction.lr_limit) else None, "note": prediction.note}
+
+
+def job_document(status: Any, result_path: str) -> dict[str, Any]:
+    """A job ticket's status (``app.api.jobs.JobStatus``) as :class:`JobResponse`'s JSON."""
+    progress = status.progress
+    return {
+        "id": status.id, "state": status.state, "position": status.position,
+        "wait_seconds": None if status.wait_seconds is None else round(status.wait_seconds, 1),
+        "progress": {"widths_done": progress.widths_done, "widths": progress.widths, "width": progress.width,
+                     "step": progress.step, "steps": progress.steps, "fraction": round(status.fraction, 4)},
+        "estimate_seconds": round(status.estimate_seconds, 1),
+        "elapsed_seconds": None if status.elapsed_seconds is None else round(status.elapsed_seconds, 1),
+        "detail": status.detail, "query": status.params, "result": result_path,
+    }

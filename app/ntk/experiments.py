@@ -214,10 +214,11 @@ class DriftResult:
 
 
 WidthCallback = Callable[[WidthResult], None]
+StepCallback = Callable[[int, int], None]  # (width, step): called before each training step, for progress
 
 
 def drift_experiment(config: DriftConfig, on_width: WidthCallback | None = None, executor: Executor | None = None,
-                     checkpoint: Checkpoint | None = None) -> DriftResult:
+                     checkpoint: Checkpoint | None = None, on_step: StepCallback | None = None) -> DriftResult:
     """Train every width × seed, measure kernels, weights and functions, and fit slopes against width.
 
     ``on_width`` is called with each width's result as soon as it is ready (for streaming):
@@ -225,7 +226,7 @@ def drift_experiment(config: DriftConfig, on_width: WidthCallback | None = None,
     process pool, one process per core) runs the widths in parallel, widest first. The
     widths are independent, so the result is identical either way. ``checkpoint()`` is called
     before every training step when run here, between widths with an executor; it may raise to
-    abandon the experiment.
+    abandon the experiment. ``on_step(width, step)`` is called before every training step when run here (progress).
     """
     task = config.task()
     reference = reference_kernels(config, task)
@@ -238,7 +239,7 @@ def drift_experiment(config: DriftConfig, on_width: WidthCallback | None = None,
 
     if executor is None:
         for width in config.widths:
-            finished(run_width(config, task, reference, width, checkpoint))
+            finished(run_width(config, task, reference, width, checkpoint, on_step))
     else:
         futures = [executor.submit(run_width, config, task, reference, width) for width in reversed(config.widths)]
         for future in as_completed(futures):
@@ -306,7 +307,7 @@ def trained_networks(config: DriftConfig, width: int) -> tuple[Params, Params]:
 
 
 def run_width(config: DriftConfig, task: RingTask, reference: Reference | None, width: int,
-              checkpoint: Checkpoint | None = None) -> WidthResult:
+              checkpoint: Checkpoint | None = None, on_step: StepCallback | None = None) -> WidthResult:
     """Train ``config.seeds`` networks of one width together and measure them at every snapshot.
 
     At each snapshot one :func:`~app.ntk.kernels.kernel_blocks` call gives the kernel on the grid (the drift) and on
@@ -322,7 +323,7 @@ def run_width(config: DriftConfig, task: RingTask, reference: Reference | None, 
     It is the planner's forecast with ``Θ̂_0`` in place of Θ, so the gap between the two forecasts is the initial
     kernel's error, and the gap from the network to its own linearisation is what the kernel's drift does.
 
-    ``checkpoint``: see ``train``.
+    ``checkpoint``: see ``train``; ``on_step(width, step)`` is called before every training step.
     """
     mlp = config.mlp(width)
     params = initial_networks(config, width)
@@ -349,8 +350,16 @@ def run_width(config: DriftConfig, task: RingTask, reference: Reference | None, 
         functions.append(trace.output)
         moves.append(np.stack([_relative(W, W0) for (W, _), W0 in zip(current, weights0, strict=True)], axis=-1))
 
+    steps_begun = iter(range(config.steps + 1))
+
+    def before_step() -> None:  # train calls it before every step: progress, then the caller's checkpoint
+        if on_step is not None:
+            on_step(width, next(steps_begun))
+        if checkpoint is not None:
+            checkpoint()
+
     history = train(mlp, params, task.x_train, task.y_train, learning_rate=config.learning_rate,
-                    steps=config.steps, snapshot_steps=config.snapshot_steps, on_snapshot=measure, checkpoint=checkpoint)
+                    steps=config.steps, snapshot_steps=config.snapshot_steps, on_snapshot=measure, checkpoint=before_step)
     steps = np.array(config.snapshot_steps)
     valid = (history.diverged_at[:, None] < 0) | (steps[None, :] < history.diverged_at[:, None])  # (S, K)
     kernel = np.where(valid[..., None, None], np.stack(kernels, axis=1), np.nan)

@@ -13,7 +13,10 @@ from app.ntk.cost import drift_cost
 
 def test_health_and_readiness(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
-    assert client.get("/readyz").json() == {"status": "ready", "computations": 0, "capacity": 5}
+    assert client.get("/readyz").json() == {
+        "status": "ready", "computations": 0, "capacity": 5,
+        "store": {"kind": "none", "healthy": True,
+                  "detail": "no result store is set (LANES_STORE_URL is empty): results are kept in this worker's memory only"}}
 
 
 def test_presets_are_served_with_full_parameter_sets(client: TestClient) -> None:

@@ -13,7 +13,7 @@ import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from app.api import compute
+from app.api import compute, work
 from app.api.compute import ComputeService
 from tests.conftest import ClientFactory
 
@@ -59,14 +59,14 @@ def test_health_answers_while_experiments_run_and_overload_is_shed_with_retry_af
 
 def test_identical_concurrent_requests_are_computed_once(make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[object] = []
-    original = compute.drift_experiment
+    original = work.drift_experiment
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         calls.append(args[0])
         time.sleep(0.3)  # keep the first computation in flight while the others arrive
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(compute, "drift_experiment", counting)
+    monkeypatch.setattr(work, "drift_experiment", counting)
     client = make_client(max_concurrent=2)
     params = {"widths": "16,32", "steps": 50, "snapshots": 2}
     results: list[httpx.Response] = []

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-import app.api.compute as compute
 import app.api.store as store_module
+import app.api.work as work
 from app.api.compute import ComputeService
 from app.api.store import CODE_VERSION, RedisStore, ResultStore, SqliteStore, store_key
 from app.config import Settings
@@ -81,13 +81,13 @@ def test_keys_change_with_the_code_version(tmp_path: Path, monkeypatch: pytest.M
 def test_two_workers_sharing_the_store_compute_an_experiment_once(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                    request: pytest.FixtureRequest) -> None:
     runs: list[DriftConfig] = []
-    real = compute.drift_experiment
+    real = work.drift_experiment
 
     def counted(config: DriftConfig, *args: object) -> object:
         runs.append(config)
         return real(config, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(compute, "drift_experiment", counted)
+    monkeypatch.setattr(work, "drift_experiment", counted)
     url = f"sqlite:{tmp_path}/r.sqlite3" if kind == "sqlite" else request.getfixturevalue("redis_url")
     settings = Settings(store_url=url)
 

@@ -21,7 +21,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 @pytest.fixture(scope="session")
 def base_url() -> Iterator[str]:
     """The app served for the whole session."""
-    with serve(Settings(max_queued=16)) as url:
+    with serve(Settings(max_queued=16, compute_in="processes")) as url:
         yield url
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from app.api.budget import check_budget, drift_estimate
+from app.api.budget import AS_A_JOB, check_budget, drift_estimate, runs_as
 from app.api.compute import ClientGone, ComputeService, Overloaded
 from app.api.deps import ServiceDep, SettingsDep
 from app.api.errors import InvalidInput, responses
@@ -30,10 +30,16 @@ def core_config(query: DriftQuery) -> DriftConfig:
         raise InvalidInput(str(error)) from None
 
 
-def admissible_config(query: DriftQuery, settings: Settings) -> DriftConfig:
-    """The core's config for ``query``, refused with 422 if the core rejects it or it is over budget."""
+async def answerable_config(query: DriftQuery, settings: Settings, service: ComputeService) -> DriftConfig:
+    """The core's config for ``query``, refused with 422 if the core rejects it, or if it is over the interactive
+    budget and not computed already (by a job: then it is in this worker's memory or the shared store)."""
     config = core_config(query)
-    check_budget(drift_cost(config), settings, ADVICE)
+    cost = drift_cost(config)
+    if runs_as(cost, settings) == "job":
+        if service.finished(config) is not None or await service.stored(config) is not None:
+            return config
+        check_budget(cost, settings, ADVICE + AS_A_JOB)
+    check_budget(cost, settings, ADVICE)
     return config
 
 
@@ -56,7 +62,7 @@ async def drift(query: Annotated[DriftQuery, Query()], request: Request, service
     key = _document_key(query)
     entry = service.responses.get(key)
     if entry is None:
-        result = await service.drift(admissible_config(query, settings), gone=request.is_disconnected)
+        result = await service.drift(await answerable_config(query, settings, service), gone=request.is_disconnected)
         entry = await service.encoded(key, _document, query, result)
     service.responses.alias(url_key(request.scope), key)  # repeats of this exact URL skip validation
     return cached_json(request.headers, entry)
@@ -71,7 +77,7 @@ async def drift_stream(query: Annotated[DriftQuery, Query()], request: Request, 
                        settings: SettingsDep) -> StreamingResponse:
     """A finished experiment is replayed from its events encoded once and kept, so a replay costs no encoding and
     holds no copy of its own; a running one is followed as its widths finish."""
-    config = admissible_config(query, settings)
+    config = await answerable_config(query, settings, service)
     finished = service.finished(config)
     if finished is not None:
         key = "events:" + _document_key(query)
