@@ -40,10 +40,10 @@ const FINISHED_TEXT = {
 export function refusedText(error) {
   const later = error.retryAfter ? ` Try again in about ${duration(Number(error.retryAfter))}.` : "";
   if (error.status === 429) {
-    return `Not queued: you already have as many jobs waiting or running on this server as it allows one reader `
-      + `(${error.message}). Cancel one, or wait for one to finish.${later}`;
+    return "Not queued: you already have as many unfinished jobs on this server as it takes from one reader. Wait for "
+      + `one to finish, or cancel one at its settings.${later}`;
   }
-  if (error.status === 503) return `Not queued: this server's job queue is full (${error.message}).${later}`;
+  if (error.status === 503) return `Not queued: this server's job queue is full.${later || " Try again later."}`;
   if (error.status === 422) return `Not queued: these settings were refused (${error.message}).`;
   if (error.status === 0) return `The server could not be reached (${error.message}).`;
   return `The job could not be started (${error.message}).`;

@@ -498,8 +498,24 @@ async function showOverlay(figure, signal) {
     render(figure, ...documentsFor(figure, doc));
   } catch (error) {
     if (signal.aborted || error.name === "AbortError") return;
-    status(figure.id, `Drawn without the experiment that goes over it. ${explain(error)}`, "note");
+    const job = await jobOnlyAlso(error, params, signal);
+    if (signal.aborted) return;
+    status(figure.id, `Drawn without the experiment that goes over it${job ? `, which ${job}.` : `. ${explain(error)}`}`, "note");
   }
+}
+
+// A second experiment a figure needs was refused (error): when it runs only as a job here, says so ("runs only as a
+// job …"), else null. Its own job is not offered: the page runs one job, the experiment of the settings.
+async function jobOnlyAlso(error, params, signal) {
+  if (error.status !== 422) return null;
+  const cost = await getCost(params, signal).catch(() => null);
+  return cost?.runs === "job" ? `runs only as a job on this server (about ${duration(cost.seconds_here)})` : null;
+}
+
+// A figure that could not be drawn for the state is faded (its status says why), so its old drawing is not taken for
+// the state's answer.
+function fade(figure, faded) {
+  document.querySelector(`[data-figure="${figure.id}"]`)?.closest(".story-figure")?.classList.toggle("stale", faded);
 }
 
 // The figures that compare two scalings (needs.document "comparison"), once the drift document is on show; savedId:
@@ -513,6 +529,7 @@ const NTK_SCALING = { parameterization: "ntk", alpha: 1, alpha_scaling: "fixed",
 
 async function showComparison(figure, signal, savedId) {
   const state = store.get();
+  let asking = null; // the parameters of the experiment asked for last
   const ntk = Object.entries(NTK_SCALING).every(([name, value]) => state[name] === value);
   try {
     if (savedId) {
@@ -520,11 +537,20 @@ async function showComparison(figure, signal, savedId) {
       render(figure, doc, await getStaticDrift(savedId, `compare-${state.compare}`, signal));
       return;
     }
-    const base = ntk ? doc : await getDrift(driftParams(state, { ...NTK_SCALING, kernel_width: null }), signal);
-    const other = await getDrift(driftParams(state, { ...figure.needs.scaling(state), kernel_width: null }), signal);
-    if (!signal.aborted) render(figure, base, other);
+    asking = driftParams(state, { ...NTK_SCALING, kernel_width: null });
+    const base = ntk ? doc : await getDrift(asking, signal);
+    asking = driftParams(state, { ...figure.needs.scaling(state), kernel_width: null });
+    const other = await getDrift(asking, signal);
+    if (signal.aborted) return;
+    fade(figure, false);
+    render(figure, base, other);
   } catch (error) {
-    if (!signal.aborted && error.name !== "AbortError") status(figure.id, explain(error), "error");
+    if (signal.aborted || error.name === "AbortError") return;
+    fade(figure, true);
+    const job = asking && await jobOnlyAlso(error, asking, signal);
+    if (signal.aborted) return;
+    if (job) status(figure.id, `Not drawn for these settings: it compares them with the same experiment under another scaling, which ${job}.`, "note");
+    else status(figure.id, explain(error), "error");
   }
 }
 
