@@ -37,24 +37,30 @@ export function nearest(estimate, state, widths) {
   return options;
 }
 
+// Why settings do not run now, after their subject (plural: "3 hidden layers with these widths …").
+function whyNotNow(estimate) {
+  const here = duration(estimate.seconds_here);
+  if (estimate.runs === "job") {
+    return `take about ${here} on this server, too long to run at once: they run as a job, queued and computed in the `
+      + "background";
+  }
+  if (estimate.seconds > estimate.job_limit_seconds) return `would take about ${here} on this server, longer than the longest job it runs`;
+  return `are over a limit of this server: ${estimate.detail}`;
+}
+
 // The sentence at the changed control for settings that do not run now: why, and what runs now instead.
 export function costNote(estimate, state, widths, changed) {
   const choice = (CHOICE[changed] ?? (() => "These settings"))(state);
-  const here = duration(estimate.seconds_here);
-  let why;
-  if (estimate.runs === "job") why = `run only as a job here: about ${here} on this server, longer than one request may take`;
-  else if (estimate.seconds > estimate.job_limit_seconds) why = `would need about ${here} on this server, longer than the longest job it runs`;
-  else why = `are over a limit of this server: ${estimate.detail}`;
   const options = nearest(estimate, state, widths);
   const instead = options.length ? `What runs now: ${options.join(", or ")}.`
-    : "No single setting brings them under the limit of one request: choose a scenario, or fewer widths and steps.";
-  return `${choice} ${why}. ${instead}`;
+    : "No single setting brings them under the limit of what runs at once: choose a scenario, or fewer widths and steps.";
+  return `${choice} ${whyNotNow(estimate)}. ${instead}`;
 }
 
 export function estimateText(estimate) {
   const here = `Estimated time on this server: about ${duration(estimate.seconds_here)}`;
   if (estimate.runs === "now") return `${here}. Runs now.`;
-  if (estimate.runs === "job") return `${here}, too long for one request: runs as a job.`;
+  if (estimate.runs === "job") return `${here}, too long to run at once: runs as a job.`;
   return `${here}. Over this server's limits: not run.`;
 }
 

@@ -42,13 +42,14 @@ def test_a_choice_over_the_limit_is_said_at_its_control_with_what_runs_now(brows
     page.select_option("#control-depth", "3")
     wait_until(page, "() => !document.getElementById('cost-note')?.hidden")
     note = page.inner_text("#cost-note")
-    assert note.startswith("3 hidden layers with these widths run only as a job here: about "), note
+    assert note.startswith("3 hidden layers with these widths take about "), note
+    assert "on this server, too long to run at once: they run as a job, queued and computed in the background." in note
     assert note.endswith(f"What runs now: widths up to {expected['admissible']['widest']} lanes, or 1 hidden layer."), note
     assert page.evaluate("() => document.getElementById('control-depth').closest('.field').nextElementSibling.id") == "cost-note"
     assert page.evaluate("() => document.getElementById('cost-note').dataset.kind") == "note"
     wait_until(page, "() => !document.getElementById('job').hidden")
     assert page.inner_text("#job-run") == "Run as a job"
-    assert page.inner_text("#cost-estimate").endswith(", too long for one request: runs as a job.")
+    assert page.inner_text("#cost-estimate").endswith(", too long to run at once: runs as a job.")
     # The figures drawn for one hidden layer are faded, each saying why, never shown as the answer for three.
     wait_until(page, STALE)
     wait_until(page, "() => document.querySelector('[data-status=drift]').textContent.startsWith('These settings run as a job')")
@@ -58,7 +59,7 @@ def test_a_choice_over_the_limit_is_said_at_its_control_with_what_runs_now(brows
     page.press("#control-steps", "Tab")
     wait_until(page, "() => document.getElementById('cost-note').dataset.kind === 'error'")
     note = page.inner_text("#cost-note")
-    assert re.match(r"10000 training steps would need about [\d.]+\xa0(s|min|h) on this server, longer than the longest job it "
+    assert re.match(r"10000 training steps would take about [\d.]+\xa0(s|min|h) on this server, longer than the longest job it "
                     r"runs\. What runs now: ", note), note
     assert page.evaluate("() => document.getElementById('control-steps').closest('.field').nextElementSibling.id") == "cost-note"
     assert page.is_hidden("#job")

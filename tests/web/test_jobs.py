@@ -94,14 +94,15 @@ def test_a_job_is_offered_refused_queued_run_cancelled_and_drawn(browser: Browse
         cost = call("GET", f"{job_url}/api/v1/experiments/drift/cost?{query}")
         assert cost["runs"] == "job"
         note = page.inner_text("#cost-note")
-        assert re.fullmatch(r"2000 training steps run only as a job here: about \d+(\.\d)?\xa0s on this server, longer "
-                            r"than one request may take\. What runs now: widths up to \d+ lanes, or at most "
+        assert re.fullmatch(r"2000 training steps take about \d+(\.\d)?\xa0s on this server, too long to run at once: "
+                            r"they run as a job, queued and computed in the background\. What runs now: widths up to "
+                            r"\d+ lanes, or at most "
                             rf"{cost['admissible']['steps']} training steps\.", note), note
         assert page.evaluate("() => document.getElementById('control-steps').closest('.field').nextElementSibling.id")\
             == "cost-note"
         assert page.evaluate("() => document.getElementById('cost-note').nextElementSibling.id") == "job"
         assert page.inner_text("#job-run") == "Run as a job"
-        assert page.inner_text("#cost-estimate").endswith("too long for one request: runs as a job.")
+        assert page.inner_text("#cost-estimate").endswith("too long to run at once: runs as a job.")
         wait_until(page, "() => [...document.querySelectorAll('.story-figure')].every((f) => f.classList.contains('stale'))")
         assert page.inner_text("[data-status=widen]").startswith("These settings run as a job (about ")
 
