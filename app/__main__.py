@@ -2,6 +2,7 @@
 
 - ``python -m app serve``: start the web server with the settings from the environment (``app.config``).
 - ``python -m app demo``: run the default drift experiment and print what it measured.
+- ``python -m app worker``: run jobs from the RQ queue on ``LANES_QUEUE_URL`` (``app/api/rq_jobs.py``).
 - ``python -m app export OUTDIR``: write the static site (page, embeds, presets' results) into OUTDIR.
 """
 
@@ -41,6 +42,14 @@ def serve() -> None:
     run(server_config(get_settings()))
 
 
+def worker() -> None:
+    """An RQ worker running jobs queued by the web workers (``LANES_QUEUE_URL``, results to ``LANES_STORE_URL``):
+    imported only here, so ``serve`` needs no RQ."""
+    from app.api.rq_jobs import work_forever
+
+    work_forever(get_settings())
+
+
 def export(outdir: str) -> None:
     """Write the static site and say how to serve it."""
     started = time.perf_counter()
@@ -54,9 +63,9 @@ def main(argv: list[str]) -> int:
     if len(argv) == 2 and argv[0] == "export":
         export(argv[1])
         return 0
-    commands = {"serve": serve, "demo": demo}
+    commands = {"serve": serve, "demo": demo, "worker": worker}
     if len(argv) != 1 or argv[0] not in commands:
-        print("usage: python -m app {serve, demo, export OUTDIR}", file=sys.stderr)
+        print("usage: python -m app {serve, demo, worker, export OUTDIR}", file=sys.stderr)
         return 2
     commands[argv[0]]()
     return 0

@@ -120,6 +120,13 @@ class Settings(BaseSettings):
                              f"({self.compute_wall_limit_s:g}): a claim must outlive the computation it covers")
         return self
 
+    @model_validator(mode="after")
+    def _queue_needs_a_shared_store(self) -> Settings:
+        if self.queue_url and not self.store_url.startswith(("redis://", "rediss://")):
+            raise ValueError(f"queue_url ({self.queue_url}) needs store_url on Redis too ('redis://host:port/db', now "
+                             f"{self.store_url!r}): job workers keep their results where every web worker finds them")
+        return self
+
     @field_validator("queue_url")
     @classmethod
     def _queue(cls, value: str) -> str:

@@ -24,9 +24,12 @@ from app.content.presets import PRESETS, Preset
 from app.ntk import drift_experiment
 from app.web.routes import ASSETS_VERSION, EMBEDDABLE, PLOTLY_JS, PLOTLY_URL, ROOT, TEMPLATES, embed_context, page_context
 
+EXPORTED = tuple(preset for preset in PRESETS if not preset.job)  # a job's scenario needs the live server
 
-def export_site(outdir: Path, presets: tuple[Preset, ...] = PRESETS) -> list[Path]:
-    """Write the static site into ``outdir`` (created if needed); the files written, for the caller to report."""
+
+def export_site(outdir: Path, presets: tuple[Preset, ...] = EXPORTED) -> list[Path]:
+    """Write the static site into ``outdir`` (created if needed); the files written, for the caller to report. The
+    scenarios that run as jobs are left out: the copy says they need the live server."""
     limit_blas_threads()  # as in the server: on busy cores, OpenBLAS's spinning helpers made this 3× slower
     outdir.mkdir(parents=True, exist_ok=True)
     written = [_write(outdir / "index.html", TEMPLATES.get_template("index.html").render(

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from app.api.compute import ComputeService
 from app.api.errors import install_error_handlers
 from app.api.http import RepeatedUrlMiddleware
-from app.api.jobs import open_jobs
+from app.api.jobs import jobs_file, open_jobs
 from app.api.router import API_PREFIX, api_router, health_router
 from app.api.store import SqliteStore
 from app.config import Settings, get_settings
@@ -34,13 +34,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     compute = ComputeService(settings)  # its threads or processes start on first use
-    table = compute.store.path if isinstance(compute.store, SqliteStore) else None
+    table = jobs_file(compute.store.path) if isinstance(compute.store, SqliteStore) else None
     jobs = open_jobs(settings, table, compute.keep_result)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(plotly_body)  # compress plotly.js once before serving, not in a request
-        jobs.start()
+        await compute.start()
+        await jobs.start()
         yield
         await jobs.close()
         compute.close()

@@ -32,7 +32,7 @@ Control = Literal["select", "number", "range", "none"]
 Scope = Literal["experiment", "request", "view"]
 
 DEFAULT = DriftConfig()
-MAX_WIDTH = 8192     # lanes: the widest network one request may train
+MAX_WIDTH = 10_000   # lanes: the widest network one request may train (Jacot et al.'s widest)
 MAX_WIDTHS = 12      # widths compared in one experiment
 _WIDTH = f"[0-9]{{1,{len(str(MAX_WIDTH))}}}"  # ASCII digits only: int() would also read "٣٢" (Arabic-Indic)
 _NUMBER = r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?"

@@ -254,6 +254,11 @@ class ComputeService:
         if self._processes is not None:
             self._processes.close()
 
+    async def start(self) -> None:
+        """Start the compute processes now, in a thread ('processes'; threads start on first use)."""
+        if self._processes is not None:
+            await asyncio.to_thread(self._processes.start)
+
     def compute_pids(self) -> list[int]:
         """The processes computing for this worker now ('processes': its pool's; 'threads': none)."""
         return [] if self._processes is None else self._processes.pids()
@@ -352,13 +357,20 @@ class ComputeService:
         thread: the event loop keeps answering."""
         if self.store is None:
             return None
+        key = result_key(config)
         try:
-            data = await asyncio.to_thread(self.store.get, result_key(config))
-            if data is None:
-                return None
-            result: DriftResult = await asyncio.to_thread(decode, data)
+            data = await asyncio.to_thread(self.store.get, key)
         except Exception as error:  # a store that fails is a miss: the experiment is computed here
-            log.warning("the result store failed to give %s: %s", result_key(config), error)
+            log.warning("the result store failed to give %s: %s", key, error)
+            return None
+        if data is None:
+            return None
+        try:
+            result: DriftResult = await asyncio.to_thread(decode, data)
+        except Exception as error:  # bytes that do not decode: discarded, and the experiment is computed again
+            log.warning("the stored bytes of %s do not decode (%s): discarded", key, error)
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self.store.discard, key)
             return None
         self._keep(config, result)
         return result

@@ -141,7 +141,7 @@ class JobQueue(Protocol):
         """Give up the ticket: its job stops if no other ticket wants it. None for an unknown ticket."""
         ...
 
-    def start(self) -> None:
+    async def start(self) -> None:
         """Begin running queued jobs in this process (called on the event loop, at start-up)."""
         ...
 
@@ -173,17 +173,24 @@ class JobTable:
     ``BEGIN IMMEDIATE`` transactions, so several worker processes sharing the file never take the same job."""
 
     def __init__(self, path: Path | None) -> None:
+        self._lock = threading.Lock()
+        try:
+            self._db = self._open(path)
+        except (OSError, sqlite3.Error) as error:  # a folder that cannot be written: this worker's jobs only
+            log.warning("cannot keep jobs in %s (%s): they are kept in this worker's memory only", path, error)
+            path, self._db = None, self._open(None)
         self.path = path
+
+    @staticmethod
+    def _open(path: Path | None) -> sqlite3.Connection:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path) if path else ":memory:", timeout=10, isolation_level=None,
-                                   check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        with self._lock:
-            if path is not None:
-                self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(SCHEMA)
+        db = sqlite3.connect(str(path) if path else ":memory:", timeout=10, isolation_level=None, check_same_thread=False)
+        db.row_factory = sqlite3.Row
+        if path is not None:
+            db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(SCHEMA)
+        return db
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -361,8 +368,9 @@ class LocalJobs:
                 "shared": self.table.path is not None}
 
     # -- the worker's side --
-    def start(self) -> None:
+    async def start(self) -> None:
         if self._processes is not None and self._loop_task is None:
+            await asyncio.to_thread(self._processes.start)
             self._wake = asyncio.Event()  # on this loop
             self._loop_task = asyncio.ensure_future(self._serve())
 
@@ -512,12 +520,18 @@ class LocalJobs:
                            (state, time.time(), detail, json.dumps(asdict(running.progress)), running.key, self.owner))
 
 
+def jobs_file(results: Path) -> Path:
+    """The embedded queue's SQLite file beside the result store's (``results.sqlite3`` → ``results.jobs.sqlite3``):
+    a file of its own, so the store may replace a corrupt file of results without touching the jobs."""
+    return results.with_name(f"{results.stem}.jobs{results.suffix}")
+
+
 def open_jobs(settings: Settings, table: Path | None,
               keep: Callable[[DriftConfig, DriftResult], Awaitable[None]]) -> JobQueue:
     """The job queue ``settings.queue_url`` names: '' the embedded one (its table in the SQLite file ``table``, or in
     memory), 'redis://…' RQ's (app/api/rq_jobs.py)."""
     if settings.queue_url:
-        from app.api.rq_jobs import RqJobs  # type: ignore[import-not-found]  # only when asked for
+        from app.api.rq_jobs import RqJobs  # only when asked for
 
         queue: JobQueue = RqJobs(settings)
         return queue

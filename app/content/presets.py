@@ -17,6 +17,7 @@ class Preset:
     title: str
     description: str
     changes: dict[str, Any] = field(default_factory=dict)  # the parameters that differ from their defaults
+    job: bool = False  # too long to answer at once: it runs as a job (POST /api/v1/jobs), and no static copy holds it
 
 
 PRESETS: tuple[Preset, ...] = (
@@ -31,6 +32,11 @@ PRESETS: tuple[Preset, ...] = (
            "and 512 where the paper used 500 and 10 000 (this server's budget): the narrow road's kernel moves several "
            "times more than the wider one's.",
            {"widths": "128,512", "depth": 3, "steps": 200, "target": "xy", "kernel_width": 128}),
+    Preset("jacot-2018-original", "Jacot et al.'s Fig. 1 at the paper's own widths",
+           "The paper's setting on the ring: three hidden ReLU layers of 500 and of 10 000 lanes, σw = 1, σb = 0.1, "
+           "200 steps on x₁x₂, one network per width. Too long to answer at once, it runs as a job: the wide road "
+           "holds 200 million parameters.",
+           {"widths": "500,10000", "depth": 3, "steps": 200, "target": "xy", "seeds": 1, "kernel_width": 500}, job=True),
     Preset("mean-field", "Planners who rebuild the roads",
            "The mean-field scaling (one hidden layer): the readout divided by the width and the learning rate multiplied "
            "by it. The kernel keeps moving at every width: features are learned, the city is rebuilt.",

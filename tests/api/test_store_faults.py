@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 
 import app.api.store as store_module
 from app.api.codec import decode
-from app.api.compute import _store_key
+from app.api.compute import result_key
 from app.api.schemas import DriftQuery
 from app.api.store import DIGEST_BYTES, RedisStore, ResultStore, SqliteStore, _file_id, _public
 from tests.conftest import ClientFactory
@@ -63,7 +63,7 @@ def _drift(client: TestClient, seed: int) -> None:
 
 
 def _key(seed: int) -> str:
-    return _store_key(DriftQuery(**{**SMALL, "seed": seed}).to_config())  # type: ignore[arg-type]
+    return result_key(DriftQuery(**{**SMALL, "seed": seed}).to_config())  # type: ignore[arg-type]
 
 
 def _readiness(client: TestClient) -> dict[str, object]:

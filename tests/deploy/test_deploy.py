@@ -17,6 +17,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import kubernetes_validate
 import pytest
@@ -130,6 +131,53 @@ def test_compose_runs_two_replicas_behind_a_load_balancer() -> None:
     assert compose["services"]["app"]["deploy"]["replicas"] == 2
     assert compose["services"]["lb"]["image"].startswith("nginx:")
     assert "server app:8000" in (ROOT / "deploy/nginx.conf").read_text()
+
+
+def test_compose_shares_redis_between_the_web_replicas_and_the_job_workers() -> None:
+    services = yaml.safe_load((ROOT / "deploy/compose.yaml").read_text())["services"]
+    assert re.fullmatch(r"redis:\d+\.\d+\.\d+\S*", services["redis"]["image"])  # the official image, a pinned tag
+    assert services["worker"]["command"] == ["python", "-m", "app", "worker"]
+    assert services["worker"]["build"] == services["app"]["build"]  # the same image
+    for name in ("app", "worker"):
+        env = services[name]["environment"]
+        assert env["LANES_STORE_URL"] == env["LANES_QUEUE_URL"] == "redis://redis:6379/0"
+        Settings(store_url=env["LANES_STORE_URL"], queue_url=env["LANES_QUEUE_URL"])  # a configuration the app takes
+    assert services["app"]["environment"]["LANES_JOB_WORKERS"] == "0" and services["app"]["environment"]["WORKERS"] == "2"
+
+
+def _deployments() -> dict[str, dict[str, Any]]:
+    found = {}
+    for path in MANIFESTS:
+        for document in yaml.safe_load_all(path.read_text()):
+            if document["kind"] == "Deployment":
+                found[document["metadata"]["name"]] = document
+    return found
+
+
+def test_every_deployment_runs_read_only_as_user_10001_without_capabilities_and_bounded() -> None:
+    deployments = _deployments()
+    assert {"infinite-lanes", "infinite-lanes-worker", "infinite-lanes-redis"} <= set(deployments)
+    for name, deployment in deployments.items():
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] == 10001, name
+        for container in pod["containers"]:
+            assert container["securityContext"]["readOnlyRootFilesystem"] is True, name
+            assert container["securityContext"]["capabilities"]["drop"] == ["ALL"], name
+            assert container["securityContext"]["allowPrivilegeEscalation"] is False, name
+            for bound in ("requests", "limits"):
+                assert {"cpu", "memory"} <= set(container["resources"][bound]), name
+
+
+def test_the_web_and_worker_pods_share_the_redis_service() -> None:
+    deployments = _deployments()
+    service = next(d for d in yaml.safe_load_all((ROOT / "deploy/k8s/redis.yaml").read_text()) if d["kind"] == "Service")
+    url = f"redis://{service['metadata']['name']}:{service['spec']['ports'][0]['port']}/0"
+    for name in ("infinite-lanes", "infinite-lanes-worker"):
+        container = deployments[name]["spec"]["template"]["spec"]["containers"][0]
+        env = {item["name"]: item["value"] for item in container["env"]}
+        assert env["LANES_STORE_URL"] == env["LANES_QUEUE_URL"] == url, name
+    worker = deployments["infinite-lanes-worker"]["spec"]["template"]["spec"]["containers"][0]
+    assert worker["command"] == ["python", "-m", "app", "worker"]
 
 
 def test_the_app_keeps_idle_connections_open_longer_than_the_proxy(monkeypatch: pytest.MonkeyPatch) -> None:

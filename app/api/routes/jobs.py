@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
@@ -28,7 +28,7 @@ JobId = Annotated[str, Path(max_length=64, description="A ticket's id, from POST
 DRIFT_PATH = "/api/v1/experiments/drift"
 KEEP_ALIVE_S = 15.0  # a comment line on a quiet event stream, so proxies keep it open
 NO_STORE = {"Cache-Control": "no-store"}
-NOT_FOUND = {404: {"description": "No job has this id here."}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No job has this id here."}}
 UNKNOWN = "no job has this id here (finished jobs are forgotten after a day; their results stay at their URL)"
 
 
