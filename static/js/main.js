@@ -7,7 +7,7 @@ import { duration, hideCostNote, showEstimate } from "./estimate.js";
 import { announce, status } from "./figures/plot.js";
 import { createJobs } from "./jobs.js";
 import { meterText } from "./meter.js";
-import { experimentKey, findPreset, linkedScenario, loadPresets, matchingPreset, presetTitle, savedPreset, scenarioSettings } from "./scenarios.js";
+import { findPreset, linkedScenario, loadPresets, matchingPreset, offPageSettings, presetTitle, savedPreset, scenarioSettings } from "./scenarios.js";
 import { EXPERIMENT_FIELDS, FIELDS, parseState, serializeState, widthList } from "./state.js";
 import { createStore } from "./store.js";
 
@@ -27,7 +27,7 @@ let costing = null;    // the estimate of the experiment on show (a promise of i
 let controller = null; // aborts the requests of a superseded state
 let player = null;     // the running animation, if any
 let savedNote = null;  // set while the figures show saved results because the API failed
-let shownExperiment = null; // experimentKey() of the live experiment on show
+let shownExperiment = null; // experimentOf() of the live experiment on show
 let changedControl = null; // the setting the reader changed last: what its cost means is said there
 const overlays = new Map(); // figure id → { key, document }: the last overlay each figure drew (needs.overlay)
 
@@ -273,8 +273,14 @@ function playDay() {
 
 // --- fetching and drawing ------------------------------------------------------------------------
 
+// The API parameters of the state's experiment (with overrides: null drops one), its scenario's own included.
+const apiParams = (state, overrides = {}) => driftParams(state, { ...offPageSettings(state), ...overrides });
+
+// What names the state's experiment on this server: the parameters of its request, whatever width is on show.
+const experimentOf = (state) => apiParams(state, { kernel_width: null }).toString();
+
 // The second experiment a figure draws over the state's (needs.overlay), as query parameters (no kernels asked for).
-const overlayParams = (figure, state) => driftParams(state, { ...figure.needs.overlay(state), kernel_width: null });
+const overlayParams = (figure, state) => apiParams(state, { ...figure.needs.overlay(state), kernel_width: null });
 
 // The documents a figure of the state's experiment is drawn from: that experiment's, and with needs.overlay the
 // overlay's for the state now, or null (not arrived yet, or it could not be had).
@@ -346,8 +352,8 @@ async function run(options = {}) {
       return;
     }
     // Another kernel width of the experiment on show is already computed: one cached, gzipped GET, no stream.
-    const params = driftParams(store.get());
-    const computed = doc !== null && !wasSaved && experimentKey(store.get()) === shownExperiment;
+    const params = apiParams(store.get());
+    const computed = doc !== null && !wasSaved && experimentOf(store.get()) === shownExperiment;
     costing = computed || options.job ? costing : estimate(signal);
     const result = computed ? await getDrift(params, signal) : await streamDrift(params, {
       signal,
@@ -365,7 +371,7 @@ async function run(options = {}) {
       },
     });
     if (signal.aborted) return;
-    shownExperiment = experimentKey(store.get());
+    shownExperiment = experimentOf(store.get());
     show(result);
     if (options.job) showJobResult();
     else {
@@ -399,7 +405,7 @@ const jobOnly = (cost) => `These settings run as a job (about ${duration(cost.se
 // The result of settings that run only as a job is on show: nothing is left to run at their control.
 function showJobResult() {
   hideCostNote();
-  jobs.computed(driftParams(store.get(), { kernel_width: null }));
+  jobs.computed(apiParams(store.get(), { kernel_width: null }));
 }
 
 // The experiment's complete drift document, drawn by every figure that needs it: those that follow the view last, by
@@ -425,7 +431,7 @@ function markStale(stale) {
 async function estimate(signal) {
   if (!$("#cost-estimate")) return null; // an embed without its settings: nowhere to say it
   const state = store.get();
-  const params = driftParams(state, { kernel_width: null });
+  const params = apiParams(state, { kernel_width: null });
   let cost = null;
   let depths;
   try {
@@ -448,7 +454,7 @@ async function depthVerdicts(state, cost, signal) {
   const verdicts = await Promise.all(depths.map(async (depth) => {
     if (depth === state.depth) return cost.runs;
     try {
-      return (await getCost(driftParams({ ...state, depth }, { kernel_width: null }), signal)).runs;
+      return (await getCost(apiParams({ ...state, depth }, { kernel_width: null }), signal)).runs;
     } catch (error) {
       if (error.name === "AbortError") throw error;
       return error.status === 422 ? "invalid" : undefined;
@@ -492,7 +498,7 @@ async function showOverlay(figure, signal) {
   if (overlays.get(figure.id)?.key === key) return; // drawn with the document already
   status(figure.id, "Computing the experiment drawn over this one…", "busy");
   try {
-    const overlay = key === driftParams(state, { kernel_width: null }).toString() ? doc : await getDrift(params, signal);
+    const overlay = key === apiParams(state, { kernel_width: null }).toString() ? doc : await getDrift(params, signal);
     if (signal.aborted) return;
     overlays.set(figure.id, { key, document: overlay });
     render(figure, ...documentsFor(figure, doc));
@@ -537,9 +543,9 @@ async function showComparison(figure, signal, savedId) {
       render(figure, doc, await getStaticDrift(savedId, `compare-${state.compare}`, signal));
       return;
     }
-    asking = driftParams(state, { ...NTK_SCALING, kernel_width: null });
+    asking = apiParams(state, { ...NTK_SCALING, kernel_width: null });
     const base = ntk ? doc : await getDrift(asking, signal);
-    asking = driftParams(state, { ...figure.needs.scaling(state), kernel_width: null });
+    asking = apiParams(state, { ...figure.needs.scaling(state), kernel_width: null });
     const other = await getDrift(asking, signal);
     if (signal.aborted) return;
     fade(figure, false);
