@@ -233,8 +233,9 @@ def page_table() -> dict[str, Any]:
     """The page's URL-state table, as ``static/js/state.js`` reads it from the page's JSON block.
 
     ``fields``: every URL-state parameter in URL order, with what the page needs to parse, check and describe it;
-    ``experiment``: the names that make up an experiment (sent to the API); ``defaults``: the API-only parameters'
-    defaults the page relies on (``snapshots``).
+    ``experiment``: the names that make up an experiment (sent to the API); ``defaults``: the defaults of the
+    experiment's parameters the page's state does not hold (``snapshots``; a scenario's ``seeds`` that differ are sent
+    with it).
     """
     def field(p: Parameter) -> dict[str, Any]:
         entry: dict[str, Any] = {"kind": p.kind, "default": p.default, "label": p.label}
@@ -252,4 +253,4 @@ def page_table() -> dict[str, Any]:
 
     return {"fields": {p.name: field(p) for p in PAGE_PARAMETERS},
             "experiment": [p.name for p in PAGE_PARAMETERS if p.identity],
-            "defaults": {"snapshots": parameter("snapshots").default}}
+            "defaults": {p.name: p.default for p in PARAMETERS if p.identity and not p.on_page}}

@@ -32,7 +32,7 @@ PRESETS: tuple[Preset, ...] = (
            "and 512 where the paper used 500 and 10 000 (this server's budget): the narrow road's kernel moves several "
            "times more than the wider one's.",
            {"widths": "128,512", "depth": 3, "steps": 200, "target": "xy", "kernel_width": 128}),
-    Preset("jacot-2018-original", "Jacot et al.'s Fig. 1 at the paper's own widths",
+    Preset("jacot-2018-original", "Jacot et al.'s Fig. 1, their widths",
            "The paper's setting on the ring: three hidden ReLU layers of 500 and of 10 000 lanes, σw = 1, σb = 0.1, "
            "200 steps on x₁x₂, one network per width. Too long to answer at once, it runs as a job: the wide road "
            "holds 200 million parameters.",

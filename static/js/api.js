@@ -4,6 +4,7 @@ import { API_DEFAULTS, EXPERIMENT_FIELDS } from "./state.js";
 const ROOT = document.body.dataset.root ?? "/";
 export const STATIC = document.body.hasAttribute("data-static");
 const DRIFT = `${ROOT}api/v1/experiments/drift`;
+const JOBS = `${ROOT}api/v1/jobs`;
 
 export class ApiError extends Error {
   constructor(status, message, retryAfter = null) {
@@ -72,6 +73,57 @@ export async function getDrift(params, signal) {
 export async function streamDrift(params, { onWidth, signal }) {
   const response = await request(`${DRIFT}/stream?${params}`, { signal, headers: { Accept: "text/event-stream" } });
   if (!response.ok) throw await errorFrom(response);
+  let result = null;
+  await readEvents(response, (event, data) => {
+    if (event === "width") onWidth(data);
+    else if (event === "error") throw new ApiError(503, data.detail, data.retry_after);
+    else if (event === "result") result = data;
+    return result !== null;
+  });
+  if (result === null) throw new ApiError(0, "the stream ended before the result arrived");
+  return result;
+}
+
+// --- jobs: an experiment too long for one request, queued and run by the server (its result kept for GET …/drift) ---
+
+// A JobStatus: { id, state: "queued" | "running" | "done" | "failed" | "cancelled", position, wait_seconds, progress:
+// { widths_done, widths, width, step, steps, fraction }, estimate_seconds, elapsed_seconds, detail, query, result }.
+export const FINISHED = ["done", "failed", "cancelled"];
+
+async function jobStatus(url, options = {}) {
+  const response = await request(url, options);
+  if (!response.ok) throw await errorFrom(response);
+  return response.json();
+}
+
+// Queue the experiment of these parameters as a job (or join it: the same client asking again gets the same job, and
+// clients asking for the same experiment share one). ApiError 422 (over the job budget), 429 (this client has too many
+// jobs) and 503 (the queue is full) carry the server's words, the last two a Retry-After.
+export const startJob = (params, signal) => jobStatus(`${JOBS}?${params}`, { method: "POST", signal });
+
+export const getJob = (id, signal) => jobStatus(`${JOBS}/${encodeURIComponent(id)}`, { signal });
+
+export const cancelJob = (id) => jobStatus(`${JOBS}/${encodeURIComponent(id)}`, { method: "DELETE" });
+
+// The job's changes as Server-Sent Events over fetch: onStatus(status) per change; resolves with the last status when
+// the server ends the stream (after a finished state), ApiError(0) if the connection breaks.
+export async function followJob(id, { onStatus, signal }) {
+  const url = `${JOBS}/${encodeURIComponent(id)}/events`;
+  const response = await request(url, { signal, headers: { Accept: "text/event-stream" } });
+  if (!response.ok) throw await errorFrom(response);
+  let last = null;
+  await readEvents(response, (event, data) => {
+    if (event !== "status") return false;
+    last = data;
+    onStatus(data);
+    return FINISHED.includes(data.state);
+  });
+  return last;
+}
+
+// Read a response's Server-Sent Events, calling onEvent(name, data) for each until it returns true (then the stream
+// is left) or the stream ends; a broken connection is ApiError(0).
+async function readEvents(response, onEvent) {
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   for (;;) {
@@ -81,21 +133,19 @@ export async function streamDrift(params, { onWidth, signal }) {
     } catch (error) {
       throw asNetworkError(error, `the connection broke: ${error.message}`);
     }
-    const { value, done } = chunk;
-    if (done) break;
-    buffer += value;
+    if (chunk.done) return;
+    buffer += chunk.value;
     let end;
     while ((end = buffer.indexOf("\n\n")) >= 0) {
       const block = buffer.slice(0, end);
       buffer = buffer.slice(end + 2);
       const event = /^event: (.*)$/m.exec(block)?.[1];
-      const data = JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? "null");
-      if (event === "width") onWidth(data);
-      else if (event === "result") return data;
-      else if (event === "error") throw new ApiError(503, data.detail, data.retry_after);
+      if (event && onEvent(event, JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? "null"))) {
+        reader.cancel().catch(() => {});
+        return;
+      }
     }
   }
-  throw new ApiError(0, "the stream ended before the result arrived");
 }
 
 // The scenarios: from the API, or from the saved copy beside the page (a static export, or a server whose

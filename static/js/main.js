@@ -3,10 +3,11 @@
 // says which documents it draws; every change of state goes through store.update() and onChange().
 import { ApiError, NEEDS_SERVER, STATIC, driftParams, getCost, getDrift, getStaticDrift, streamDrift, unreachable } from "./api.js";
 import { embedSuffix, openEmbedDialog, reportHeight } from "./embed.js";
-import { showEstimate } from "./estimate.js";
+import { duration, hideCostNote, showEstimate } from "./estimate.js";
 import { announce, status } from "./figures/plot.js";
+import { createJobs } from "./jobs.js";
 import { meterText } from "./meter.js";
-import { experimentKey, findPreset, linkedScenario, loadPresets, matchingPreset, presetTitle, savedPreset, scenarioSettings } from "./scenarios.js";
+import { findPreset, linkedScenario, loadPresets, matchingPreset, offPageSettings, presetTitle, savedPreset, scenarioSettings } from "./scenarios.js";
 import { EXPERIMENT_FIELDS, FIELDS, parseState, serializeState, widthList } from "./state.js";
 import { createStore } from "./store.js";
 
@@ -19,13 +20,15 @@ const locked = new URLSearchParams(location.search).get("lock") === "1"; // an e
 const linked = parseState(location.search);
 const store = createStore(linked.state);
 const figures = await mountFigures();
+const jobs = createJobs({ onDone: () => run({ job: true }) }); // settings too long for one request, run as a job
 
 let doc = null;        // the last complete drift document
+let costing = null;    // the estimate of the experiment on show (a promise of it, or of null), once asked for
 let controller = null; // aborts the requests of a superseded state
 let player = null;     // the running animation, if any
 let savedNote = null;  // set while the figures show saved results because the API failed
-let shownExperiment = null; // experimentKey() of the live experiment on show
-let changedControl = null; // the setting the reader changed last: a refusal is said there
+let shownExperiment = null; // experimentOf() of the live experiment on show
+let changedControl = null; // the setting the reader changed last: what its cost means is said there
 const overlays = new Map(); // figure id → { key, document }: the last overlay each figure drew (needs.overlay)
 
 // Every [data-figure] element, mounted by the module named after it (templates/_sections.html preloads it). A mounted
@@ -270,8 +273,14 @@ function playDay() {
 
 // --- fetching and drawing ------------------------------------------------------------------------
 
+// The API parameters of the state's experiment (with overrides: null drops one), its scenario's own included.
+const apiParams = (state, overrides = {}) => driftParams(state, { ...offPageSettings(state), ...overrides });
+
+// What names the state's experiment on this server: the parameters of its request, whatever width is on show.
+const experimentOf = (state) => apiParams(state, { kernel_width: null }).toString();
+
 // The second experiment a figure draws over the state's (needs.overlay), as query parameters (no kernels asked for).
-const overlayParams = (figure, state) => driftParams(state, { ...figure.needs.overlay(state), kernel_width: null });
+const overlayParams = (figure, state) => apiParams(state, { ...figure.needs.overlay(state), kernel_width: null });
 
 // The documents a figure of the state's experiment is drawn from: that experiment's, and with needs.overlay the
 // overlay's for the state now, or null (not arrived yet, or it could not be had).
@@ -321,7 +330,9 @@ function explain(error) {
   return `Something went wrong on this page (${error.message}); reloading may help.`;
 }
 
-async function run() {
+// Fetch the state's experiment and draw it. options.job: the job of these settings has just finished (its result is
+// now in the server's store), and the estimate on show still holds.
+async function run(options = {}) {
   controller?.abort();
   controller = new AbortController();
   const { signal } = controller;
@@ -341,9 +352,9 @@ async function run() {
       return;
     }
     // Another kernel width of the experiment on show is already computed: one cached, gzipped GET, no stream.
-    const params = driftParams(store.get());
-    const computed = doc !== null && !wasSaved && experimentKey(store.get()) === shownExperiment;
-    if (!computed) estimate(signal);
+    const params = apiParams(store.get());
+    const computed = doc !== null && !wasSaved && experimentOf(store.get()) === shownExperiment;
+    costing = computed || options.job ? costing : estimate(signal);
     const result = computed ? await getDrift(params, signal) : await streamDrift(params, {
       signal,
       onWidth: (width) => {
@@ -360,18 +371,41 @@ async function run() {
       },
     });
     if (signal.aborted) return;
-    shownExperiment = experimentKey(store.get());
+    shownExperiment = experimentOf(store.get());
     show(result);
+    if (options.job) showJobResult();
+    else {
+      costing?.then((cost) => {
+        if (!signal.aborted && cost?.runs === "job") showJobResult(); // computed by a job earlier
+      });
+    }
     await Promise.all([showOverlays(signal), showComparisons(signal, null)]);
   } catch (error) {
     if (signal.aborted || error.name === "AbortError") return;
     if (!STATIC && unreachable(error) && await showSaved(error, signal)) return;
     if (signal.aborted) return;
     doc = null; // the figures on show are stale: view changes must not redraw them over the message
-    for (const figure of figures) status(figure.id, explain(error), "error");
+    const cost = error.status === 422 ? await costing : null;
+    if (signal.aborted) return;
     markStale(true);
+    if (cost?.runs === "job") { // said at the settings already (showEstimate), with the job's panel
+      const text = jobOnly(cost);
+      for (const figure of figures) status(figure.id, text, "note");
+      return;
+    }
+    for (const figure of figures) status(figure.id, explain(error), "error");
     announce(explain(error));
   }
+}
+
+// Why no figure answers settings that run only as a job, said by each figure.
+const jobOnly = (cost) => `These settings run as a job (about ${duration(cost.seconds_here)} on this server): the settings `
+  + "panel starts it and shows its progress, and the figures are drawn when it is done.";
+
+// The result of settings that run only as a job is on show: nothing is left to run at their control.
+function showJobResult() {
+  hideCostNote();
+  jobs.computed(apiParams(store.get(), { kernel_width: null }));
 }
 
 // The experiment's complete drift document, drawn by every figure that needs it: those that follow the view last, by
@@ -391,17 +425,42 @@ function markStale(stale) {
 }
 
 // What the state's experiment would cost here, shown at the settings as soon as it is known (beside the experiment's
-// own request, which the server refuses the same way when it is over a limit). An estimate that cannot be had says
-// nothing: the experiment's request reports the failure.
+// own request, which the server refuses the same way when it does not run now), with the depth menu's verdicts and,
+// for settings that run only as a job, the job's panel. Resolves with the estimate, or null when none could be had: then
+// nothing is said (the experiment's request reports the failure).
 async function estimate(signal) {
-  if (!$("#cost-estimate")) return; // an embed without its settings: nowhere to say it
+  if (!$("#cost-estimate")) return null; // an embed without its settings: nowhere to say it
   const state = store.get();
+  const params = apiParams(state, { kernel_width: null });
+  let cost = null;
+  let depths;
   try {
-    const cost = await getCost(driftParams(state, { kernel_width: null }), signal);
-    if (!signal.aborted) showEstimate(cost, state, widthList(state), changedControl);
+    cost = await getCost(params, signal);
+    depths = await depthVerdicts(state, cost, signal);
   } catch {
-    if (!signal.aborted) showEstimate(null, state, widthList(state), changedControl); // no estimate: none shown
+    cost = null; // no estimate: none shown
   }
+  if (signal.aborted) return null;
+  const note = showEstimate(cost, state, widthList(state), changedControl, depths);
+  if (cost?.runs === "job") jobs.offer(params, note ?? $("#cost-estimate"));
+  else jobs.hide();
+  return cost;
+}
+
+// Each depth's verdict with the other settings kept (depth → "now", "job", "refused", "invalid": the core refuses it, or
+// undefined: not known), for the depth menu's marks.
+async function depthVerdicts(state, cost, signal) {
+  const depths = [...($("#control-depth")?.options ?? [])].map((option) => Number(option.value));
+  const verdicts = await Promise.all(depths.map(async (depth) => {
+    if (depth === state.depth) return cost.runs;
+    try {
+      return (await getCost(apiParams({ ...state, depth }, { kernel_width: null }), signal)).runs;
+    } catch (error) {
+      if (error.name === "AbortError") throw error;
+      return error.status === 422 ? "invalid" : undefined;
+    }
+  }));
+  return new Map(depths.map((depth, i) => [depth, verdicts[i]]));
 }
 
 // The live API failed: if this state is exactly a scenario whose results were saved (a server started with
@@ -439,14 +498,30 @@ async function showOverlay(figure, signal) {
   if (overlays.get(figure.id)?.key === key) return; // drawn with the document already
   status(figure.id, "Computing the experiment drawn over this one…", "busy");
   try {
-    const overlay = key === driftParams(state, { kernel_width: null }).toString() ? doc : await getDrift(params, signal);
+    const overlay = key === apiParams(state, { kernel_width: null }).toString() ? doc : await getDrift(params, signal);
     if (signal.aborted) return;
     overlays.set(figure.id, { key, document: overlay });
     render(figure, ...documentsFor(figure, doc));
   } catch (error) {
     if (signal.aborted || error.name === "AbortError") return;
-    status(figure.id, `Drawn without the experiment that goes over it. ${explain(error)}`, "note");
+    const job = await jobOnlyAlso(error, params, signal);
+    if (signal.aborted) return;
+    status(figure.id, `Drawn without the experiment that goes over it${job ? `, which ${job}.` : `. ${explain(error)}`}`, "note");
   }
+}
+
+// A second experiment a figure needs was refused (error): when it runs only as a job here, says so ("runs only as a
+// job …"), else null. Its own job is not offered: the page runs one job, the experiment of the settings.
+async function jobOnlyAlso(error, params, signal) {
+  if (error.status !== 422) return null;
+  const cost = await getCost(params, signal).catch(() => null);
+  return cost?.runs === "job" ? `runs only as a job on this server (about ${duration(cost.seconds_here)})` : null;
+}
+
+// A figure that could not be drawn for the state is faded (its status says why), so its old drawing is not taken for
+// the state's answer.
+function fade(figure, faded) {
+  document.querySelector(`[data-figure="${figure.id}"]`)?.closest(".story-figure")?.classList.toggle("stale", faded);
 }
 
 // The figures that compare two scalings (needs.document "comparison"), once the drift document is on show; savedId:
@@ -460,6 +535,7 @@ const NTK_SCALING = { parameterization: "ntk", alpha: 1, alpha_scaling: "fixed",
 
 async function showComparison(figure, signal, savedId) {
   const state = store.get();
+  let asking = null; // the parameters of the experiment asked for last
   const ntk = Object.entries(NTK_SCALING).every(([name, value]) => state[name] === value);
   try {
     if (savedId) {
@@ -467,11 +543,20 @@ async function showComparison(figure, signal, savedId) {
       render(figure, doc, await getStaticDrift(savedId, `compare-${state.compare}`, signal));
       return;
     }
-    const base = ntk ? doc : await getDrift(driftParams(state, { ...NTK_SCALING, kernel_width: null }), signal);
-    const other = await getDrift(driftParams(state, { ...figure.needs.scaling(state), kernel_width: null }), signal);
-    if (!signal.aborted) render(figure, base, other);
+    asking = apiParams(state, { ...NTK_SCALING, kernel_width: null });
+    const base = ntk ? doc : await getDrift(asking, signal);
+    asking = apiParams(state, { ...figure.needs.scaling(state), kernel_width: null });
+    const other = await getDrift(asking, signal);
+    if (signal.aborted) return;
+    fade(figure, false);
+    render(figure, base, other);
   } catch (error) {
-    if (!signal.aborted && error.name !== "AbortError") status(figure.id, explain(error), "error");
+    if (signal.aborted || error.name === "AbortError") return;
+    fade(figure, true);
+    const job = asking && await jobOnlyAlso(error, asking, signal);
+    if (signal.aborted) return;
+    if (job) status(figure.id, `Not drawn for these settings: it compares them with the same experiment under another scaling, which ${job}.`, "note");
+    else status(figure.id, explain(error), "error");
   }
 }
 

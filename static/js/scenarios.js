@@ -1,6 +1,6 @@
 // The named scenarios (the API's presets): found by id, spread over the defaults, and matched against a state.
 import { getPresets } from "./api.js";
-import { EXPERIMENT_FIELDS, defaults, widthList } from "./state.js";
+import { API_DEFAULTS, EXPERIMENT_FIELDS, defaults, widthList } from "./state.js";
 
 let presets = null; // the list, once loaded; a failed load is tried again at the next call
 
@@ -20,6 +20,18 @@ export async function loadPresets() {
 export function scenarioSettings(preset) {
   const settings = defaults();
   for (const name of EXPERIMENT_FIELDS) if (preset.query[name] !== undefined) settings[name] = preset.query[name];
+  return settings;
+}
+
+// The experiment's parameters the state's scenario sets away from their defaults that the page's state does not hold
+// (Jacot et al.'s one seed per width, say), sent with its experiment: {} when the state names no scenario, or before
+// the list is loaded.
+export function offPageSettings(state) {
+  const preset = state.preset ? presets?.find((p) => p.id === state.preset) : null;
+  const settings = {};
+  for (const [name, value] of Object.entries(preset?.query ?? {})) {
+    if (name in API_DEFAULTS && value !== API_DEFAULTS[name]) settings[name] = value;
+  }
   return settings;
 }
 

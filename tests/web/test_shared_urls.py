@@ -34,8 +34,9 @@ URLS = [f"/?v=1&preset={preset.id}" for preset in PRESETS] + [
 ]
 
 SETTLED = ("() => ![...document.querySelectorAll('[data-status]')].some(e => e.dataset.kind === 'busy')"
-           " && [...document.querySelectorAll('[data-figure]')].every(e => e.data || e.dataset.drawn || e.closest('figure')"
-           ".querySelector('[data-status]').dataset.kind === 'error')")
+           " && [...document.querySelectorAll('[data-figure]')].every(e => e.data || e.dataset.drawn || ['error', 'note']"
+           ".includes(e.closest('figure')"
+           ".querySelector('[data-status]').dataset.kind ?? ''))")
 SNAPSHOT = """() => {
   const withoutUid = (key, value) => (key === "uid" ? undefined : value);
   const text = (selector) => document.querySelector(selector)?.textContent ?? null;
