@@ -7,6 +7,7 @@ with a ``Retry-After`` header.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,7 +16,6 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
-from starlette.routing import Match, Route
 
 from app.api.compute import ClientGone, Overloaded
 from app.api.jobs import QueueFull, TooManyJobs
@@ -63,7 +63,7 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(error, HTTPException)
         if error.status_code == 405:
             return JSONResponse({"detail": error.detail}, status_code=405,
-                                headers={"Allow": ", ".join(_allowed(request))})
+                                headers={"Allow": _allowed(request, error)})
         return await http_exception_handler(request, error)
 
     app.add_exception_handler(HTTPException, http_error)
@@ -74,13 +74,17 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(QueueFull, queue_full)
 
 
-def _allowed(request: Request) -> list[str]:
-    """Every method some route answers at the request's path."""
-    methods: set[str] = set()
-    for route in request.app.routes:
-        if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] != Match.NONE:
-            methods |= route.methods
-    return sorted(methods)
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+def _allowed(request: Request, error: HTTPException) -> str:
+    """The methods of the path: those Starlette found on the route it matched (its 405's Allow), and those of every
+    other operation on the same path in the OpenAPI document (one route per method: GET and DELETE of a job)."""
+    methods = {m.strip() for m in (error.headers or {}).get("Allow", "").split(",") if m.strip()}
+    for template, operations in request.app.openapi()["paths"].items():
+        if re.fullmatch(re.sub(r"\{[^}/]+\}", "[^/]+", template), request.url.path):
+            methods |= {method.upper() for method in operations if method in METHODS}
+    return ", ".join(sorted(methods))
 
 
 CLIENT_CLOSED_REQUEST = 499

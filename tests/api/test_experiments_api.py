@@ -174,9 +174,9 @@ def test_the_stream_of_a_finished_experiment_replays_it(client: TestClient) -> N
 BAD_QUERIES = [
     ({"widths": "abc"}, "widths must be 1 to 12 whole numbers written with the digits 0–9"),
     ({"widths": "٣٢"}, "written with the digits 0–9"),  # int() reads Arabic-Indic digits; the API does not
-    ({"widths": "0,16"}, "each width must be from 1 to 8192"),
+    ({"widths": "0,16"}, "each width must be from 1 to 10000"),
     ({"widths": "64,32"}, "widths must be increasing and distinct"),
-    ({"widths": "16,9000"}, "each width must be from 1 to 8192"),
+    ({"widths": "16,10001"}, "each width must be from 1 to 10000"),
     ({"widths": ",".join(str(n) for n in range(1, 14))}, "widths must be 1 to 12 whole numbers"),
     ({"depth": 5}, "less than or equal to 4"),
     ({"activation": "tanh"}, "Input should be 'relu' or 'erf'"),
