@@ -25,6 +25,15 @@ os.environ["LANES_STORE_URL"] = ""
 os.environ["LANES_COMPUTE_IN"] = "threads"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Two groups for ``pytest -n 2 --dist loadgroup`` (make test): the browser tests in one worker process, the rest in
+    the other. The suite mostly waits (for pages to draw, servers to answer, processes to end), so two run in about
+    two thirds of the time; and no test shares its process with Playwright's event loop or a browser's traffic
+    unless it is a browser test itself."""
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group("browser" if item.nodeid.startswith("tests/web/") else "rest"))
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(20260518)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -9,9 +10,11 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import uvicorn
 
@@ -20,6 +23,8 @@ from app.main import create_app
 from app.serving.server import server_config
 
 ROOT = Path(__file__).resolve().parents[1]
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -167,3 +172,10 @@ def busy_loops(count: int) -> Iterator[None]:
         for loop in loops:
             loop.kill()
             loop.wait()
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(coroutine)`` in a thread of its own: a test may run in a process where Playwright's event loop is
+    already running (the browser tests share the worker process), and asyncio.run refuses to start under it."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()

@@ -22,6 +22,7 @@ from app.api.schemas import DriftQuery
 from app.config import Settings
 from app.ntk import DriftConfig, DriftResult
 from tests.conftest import ClientFactory
+from tests.servers import run_async
 
 JOBS, DRIFT = "/api/v1/jobs", "/api/v1/experiments/drift"
 QUICK = {"widths": "16,64,256", "steps": 300, "seeds": 2}            # ≈ 0.1 s of computing: a job on these servers
@@ -114,7 +115,7 @@ def test_the_queue_is_bounded_and_one_experiment_is_one_job_for_every_client(tmp
         gone = await jobs.status(other.id)
         return first, other, still, gone
 
-    first, other, still, gone = asyncio.run(scenario())
+    first, other, still, gone = run_async(scenario())
     assert first.id != other.id and first.position == 0
     assert still.state == "queued" and gone.state == "cancelled"
 
@@ -143,9 +144,9 @@ def test_a_job_queued_by_one_worker_is_run_by_another_sharing_its_table(tmp_path
         finally:
             await jobs.close()
 
-    ticket = asyncio.run(queue_one())
+    ticket = run_async(queue_one())
     assert table.name == "results.jobs.sqlite3"
-    status = asyncio.run(run_it(ticket))
+    status = run_async(run_it(ticket))
     assert status is not None and status.state == "done" and len(kept) == 1
 
 

@@ -22,7 +22,7 @@ import pytest
 from app.api import work
 from app.api.processes import Cancelled, OverCpuLimit, ProcessRunner, WorkerDied
 from app.ntk import DriftConfig, DriftResult, WidthResult
-from tests.servers import busy_loops, uvicorn_workers
+from tests.servers import busy_loops, run_async, uvicorn_workers
 
 SMALL = DriftConfig(widths=(16, 64), seeds=2, steps=40, snapshots=3, districts=4, grid=16)
 LONG = DriftConfig(widths=(1024,), seeds=3, steps=10_000, snapshots=2, districts=8, grid=16)  # ~10 s: always stopped
@@ -37,7 +37,7 @@ def _in_runner(test: Any) -> Any:
         finally:
             runner.close()
 
-    return asyncio.run(main())
+    return run_async(main())
 
 
 def test_a_process_computes_what_a_thread_does_and_sends_every_width_before_the_result() -> None:
@@ -125,6 +125,7 @@ LARGE = {"widths": "1024,2048", "steps": 1500, "snapshots": 2}  # ≈ 3 s of CPU
 JACOT = {"widths": "128,512", "depth": 3, "steps": 200, "target": "xy"}  # the Jacot scenario at this suite's size
 
 
+@pytest.mark.alone
 def test_health_answers_fast_beside_busy_loops_and_large_computations(two_busy_loops: None) -> None:
     """Four large computations in flight (two compute processes, two waiting) and a job, two busy loops: /healthz is
     answered by the web worker's event loop, which shares no interpreter with the arithmetic. The bound is generous
