@@ -255,7 +255,7 @@ class ProcessRunner:
             for slot in range(SLOTS):
                 self._flags[slot] = 1
         if self._pool is not None:
-            self._pool.executor.shutdown(wait=False, cancel_futures=True)
+            self._pool.executor.shutdown(wait=True, cancel_futures=True)  # its tasks stop at their next checkpoint
             self._pool = None
         for task in list(self._tasks.values()):
             if not task.outcome.done():
