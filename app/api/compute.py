@@ -180,14 +180,12 @@ class DriftFlight(Flight[DriftResult]):
 
     widths: list[WidthResult] = field(default_factory=list)
     listeners: set[asyncio.Queue[WidthResult | BaseException | DriftResult]] = field(default_factory=set)
-    training: tuple[int, int] | None = None  # (width, step) training now, as last reported
 
     def hear(self, event: tuple[Any, ...]) -> None:
-        """An event of the computation (app/api/work.py): a finished width, or training's progress."""
+        """An event of the computation (app/api/work.py): a finished width is published; training's progress is for
+        jobs, and a request answered at once has no use for it."""
         if event[0] == "width":
             self.publish(event[1])
-        elif event[0] == "step":
-            self.training = (event[1], event[2])
 
     def publish(self, width: WidthResult) -> None:
         self.widths.append(width)
@@ -258,10 +256,6 @@ class ComputeService:
         """Start the compute processes now, in a thread ('processes'; threads start on first use)."""
         if self._processes is not None:
             await asyncio.to_thread(self._processes.start)
-
-    def compute_pids(self) -> list[int]:
-        """The processes computing for this worker now ('processes': its pool's; 'threads': none)."""
-        return [] if self._processes is None else self._processes.pids()
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:

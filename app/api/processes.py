@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import logging
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -38,7 +37,6 @@ from typing import Any, cast
 
 import threadpoolctl
 
-log = logging.getLogger(__name__)
 SLOTS = 1024  # cancellation flags in shared memory: more than tasks can be admitted at once
 PRELOAD = ["app.api.work"]  # imported once by the fork server: every worker starts with numpy and the maths loaded
 
@@ -55,7 +53,6 @@ class WorkerDied(Exception):
     """The process running the computation stopped before it finished (killed, or out of memory)."""
 
 
-Emit = Callable[[Any], None]
 Work = Callable[..., Any]  # fn(checkpoint, emit, *args)
 
 # --- in the worker processes ----------------------------------------------------------------------------------------
@@ -196,13 +193,13 @@ class ProcessRunner:
         pool = self._executor()
         flags = self._flags
         flags[slot] = 0  # before the task can start: a slot's flag stays set from its last cancellation
+        task = _Task(on_event, loop, loop.create_future(), slot)
+        self._tasks[task_id] = task  # before it can start: the reader drops events of tasks it does not know
         try:
             running = pool.submit(_run_task, task_id, slot, cpu_limit_s, fn, args)
         except (BrokenProcessPool, RuntimeError):  # a dead pool: start a new one for this task
             self._pool = None
             running = self._executor().submit(_run_task, task_id, slot, cpu_limit_s, fn, args)
-        task = _Task(on_event, loop, loop.create_future(), slot)
-        self._tasks[task_id] = task
 
         def landed(done: Any) -> None:  # in the pool's thread
             with contextlib.suppress(RuntimeError):
