@@ -220,6 +220,24 @@ def _row_progress(row: sqlite3.Row) -> Progress:
     return Progress(**json.loads(row["progress"]))
 
 
+def _new_ticket(db: sqlite3.Connection, request: JobRequest, now: float) -> str:
+    """A new ticket of ``request``'s client on its job: a random id, the job's URL."""
+    ticket = secrets.token_urlsafe(16)
+    db.execute("INSERT INTO tickets (id, key, client, created, cancelled) VALUES (?, ?, ?, ?, 0)",
+               (ticket, request.key, request.client, now))
+    return ticket
+
+
+def _wanted(db: sqlite3.Connection, key: str) -> int:
+    """How many tickets still want the job ``key`` (not cancelled)."""
+    return int(db.execute("SELECT COUNT(*) FROM tickets WHERE key = ? AND cancelled = 0", (key,)).fetchone()[0])
+
+
+def _left(job: sqlite3.Row, now: float, floor: float) -> float:
+    """A job's estimated seconds still to run (all of it if it has not started), at least ``floor``."""
+    return max(float(job["estimate"]) - (now - (job["started"] or now)), floor)
+
+
 @dataclass
 class _Running:
     """A job this process runs: its outcome, how to stop it, and its progress as last heard."""
@@ -280,10 +298,7 @@ class LocalJobs:
                            "attempts) VALUES (?, ?, 'queued', ?, ?, ?, ?, 0)",
                            (request.key, json.dumps(request.params), request.estimate_s, json.dumps(request.weights),
                             json.dumps(asdict(progress)), now))
-            ticket = secrets.token_urlsafe(16)
-            db.execute("INSERT INTO tickets (id, key, client, created, cancelled) VALUES (?, ?, ?, ?, 0)",
-                       (ticket, request.key, request.client, now))
-        return ticket
+            return _new_ticket(db, request, now)
 
     async def done_ticket(self, request: JobRequest) -> JobStatus:
         """A ticket on an experiment that is computed already (its result is stored): a job that is done."""
@@ -300,10 +315,7 @@ class LocalJobs:
                            "started, finished, attempts) VALUES (?, ?, 'done', ?, ?, ?, ?, ?, ?, 0)",
                            (request.key, json.dumps(request.params), request.estimate_s, json.dumps(request.weights),
                             json.dumps(asdict(progress)), now, now, now))
-            ticket = secrets.token_urlsafe(16)
-            db.execute("INSERT INTO tickets (id, key, client, created, cancelled) VALUES (?, ?, ?, ?, 0)",
-                       (ticket, request.key, request.client, now))
-        return ticket
+            return _new_ticket(db, request, now)
 
     async def status(self, ticket: str) -> JobStatus | None:
         return await asyncio.to_thread(self._status, ticket)
@@ -321,7 +333,7 @@ class LocalJobs:
                 running = db.execute("SELECT estimate, started FROM jobs WHERE state = 'running'").fetchall()
                 position = len(ahead)
                 now = time.time()
-                left = sum(max(r["estimate"] - (now - (r["started"] or now)), 0.0) for r in running)
+                left = sum(_left(r, now, 0.0) for r in running)
                 wait = (left + sum(r["estimate"] for r in ahead)) / max(1, self.runners * self.settings.workers)
         local = self._running.get(row["key"])
         progress = local.progress if local is not None else _row_progress(row)
@@ -349,21 +361,19 @@ class LocalJobs:
             if row is None:
                 return None
             db.execute("UPDATE tickets SET cancelled = 1 WHERE id = ?", (ticket,))
-            wanted = db.execute("SELECT COUNT(*) FROM tickets WHERE key = ? AND cancelled = 0", (row["key"],)).fetchone()[0]
-            if not wanted:  # a queued job nobody wants is cancelled at once; a running one by its worker, below
+            if not _wanted(db, row["key"]):  # a queued job nobody wants is cancelled at once; a running one by its worker, below
                 db.execute("UPDATE jobs SET state = 'cancelled', finished = ? WHERE key = ? AND state = 'queued'",
                            (time.time(), row["key"]))
             return str(row["key"])
 
     def _abandoned(self, key: str) -> bool:
         with self.table.transaction() as db:
-            return bool(db.execute("SELECT COUNT(*) FROM tickets WHERE key = ? AND cancelled = 0", (key,)).fetchone()[0] == 0)
+            return not _wanted(db, key)
 
     def _retry_after(self, db: sqlite3.Connection) -> int:
         """Seconds until a place is likely free: the shortest remaining estimate of a running job (at least 1)."""
         now = time.time()
-        left = [max(r["estimate"] - (now - (r["started"] or now)), 1.0)
-                for r in db.execute("SELECT estimate, started FROM jobs WHERE state = 'running'").fetchall()]
+        left = [_left(r, now, 1.0) for r in db.execute("SELECT estimate, started FROM jobs WHERE state = 'running'").fetchall()]
         return max(1, round(min(left) if left else POLL_S * 4))
 
     def health(self) -> dict[str, Any]:
@@ -484,7 +494,7 @@ class LocalJobs:
             for key, progress in items:
                 db.execute("UPDATE jobs SET progress = ?, heartbeat = ? WHERE key = ? AND owner = ?",
                            (json.dumps(asdict(progress)), now, key, self.owner))
-                if not db.execute("SELECT COUNT(*) FROM tickets WHERE key = ? AND cancelled = 0", (key,)).fetchone()[0]:
+                if not _wanted(db, key):
                     abandoned.add(key)
         return abandoned
 
