@@ -10,8 +10,12 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from app.api.jobs import JobRequest
+from app.api.routes.jobs import job_request
+from app.api.schemas import DriftQuery
 from app.config import Settings
 from app.main import create_app
+from tests.servers import redis_server
 
 ClientFactory = Callable[..., TestClient]
 
@@ -32,6 +36,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     unless it is a browser test itself."""
     for item in items:
         item.add_marker(pytest.mark.xdist_group("browser" if item.nodeid.startswith("tests/web/") else "rest"))
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    """A real redis-server (Debian's), started for the module that asks and stopped after it."""
+    with redis_server() as url:
+        yield url
+
+
+def job_for(params: dict[str, Any], settings: Settings, client: str = "10.0.0.1") -> JobRequest:
+    """The job request the API makes of these drift query parameters, from ``client``."""
+    query = DriftQuery(**params)
+    return job_request(query, query.to_config(), settings, client)
 
 
 @pytest.fixture

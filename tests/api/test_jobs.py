@@ -17,11 +17,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api.jobs import LocalJobs, Progress, QueueFull, TooManyJobs, fraction_done, jobs_file
-from app.api.routes.jobs import job_request
-from app.api.schemas import DriftQuery
 from app.config import Settings
 from app.ntk import DriftConfig, DriftResult
-from tests.conftest import ClientFactory
+from tests.conftest import ClientFactory, job_for
 from tests.servers import run_async
 
 JOBS, DRIFT = "/api/v1/jobs", "/api/v1/experiments/drift"
@@ -103,11 +101,11 @@ def test_the_queue_is_bounded_and_one_experiment_is_one_job_for_every_client(tmp
             kept.append(config)
 
         jobs = LocalJobs(settings, tmp_path / "r.jobs.sqlite3", keep, runners=0)  # queues, runs nothing
-        request = _request(QUICK, settings, "10.0.0.1")
+        request = job_for(QUICK, settings, "10.0.0.1")
         first = await jobs.submit(request)
-        other = await jobs.submit(_request(QUICK, settings, "10.0.0.2"))  # the same experiment: the same job
+        other = await jobs.submit(job_for(QUICK, settings, "10.0.0.2"))  # the same experiment: the same job
         with pytest.raises(QueueFull) as full:
-            await jobs.submit(_request(QUICK | {"seed": 3}, settings, "10.0.0.3"))
+            await jobs.submit(job_for(QUICK | {"seed": 3}, settings, "10.0.0.3"))
         assert not isinstance(full.value, TooManyJobs) and full.value.retry_after >= 1
         await jobs.cancel(first.id)  # another ticket still wants it: it stays queued
         still = await jobs.status(other.id)
@@ -130,7 +128,7 @@ def test_a_job_queued_by_one_worker_is_run_by_another_sharing_its_table(tmp_path
         kept.append(config)
 
     async def queue_one() -> str:
-        return (await LocalJobs(settings, table, keep, runners=0).submit(_request(QUICK, settings))).id
+        return (await LocalJobs(settings, table, keep, runners=0).submit(job_for(QUICK, settings))).id
 
     async def run_it(ticket: str) -> Any:
         jobs = LocalJobs(settings, table, keep, runners=1)
@@ -167,8 +165,3 @@ def test_progress_is_counted_in_each_widths_share_of_the_cost() -> None:
     assert fraction_done(Progress(widths=2, steps=100), weights) == 0
     assert fraction_done(Progress(widths_done=1, widths=2, width=64, step=50, steps=100), weights) == pytest.approx(0.625)
     assert fraction_done(Progress(widths_done=2, widths=2, steps=100), weights) == 1
-
-
-def _request(params: dict[str, Any], settings: Settings, client: str = "10.0.0.1") -> Any:
-    query = DriftQuery(**params)
-    return job_request(query, query.to_config(), settings, client)

@@ -17,11 +17,10 @@ from typing import Any
 import pytest
 
 from app.api.jobs import JobStatus, QueueFull, TooManyJobs
-from app.api.routes.jobs import job_request
 from app.api.rq_jobs import Keys, RqJobs
-from app.api.schemas import DriftQuery
 from app.config import Settings
-from tests.servers import ROOT, redis_server, run_async, serve, stop
+from tests.conftest import job_for
+from tests.servers import ROOT, run_async, serve, stop
 
 QUICK = {"widths": "16,64", "steps": 200, "seeds": 1}
 LONG = {"widths": "1024,2048", "steps": 10000, "seeds": 4}  # tens of seconds: cancelled or killed, never finished
@@ -33,23 +32,12 @@ def _settings(url: str, **changes: Any) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    with redis_server() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
 def worker(redis_url: str) -> Iterator[subprocess.Popen[bytes]]:
     """``python -m app worker``, as the image runs it."""
     env = {**os.environ, "LANES_QUEUE_URL": redis_url, "LANES_STORE_URL": redis_url, "LANES_LOG_LEVEL": "info"}
     process = subprocess.Popen([sys.executable, "-m", "app", "worker"], cwd=ROOT, env=env)
     yield process
     stop(process)
-
-
-def _request(params: dict[str, Any], settings: Settings, client: str = "10.0.0.1") -> Any:
-    query = DriftQuery(**params)
-    return job_request(query, query.to_config(), settings, client)
 
 
 def _until(jobs: RqJobs, ticket: str, done: Any, seconds: float = 60) -> JobStatus:
@@ -115,13 +103,13 @@ def test_one_experiment_asked_by_two_clients_computes_once(redis_url: str, worke
     settings = _settings(redis_url)
     jobs = RqJobs(settings)
     params = {**QUICK, "seed": 21}
-    first = run_async(jobs.submit(_request(params, settings, "10.0.0.1")))
-    second = run_async(jobs.submit(_request(params, settings, "10.0.0.2")))
-    again = run_async(jobs.submit(_request(params, settings, "10.0.0.1")))
+    first = run_async(jobs.submit(job_for(params, settings, "10.0.0.1")))
+    second = run_async(jobs.submit(job_for(params, settings, "10.0.0.2")))
+    again = run_async(jobs.submit(job_for(params, settings, "10.0.0.1")))
     assert first.id != second.id and (again.id == first.id or again.state == "done")
     for ticket in (first.id, second.id):
         _until(jobs, ticket, lambda s: s.state == "done")
-    key = _request(params, settings).key
+    key = job_for(params, settings).key
     assert int(jobs.redis.hget(Keys.COMPUTED, key) or 0) == 1
 
 
@@ -129,8 +117,8 @@ def test_cancel_stops_a_job_only_when_no_ticket_wants_it(redis_url: str, worker:
     settings = _settings(redis_url)
     jobs = RqJobs(settings)
     params = {**LONG, "seed": 31}
-    first = run_async(jobs.submit(_request(params, settings, "10.0.0.1")))
-    second = run_async(jobs.submit(_request(params, settings, "10.0.0.2")))
+    first = run_async(jobs.submit(job_for(params, settings, "10.0.0.1")))
+    second = run_async(jobs.submit(job_for(params, settings, "10.0.0.2")))
     _until(jobs, first.id, lambda s: s.state == "running" and s.progress.step is not None)
     assert run_async(jobs.cancel(first.id)).state == "cancelled"  # type: ignore[union-attr]
     time.sleep(1.0)  # past the checkpoint's reading of the flag: still wanted, so still running
@@ -138,7 +126,7 @@ def test_cancel_stops_a_job_only_when_no_ticket_wants_it(redis_url: str, worker:
     run_async(jobs.cancel(second.id))
     _until(jobs, second.id, lambda s: s.state == "cancelled")
     # the worker is free again: a new job runs
-    quick = run_async(jobs.submit(_request({**QUICK, "seed": 32}, settings)))
+    quick = run_async(jobs.submit(job_for({**QUICK, "seed": 32}, settings)))
     _until(jobs, quick.id, lambda s: s.state == "done")
     assert run_async(jobs.cancel("no-such-ticket")) is None
 
@@ -147,13 +135,13 @@ def test_bounds_per_client_and_for_the_queue(redis_url: str) -> None:
     settings = Settings(queue_url=redis_url, store_url=redis_url, max_jobs=2, max_jobs_per_client=1)
     jobs = RqJobs(settings)
     jobs.queue.empty()
-    run_async(jobs.submit(_request({**QUICK, "seed": 41}, settings, "10.1.0.1")))
+    run_async(jobs.submit(job_for({**QUICK, "seed": 41}, settings, "10.1.0.1")))
     with pytest.raises(TooManyJobs) as too_many:
-        run_async(jobs.submit(_request({**QUICK, "seed": 42}, settings, "10.1.0.1")))
+        run_async(jobs.submit(job_for({**QUICK, "seed": 42}, settings, "10.1.0.1")))
     assert too_many.value.retry_after >= 1
-    run_async(jobs.submit(_request({**QUICK, "seed": 43}, settings, "10.1.0.2")))
+    run_async(jobs.submit(job_for({**QUICK, "seed": 43}, settings, "10.1.0.2")))
     with pytest.raises(QueueFull) as full:
-        run_async(jobs.submit(_request({**QUICK, "seed": 44}, settings, "10.1.0.3")))
+        run_async(jobs.submit(job_for({**QUICK, "seed": 44}, settings, "10.1.0.3")))
     assert not isinstance(full.value, TooManyJobs) and full.value.retry_after >= 1
     jobs.queue.empty()  # no worker here: leave nothing for the others
 
@@ -161,7 +149,7 @@ def test_bounds_per_client_and_for_the_queue(redis_url: str) -> None:
 def test_a_killed_work_horse_is_retried_once_then_reported_failed(redis_url: str, worker: subprocess.Popen[bytes]) -> None:
     settings = _settings(redis_url)
     jobs = RqJobs(settings)
-    ticket = run_async(jobs.submit(_request({**LONG, "seed": 51}, settings))).id
+    ticket = run_async(jobs.submit(job_for({**LONG, "seed": 51}, settings))).id
     _until(jobs, ticket, lambda s: s.state == "running" and s.progress.step is not None)
     os.kill(_horse(worker), signal.SIGKILL)
     retried = _until(jobs, ticket, lambda s: s.detail is not None and "runs again" in s.detail)

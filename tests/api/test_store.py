@@ -8,7 +8,7 @@ import asyncio
 import shutil
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,16 +20,10 @@ from app.api.compute import ComputeService
 from app.api.store import CODE_VERSION, RedisStore, ResultStore, SqliteStore, store_key
 from app.config import Settings
 from app.ntk import DriftConfig
-from tests.servers import cpu_seconds, redis_server, uvicorn_workers, worker_pids
+from tests.servers import cpu_seconds, uvicorn_workers, worker_pids
 
 SMALL = DriftConfig(widths=(16, 64), seeds=2, steps=40, snapshots=3, districts=4, grid=16)
 StoreFactory = Callable[[int], ResultStore]
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    with redis_server() as url:
-        yield url
 
 
 @pytest.fixture(params=["sqlite", "redis"])

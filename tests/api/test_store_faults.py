@@ -10,7 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,12 +27,6 @@ from tests.servers import ROOT, free_port, redis_server
 
 SMALL = {"widths": "16,64", "kernel_width": 64, "seeds": 1, "steps": 20, "snapshots": 2, "districts": 4, "grid": 16}
 StoreFactory = Callable[[], ResultStore]
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    with redis_server() as url:
-        yield url
 
 
 @pytest.fixture(params=["sqlite", "redis"])
