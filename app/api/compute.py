@@ -334,7 +334,7 @@ class ComputeService:
         If the client is ``gone`` while it waits, :class:`ClientGone`; a flight nobody waits for any more stops
         before its next training step.
         """
-        cached = self.finished(config) or await self.stored(config)
+        cached = await self.kept(config)
         if cached is not None:
             return cached
         return await self._wait_for(await self._flight(config), gone)
@@ -345,6 +345,10 @@ class ComputeService:
         if result is not None:
             self._results.move_to_end(config)
         return result
+
+    async def kept(self, config: DriftConfig) -> DriftResult | None:
+        """The experiment ``config`` if it is computed already: in this worker's memory, or in the shared store."""
+        return self.finished(config) or await self.stored(config)
 
     async def stored(self, config: DriftConfig) -> DriftResult | None:
         """The experiment ``config`` from the shared store (then kept in memory too), else None. Read and decoded in a
@@ -382,7 +386,7 @@ class ComputeService:
         ``gone`` is asked only until the first item: after it, the streaming response watches the connection
         itself (two readers of one connection would steal each other's messages).
         """
-        cached = self.finished(config) or await self.stored(config)
+        cached = await self.kept(config)
         if cached is not None:
             for width in cached.widths:
                 yield width

@@ -36,7 +36,7 @@ async def answerable_config(query: DriftQuery, settings: Settings, service: Comp
     config = core_config(query)
     cost = drift_cost(config)
     if runs_as(cost, settings) == "job":
-        if service.finished(config) is not None or await service.stored(config) is not None:
+        if await service.kept(config) is not None:
             return config
         check_budget(cost, settings, ADVICE + AS_A_JOB)
     check_budget(cost, settings, ADVICE)

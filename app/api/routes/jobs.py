@@ -71,7 +71,7 @@ async def submit(query: Annotated[DriftQuery, Query()], request: Request, servic
     if problem is not None:
         raise InvalidInput(problem, "compute_budget")
     job = job_request(query, config, settings, client_of(request.client.host if request.client else None))
-    if service.finished(config) is not None or await service.stored(config) is not None:
+    if await service.kept(config) is not None:
         return _answer(await jobs.done_ticket(job))
     status = await jobs.submit(job)
     return _answer(status, 200 if status.state == "done" else 202)
