@@ -9,7 +9,7 @@ AUDIT_IGNORES :=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help run demo export test lint typecheck pytest browser redis fuzz audit bench bench-cost bench-slopes bench-page bench-animation bench-store bench-api bench-load bench-contention bench-slow-clients screenshots clean system-python
+.PHONY: help run demo export test lint typecheck pytest browser redis fuzz audit bench bench-training bench-cost bench-slopes bench-page bench-animation bench-store bench-api bench-load bench-contention bench-slow-clients screenshots clean system-python
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ export: $(VENV)/.runtime ## Static site with the presets' results in ./build/sit
 
 bench: $(VENV)/.runtime ## Benchmarks: kernel throughput against matmul, default experiment time
 	$(BIN)/python -m benchmarks.core
+
+bench-training: $(VENV)/.runtime ## A deep training step against numpy's streaming bandwidth; float32 training against float64
+	$(BIN)/python -m benchmarks.training
 
 bench-cost: $(VENV)/.runtime ## The cost model against measured CPU time over a grid of settings (fails outside 2×)
 	$(BIN)/python -m benchmarks.cost

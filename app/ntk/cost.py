@@ -10,10 +10,14 @@ speed rather than the caches' (and for new arrays past 32 MiB, glibc's mmap thre
 
 - **training**, per step on ``N`` points (``steps + 1`` forward passes, ``steps`` updates):
   ``(L+1)·train_layer[a] + S·N·n·L·(train_unit[a] + m(S·N·n)·large_array) + 6·N·S·P·matmul_flop
-  + S·P·(train_weight + m(S·P)·large_weights)`` — numpy's calls per layer, the activation and its
+  + T·(train_weight + m(S·P)·large_weights)`` — numpy's calls per layer, the activation and its
   slope and the backprop products per unit, the forward, backward and weight-gradient products, and
-  the weights' traffic (read by the products, written by the gradient and the update: from the
-  caches while they are small, from memory once they are not);
+  the weights' traffic ``T`` (read by the products, written by the gradient and the update: from the
+  caches while they are small, from memory once they are not). ``T = S·P`` when every step is applied
+  at once; the ``D`` weights of hidden-to-hidden matrices whose steps ``train`` keeps as factors
+  (``deferred_parameters``) are written only when the factors are folded in, every ``C/N`` steps
+  (``C = DEFAULT_CAPACITY`` rows), so ``T = S·P − D + D·N/C``, and the products through the pending factors
+  add ``8·N·n·C/2`` FLOPs per such matrix;
 - **an empirical-kernel measurement** between ``G`` and ``G'`` points (``G' = 0``: ``G`` with itself):
   ``(L+1)·kernel_layer[a] + S·(G+G')·n·L·(kernel_unit[a] + m(S·max(G,G')·n)·large_array)
   + (4·(G+G')·S·P + 2·S·G·G'·(2nL + d + 1))·matmul_flop`` — forward and δ passes, then the Gram
@@ -65,7 +69,9 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from app.ntk.deferred import DEFAULT_CAPACITY
 from app.ntk.experiments import INPUT_DIM, DriftConfig
+from app.ntk.training import DEFERRED_MIN_WIDTH
 
 LARGE_ARRAY_BYTES = 32 * 2**20  # past the caches; glibc's largest mmap threshold (new arrays this big fault every page)
 
@@ -134,13 +140,29 @@ def _units(work: Work, kind: str, activation: str, count: float, array_numbers: 
 
 
 def training_work(work: Work, activation: str, depth: int, width: int, seeds: int, points: int, passes: int) -> None:
-    """``passes`` full-batch gradient-descent steps of ``seeds`` stacked networks on ``points`` inputs."""
+    """``passes`` full-batch gradient-descent steps of ``seeds`` stacked networks on ``points`` inputs.
+
+    The hidden-to-hidden matrices that ``train`` defers (``deferred_parameters``) pay their weights' traffic only when
+    their factors are folded in, once every ``DEFAULT_CAPACITY / points`` steps, and the thin products through the
+    pending factors (on average half the capacity) besides the forward and backward ones."""
     parameters = seeds * parameter_count(depth, width, INPUT_DIM)
+    deferred = deferred_parameters(depth, width, seeds, points)
     work.add(f"train_layer:{activation}", passes * (depth + 1))
     _units(work, "train", activation, passes * seeds * points * width * depth, seeds * points * width)
     work.add("matmul_flop", passes * 6 * points * parameters)
-    work.add("train_weight", passes * parameters)
-    work.add("large_weights", passes * parameters * large_share(parameters))
+    if deferred:
+        matrices = seeds * (depth - 1)
+        work.add("matmul_flop", passes * matrices * 8 * points * width * (DEFAULT_CAPACITY // 2))
+    traffic = parameters - deferred + deferred * points / DEFAULT_CAPACITY
+    work.add("train_weight", passes * traffic)
+    work.add("large_weights", passes * traffic * large_share(parameters))
+
+
+def deferred_parameters(depth: int, width: int, seeds: int, points: int) -> int:
+    """The weights in hidden-to-hidden matrices whose steps ``train`` keeps as factors (``DEFERRED_MIN_WIDTH``)."""
+    if width < DEFERRED_MIN_WIDTH or 2 * points > DEFAULT_CAPACITY:
+        return 0
+    return seeds * (depth - 1) * width * width
 
 
 def kernel_work(work: Work, activation: str, depth: int, width: int, input_dim: int, seeds: int,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
@@ -29,9 +30,11 @@ from numpy.typing import NDArray
 from scipy.special import erf
 
 from app.ntk.checks import Checkpoint, as_inputs, require
+from app.ntk.deferred import DeferredWeights
 
 Array = NDArray[np.float64]
 Params = list[tuple[Array, Array]]  # [(W_l, b_l)]: W (..., fan_in, fan_out), b (..., fan_out)
+TrainingParams = Sequence[tuple[Array | DeferredWeights, Array]]  # as Params, some W with steps pending (training)
 Masks = list[NDArray[np.bool_]]     # [P_l]: ReLU activation patterns per hidden layer, (..., N, n_l)
 
 ACTIVATIONS = ("relu", "erf")
@@ -163,7 +166,7 @@ def activate(activation: str, h: Array) -> tuple[Array, Array]:
     is exactly 0 only when everything feeding it is, and then every gradient through it is 0.
     """
     if activation == "relu":
-        slope = (h > 0).astype(np.float64)
+        slope = (h > 0).astype(h.dtype)
         return np.multiply(h, slope, out=h), slope
     return erf(h), (2.0 / math.sqrt(math.pi)) * np.exp(-h * h)
 
@@ -177,7 +180,7 @@ class Trace(NamedTuple):
     output: Array         # f(x): (..., N)
 
 
-def forward_trace(mlp: MLP, params: Params, x: Array, checkpoint: Checkpoint | None = None,
+def forward_trace(mlp: MLP, params: TrainingParams, x: Array, checkpoint: Checkpoint | None = None,
                   masks: Masks | None = None) -> Trace:
     """Run the network on ``x`` ``(N, d)`` keeping each layer's input and activation slope.
 
@@ -195,7 +198,7 @@ def forward_trace(mlp: MLP, params: Params, x: Array, checkpoint: Checkpoint | N
     for l, (s, (W, b)) in enumerate(zip(scales[:-1], params[:-1], strict=False)):
         if checkpoint is not None:
             checkpoint()
-        h = _scaled_matmul(s.w_mult, a, W)
+        h = _weights_times(s.w_mult, a, W)
         h += s.b_mult * b[..., None, :]
         if masks is None:
             a, slope = activate(mlp.activation, h)
@@ -206,7 +209,7 @@ def forward_trace(mlp: MLP, params: Params, x: Array, checkpoint: Checkpoint | N
         inputs.append(a)
         slopes.append(slope)
     s, (W, b) = scales[-1], params[-1]
-    output = _scaled_matmul(s.w_mult, a, W)[..., 0] + s.b_mult * b
+    output = _weights_times(s.w_mult, a, W)[..., 0] + s.b_mult * b
     return Trace(scales=scales, inputs=inputs, slopes=slopes, output=output)
 
 
@@ -224,29 +227,29 @@ def output_sensitivities(params: Params, trace: Trace, checkpoint: Checkpoint | 
     return _backprop(params, trace, np.ones_like(trace.output), checkpoint)
 
 
-def loss_gradient(params: Params, trace: Trace, cotangent: Array, weight_out: list[Array | None] | None = None) -> Params:
+def loss_gradient(params: Params, trace: Trace, cotangent: Array) -> Params:
     """``Σ_i g_i ∂f(x_i)/∂θ`` for a cotangent ``g`` shaped ``(..., N)``, as ``[(∂W_l, ∂b_l)]``.
 
     With ``δ̃_l = Σ_i g_i δ_l(x_i)`` (δ propagated down from ``g`` instead of from 1):
-    ``∂W_l = w_mult · a_{l-1}ᵀ δ̃_l`` and ``∂b_l = b_mult · 1ᵀ δ̃_l``. Where ``weight_out[l]`` is
-    an array, ``∂W_l`` is written into it (large layers: no fresh allocation each step).
+    ``∂W_l = w_mult · a_{l-1}ᵀ δ̃_l`` and ``∂b_l = b_mult · 1ᵀ δ̃_l`` (:func:`gradient_factors`).
     """
-    if len(params) == 2 and trace.inputs[0].ndim == 2 and weight_out is None:
+    if len(params) == 2 and trace.inputs[0].ndim == 2:
         return _one_hidden_layer_gradient(params, trace, cotangent)
-    ones = np.ones(cotangent.shape[-1])  # the sum over inputs as a matmul: faster than .sum(axis=-2)
-    grads = []
+    return [(_scaled_matmul(s.w_mult, np.swapaxes(a, -1, -2), delta), bias)
+            for s, a, delta, bias in gradient_factors(params, trace, cotangent)]
+
+
+def gradient_factors(params: TrainingParams, trace: Trace, cotangent: Array) -> list[tuple[LayerScale, Array, Array, Array]]:
+    """``Σ_i g_i ∂f(x_i)/∂θ`` layer by layer as factors ``(scale, a_{l-1}, δ̃_l, ∂b_l)``, without forming ``∂W_l``.
+
+    ``∂W_l = w_mult · a_{l-1}ᵀ δ̃_l``: ``a_{l-1}`` ``(..., N, fan_in)`` (``(N, d)`` for the shared inputs) and
+    ``δ̃_l`` ``(..., N, fan_out)``, a product of rank ≤ N; ``∂b_l = b_mult · 1ᵀ δ̃_l`` ``(..., fan_out)``. Training
+    keeps the wide layers' steps in this form (:class:`~app.ntk.deferred.DeferredWeights`).
+    """
+    ones = np.ones(cotangent.shape[-1], dtype=cotangent.dtype)  # the sum over inputs as a matmul: faster than .sum(axis=-2)
     deltas = _backprop(params, trace, cotangent)
-    for l, (s, a, delta) in enumerate(zip(trace.scales, trace.inputs, deltas, strict=True)):
-        out = None if weight_out is None else weight_out[l]
-        if out is not None:
-            np.matmul(np.swapaxes(a, -1, -2), s.w_mult * delta, out=out)
-            grads.append((out, s.b_mult * (ones @ delta)))
-        elif a.ndim == 2:  # inputs shared by all stacked networks: one matmul [w_mult·aᵀ; b_mult·1ᵀ] @ δ̃ gives both
-            both = np.vstack([s.w_mult * a.T, s.b_mult * ones]) @ delta  # (..., fan_in + 1, fan_out)
-            grads.append((both[..., :-1, :], both[..., -1, :]))
-        else:
-            grads.append((_scaled_matmul(s.w_mult, np.swapaxes(a, -1, -2), delta), s.b_mult * (ones @ delta)))
-    return grads
+    return [(s, a, delta, s.b_mult * (ones @ delta))
+            for s, a, delta in zip(trace.scales, trace.inputs, deltas, strict=True)]
 
 
 def _one_hidden_layer_gradient(params: Params, trace: Trace, g: Array) -> Params:
@@ -260,26 +263,35 @@ def _one_hidden_layer_gradient(params: Params, trace: Trace, g: Array) -> Params
     """
     first, readout = trace.scales
     x, hidden = trace.inputs
-    inputs = np.vstack([first.w_mult * x.T, np.full(x.shape[0], first.b_mult)])  # (d + 1, N)
+    inputs = np.vstack([first.w_mult * x.T, np.full(x.shape[0], first.b_mult, dtype=x.dtype)])  # (d + 1, N)
     both = (inputs * g[..., None, :]) @ trace.slopes[0]  # (..., d + 1, n)
     both *= (readout.w_mult * params[1][0][..., 0])[..., None, :]
     readout_weights = readout.w_mult * (np.swapaxes(hidden, -1, -2) @ g[..., None])  # (..., n, 1)
     return [(both[..., :-1, :], both[..., -1, :]), (readout_weights, readout.b_mult * g.sum(axis=-1, keepdims=True))]
 
 
-def _backprop(params: Params, trace: Trace, cotangent: Array, checkpoint: Checkpoint | None = None) -> list[Array]:
+def _backprop(params: TrainingParams, trace: Trace, cotangent: Array, checkpoint: Checkpoint | None = None) -> list[Array]:
     """Propagate ``cotangent`` ``(..., N)`` from the output down: ``[δ̃_1 … δ̃_{L+1}]``."""
     deltas = [cotangent[..., None]]  # (..., N, 1)
     for l in range(len(params) - 1, 0, -1):  # hidden layers, from the top
         if checkpoint is not None:
             checkpoint()
         W, w_mult = params[l][0], trace.scales[l].w_mult
-        if W.shape[-1] == 1:  # the readout: an outer product, far cheaper by broadcasting than as a matmul
+        if isinstance(W, DeferredWeights):
+            back = W.times_transposed(deltas[-1] if w_mult == 1.0 else w_mult * deltas[-1])
+        elif W.shape[-1] == 1:  # the readout: an outer product, far cheaper by broadcasting than as a matmul
             back = (w_mult * deltas[-1]) * np.swapaxes(W, -1, -2)
         else:
             back = _scaled_matmul(w_mult, deltas[-1], np.swapaxes(W, -1, -2))
         deltas.append(np.multiply(back, trace.slopes[l - 1], out=back))
     return deltas[::-1]
+
+
+def _weights_times(c: float, a: Array, W: Array | DeferredWeights) -> Array:
+    """``c · (a @ W)``, for plain weights or weights with steps pending."""
+    if isinstance(W, DeferredWeights):
+        return W.times(a if c == 1.0 else c * a)
+    return _scaled_matmul(c, a, W)
 
 
 def _scaled_matmul(c: float, a: Array, b: Array) -> Array:

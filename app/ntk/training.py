@@ -10,15 +10,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
 from app.ntk.checks import Checkpoint, as_inputs, require
+from app.ntk.deferred import DEFAULT_CAPACITY, DeferredWeights
 from app.ntk.kernels import empirical_ntk
-from app.ntk.mlp import MLP, Array, Params, forward_trace, layer_scales, loss_gradient
+from app.ntk.mlp import MLP, Array, Params, Trace, TrainingParams, forward_trace, gradient_factors, layer_scales, loss_gradient
 
 DIVERGENCE_FACTOR = 1e6       # a loss this many times its initial value counts as diverged
-REUSED_BUFFER_SIZE = 2**15    # weight matrices this large (all seeds) are updated into reused buffers
+DEFERRED_MIN_WIDTH = 512      # hidden-to-hidden matrices this wide keep their steps as factors (benchmarks/training.py)
 SINGULAR_RTOL = 1e-7          # eigenvalues below this fraction of λ_max count as zero: above the ReLU kernel's
                               # rounding (~1e-8 relative at (anti)parallel inputs, docs/maths.md §2), below real spectra
 UNLEARNABLE_NEGLIGIBLE = 1e-9  # a share of the residual in the null space below this is rounding, not signal
@@ -251,6 +253,10 @@ def train(
     last good parameters, its later losses are NaN and the reason is recorded.
     ``checkpoint()`` is called before every step; it may raise to abandon the training (the API
     cancels the computations nobody waits for any more this way).
+
+    Hidden-to-hidden matrices at least ``DEFERRED_MIN_WIDTH`` wide keep their steps as low-rank factors, folded in
+    every few steps (:mod:`app.ntk.deferred`): the same arithmetic up to rounding, without reading and writing
+    each matrix once more per step.
     """
     x = as_inputs(x)
     y = np.asarray(y, dtype=np.float64)
@@ -263,6 +269,8 @@ def train(
     rates = [(s.w_lr, s.b_lr) for s in layer_scales(mlp, x.shape[1])]  # relative to learning_rate
     lam_max = np.linalg.eigvalsh(empirical_ntk(mlp, params, x))[:, -1]  # (S,)
     lr_limit = np.divide(2 * x.shape[0], lam_max, out=np.full_like(lam_max, np.inf), where=lam_max > 0)
+    dtype = params[0][0].dtype  # the products' and the weights'; the residual and the loss stay float64
+    x = x.astype(dtype, copy=False)
     f0 = forward_trace(mlp, params, x).output  # (S, N)
     offset = (1 - mlp.alpha) * f0 - y  # so that f_α − y = α f + offset
     step_size = learning_rate / (mlp.alpha * x.shape[0])  # θ ← θ − step_size · rate_p · Σ_i r_i ∂f(x_i)/∂θ
@@ -271,14 +279,14 @@ def train(
     diverged_at = np.full(f0.shape[0], -1)
     alive = np.ones(f0.shape[0], dtype=bool)
     all_alive = True
-    previous = params
-    buffers = _UpdateBuffers(params)
+    current = _deferring(params, x.shape[0])
+    previous = current
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected from the loss, not warnings
         for step in range(steps + 1):
             if checkpoint is not None:
                 checkpoint()
             if all_alive or alive.any():
-                trace = forward_trace(mlp, params, x)
+                trace = forward_trace(mlp, current, x)
                 residual = trace.output + offset if mlp.alpha == 1 else mlp.alpha * trace.output + offset  # (S, N)
                 loss[:, step] = np.einsum("sn,sn->s", residual, residual) / (2 * x.shape[0])
                 if not ((loss[:, step] <= ceiling) & np.isfinite(loss[:, step])).all():  # NaN and inf too
@@ -286,18 +294,18 @@ def train(
                     alive &= ~exploded
                     all_alive = False
                     diverged_at[exploded] = step
-                    params = _keep(params, previous, exploded)
+                    current = _keep(current, previous, exploded)
                 if step == 0:
                     ceiling = DIVERGENCE_FACTOR * np.maximum(np.nan_to_num(loss[:, 0]), 1e-300)
             if on_snapshot is not None and step in snapshot_steps:
-                on_snapshot(step, buffers.copied(params))
+                on_snapshot(step, _materialized(current))
             if step < steps and (all_alive or alive.any()):
-                cotangent = step_size * (residual if all_alive else np.where(alive[:, None], residual, 0.0))
-                grads = loss_gradient(params, trace, cotangent, buffers.gradients)
-                previous = params
-                params = buffers.update(params, grads, rates, step)
+                kept = residual if all_alive else np.where(alive[:, None], residual, 0.0)
+                cotangent = (step_size * kept).astype(dtype, copy=False)
+                previous = current
+                current = _gradient_step(current, trace, cotangent, rates)
                 if not all_alive:
-                    params = _keep(params, previous, ~alive)  # frozen networks stay as they were
+                    current = _keep(current, previous, ~alive)  # frozen networks stay as they were
     for k, step in enumerate(diverged_at):
         if step >= 0:
             loss[k, step:] = np.nan
@@ -306,35 +314,37 @@ def train(
     return TrainingHistory(loss=loss, diverged_at=diverged_at, reasons=reasons, lr_limit=lr_limit)
 
 
-class _UpdateBuffers:
-    """Reused arrays for the large weight matrices: their gradients, and the new weights.
+def _deferring(params: Params, points: int) -> TrainingParams:
+    """``params`` with the hidden-to-hidden matrices at least ``DEFERRED_MIN_WIDTH`` wide on both sides as
+    :class:`DeferredWeights` (their steps kept as factors; private copies, so the caller's arrays are never written).
+    Not with more points than a few steps' factors can hold."""
+    if 2 * points > DEFAULT_CAPACITY:
+        return params
+    return [(DeferredWeights(W) if min(W.shape[-2:]) >= DEFERRED_MIN_WIDTH else W, b) for W, b in params]
 
-    Allocating (and page-faulting) a fresh n×n array per layer per step costs more than the
-    arithmetic. New weights alternate between two private buffers: the update of step k writes
-    over the weights of step k − 1, which nothing needs any more (``previous`` is then step k's).
-    The caller's initial arrays are never written.
-    """
 
-    def __init__(self, params: Params) -> None:
-        large = [W.size >= REUSED_BUFFER_SIZE for W, _ in params]
-        self.gradients: list[Array | None] | None = None  # None: no layer needs one (small networks)
-        if any(large):
-            self.gradients = [np.empty_like(W) if big else None for (W, _), big in zip(params, large, strict=True)]
-        self._weights = [[np.empty_like(W), np.empty_like(W)] if big else None for (W, _), big in zip(params, large, strict=True)]
+def _gradient_step(params: TrainingParams, trace: Trace, cotangent: Array, rates: list[tuple[float, float]]) -> TrainingParams:
+    """``θ − rate · Σ_i g_i ∂f(x_i)/∂θ`` for every layer (``rates`` per layer, for W and b); deferred matrices take the
+    step in place, as factors, and the others are new arrays (so parameters handed out before are never changed)."""
+    if len(params) == 2:  # one hidden layer: no matrix is wide on both sides, and loss_gradient has a fast path
+        plain = cast(Params, params)
+        grads = loss_gradient(plain, trace, cotangent)
+        return [(W - (gW if w_rate == 1 else w_rate * gW), b - (gb if b_rate == 1 else b_rate * gb))
+                for (W, b), (gW, gb), (w_rate, b_rate) in zip(plain, grads, rates, strict=True)]
+    stepped: list[tuple[Array | DeferredWeights, Array]] = []
+    for (W, b), (scale, a, delta, gb), (w_rate, b_rate) in zip(params, gradient_factors(params, trace, cotangent), rates,
+                                                              strict=True):
+        if isinstance(W, DeferredWeights):
+            W.subtract((w_rate * scale.w_mult) * a, delta)
+        else:
+            W = W - (w_rate * scale.w_mult) * (np.swapaxes(a, -1, -2) @ delta)
+        stepped.append((W, b - b_rate * gb))
+    return stepped
 
-    def update(self, params: Params, grads: Params, rates: list[tuple[float, float]], step: int) -> Params:
-        """``θ − rate · ∂θ`` for every layer; large weights go into this step's buffer."""
-        new = []
-        for (W, b), (gW, gb), (w_rate, b_rate), spare in zip(params, grads, rates, self._weights, strict=True):
-            if w_rate != 1:
-                gW *= w_rate
-            W_new = W - gW if spare is None else np.subtract(W, gW, out=spare[step % 2])
-            new.append((W_new, b - (gb if b_rate == 1 else b_rate * gb)))
-        return new
 
-    def copied(self, params: Params) -> Params:
-        """``params`` with the buffered weights copied, safe to keep after the buffers are reused."""
-        return [(W.copy() if spare is not None else W, b) for (W, b), spare in zip(params, self._weights, strict=True)]
+def _materialized(params: TrainingParams) -> Params:
+    """``params`` as plain arrays that stay as they are while training goes on."""
+    return [(W.materialized() if isinstance(W, DeferredWeights) else W, b) for W, b in params]
 
 
 def _divergence_reason(learning_rate: float, lr_limit: float, step: int) -> str:
@@ -345,7 +355,14 @@ def _divergence_reason(learning_rate: float, lr_limit: float, step: int) -> str:
             f"2N/λ_max ≈ {lr_limit:.3g} at initialization: the kernel grew during training")
 
 
-def _keep(params: Params, previous: Params, which: np.ndarray) -> Params:
-    """``params`` with the networks marked in ``which`` ``(S,)`` taken from ``previous`` instead."""
-    return [(np.where(which[:, None, None], Wp, W), np.where(which[:, None], bp, b))
-            for (W, b), (Wp, bp) in zip(params, previous, strict=True)]
+def _keep(params: TrainingParams, previous: TrainingParams, which: np.ndarray) -> TrainingParams:
+    """``params`` with the networks marked in ``which`` ``(S,)`` taken from ``previous`` instead (a deferred matrix, the
+    same object in both, takes its latest step back for them)."""
+    kept: list[tuple[Array | DeferredWeights, Array]] = []
+    for (W, b), (Wp, bp) in zip(params, previous, strict=True):
+        if isinstance(W, DeferredWeights):
+            W.undo_last(which)
+        else:
+            W = np.where(which[:, None, None], cast(Array, Wp), W)
+        kept.append((W, np.where(which[:, None], bp, b)))
+    return kept

@@ -1,0 +1,150 @@
+"""Training speed against the memory's limit, and what float32 would change: ``make bench-training``.
+
+Prints, in one run, on one BLAS thread (as the server computes):
+
+1. numpy's streaming bandwidth here: a sum over a 400 MB array (the issue's yardstick) and a matrix–vector
+   product over the same bytes (the fastest read numpy does);
+2. one training step of 3 stacked networks with 3 hidden layers at widths 2048 and 4096 on 8 districts, with the
+   wide matrices' steps kept as factors (``app/ntk/deferred.py``, as ``train`` does) and updated every step (as it
+   did before), the least of several runs; the bytes a step must move (each hidden-to-hidden matrix read twice:
+   forward and backward), the time that takes at the measured bandwidth, and the ratio limit ÷ step; and the four
+   matrix products of a step timed alone, the floor this layout cannot go under;
+3. float32 against float64 training from the same (float32-exact) weights on the default scenario and the Jacot
+   scenario: the largest relative difference of the loss at every step, the final kernel drift and each layer's
+   weight change — the measurement behind training in float64 (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+import threadpoolctl
+
+import app.ntk.training as training
+from app.api.schemas import DriftQuery
+from app.content.presets import PRESETS
+from app.ntk import MLP, DriftConfig, empirical_ntk, init_params, stack_params, train
+from app.ntk.experiments import initial_networks
+
+SEEDS, DEPTH, DISTRICTS, STEPS = 3, 3, 8, 16
+STREAM_BYTES = 400 * 2**20  # 400 MiB: past the caches
+
+
+def best_seconds(fn: Callable[[], object], repeats: int = 5) -> float:
+    """The least wall time of ``repeats`` calls: the run least disturbed by other work."""
+    best = math.inf
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def stream_bandwidth() -> dict[str, float]:
+    """Bytes per second numpy reads here, over 400 MiB: ``x.sum()`` and a matrix–vector product ``X @ v``."""
+    x = np.ones(STREAM_BYTES // 8)
+    rows = x.reshape(-1, 2048)
+    v = np.ones(2048)
+    return {"sum": x.nbytes / best_seconds(x.sum), "matrix–vector": x.nbytes / best_seconds(lambda: rows @ v)}
+
+
+def step_seconds(width: int, deferred: bool) -> float:
+    """One training step of the stacked networks: (``STEPS`` steps − none) ÷ ``STEPS``, each the least of 3 runs."""
+    mlp = MLP(depth=DEPTH, width=width)
+    task = DriftConfig(depth=DEPTH, districts=DISTRICTS).task()
+    params = stack_params([init_params(mlp, 2, np.random.default_rng([k, width])) for k in range(SEEDS)])
+    saved = training.DEFERRED_MIN_WIDTH
+    training.DEFERRED_MIN_WIDTH = saved if deferred else 10**9  # the layout before: every matrix updated every step
+    try:
+        def run(steps: int) -> Callable[[], object]:
+            return lambda: train(mlp, params, task.x_train, task.y_train, learning_rate=1.0, steps=steps)
+        return (best_seconds(run(STEPS), 3) - best_seconds(run(0), 3)) / STEPS
+    finally:
+        training.DEFERRED_MIN_WIDTH = saved
+
+
+def products_seconds(width: int) -> float:
+    """The forward and backward products of one step through the hidden-to-hidden matrices, alone."""
+    rng = np.random.default_rng(0)
+    weights = [rng.standard_normal((SEEDS, width, width)) for _ in range(DEPTH - 1)]
+    a = rng.standard_normal((SEEDS, DISTRICTS, width))
+
+    def products() -> None:
+        for W in weights:
+            a @ W
+            a @ np.swapaxes(W, -1, -2)
+
+    return best_seconds(products)
+
+
+def must_move(width: int) -> int:
+    """Bytes a step reads at least: each hidden-to-hidden matrix (float64) once forward and once backward."""
+    return 2 * SEEDS * (DEPTH - 1) * width * width * 8
+
+
+def speed(bandwidth: dict[str, float]) -> None:
+    print(f"\n## A training step: {SEEDS} stacked networks, {DEPTH} hidden layers, {DISTRICTS} districts, float64\n")
+    print("| width | step, updated every step | step, steps kept as factors | speed-up | the four products alone "
+          "| must move | at sum's bandwidth | limit ÷ step | at matrix–vector's | limit ÷ step |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for width in (2048, 4096):
+        before, after, floor = step_seconds(width, False), step_seconds(width, True), products_seconds(width)
+        limit_sum, limit_gemv = (must_move(width) / bandwidth[k] for k in ("sum", "matrix–vector"))
+        print(f"| {width} | {before * 1e3:.1f} ms | {after * 1e3:.1f} ms | {before / after:.2f}× | {floor * 1e3:.1f} ms "
+              f"| {must_move(width) / 1e6:.0f} MB | {limit_sum * 1e3:.1f} ms | **{limit_sum / after:.0%}** "
+              f"| {limit_gemv * 1e3:.1f} ms | {limit_gemv / after:.0%} |", flush=True)
+
+
+def relative_difference(a: np.ndarray, b: np.ndarray) -> float:
+    both = np.isfinite(a) & np.isfinite(b)
+    return float(np.max(np.abs(a[both] - b[both]) / np.abs(a[both])))
+
+
+def trained(config: DriftConfig, width: int, dtype: type) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(loss at every step, final drift on the grid, each layer's final weight change), trained in ``dtype`` from the
+    scenario's networks rounded to float32 (so both runs start from the same numbers); kernels in float64."""
+    task, mlp = config.task(), config.mlp(width)
+    start = [(W.astype(np.float32).astype(np.float64), b.astype(np.float32).astype(np.float64))
+             for W, b in initial_networks(config, width)]
+    final: list[list[tuple[np.ndarray, np.ndarray]]] = []
+    history = train(mlp, [(W.astype(dtype), b.astype(dtype)) for W, b in start],
+                    task.x_train.astype(np.float32).astype(dtype), task.y_train.astype(np.float32).astype(dtype),
+                    learning_rate=config.learning_rate, steps=config.steps, snapshot_steps=(config.steps,),
+                    on_snapshot=lambda step, p: final.append([(W.astype(np.float64), b.astype(np.float64)) for W, b in p]))
+    k0, kt = (empirical_ntk(mlp, p, task.x_grid) for p in (start, final[0]))
+    drift = np.linalg.norm(kt - k0, axis=(-2, -1)) / np.linalg.norm(k0, axis=(-2, -1))
+    moves = np.stack([np.linalg.norm(W - W0, axis=(-2, -1)) / np.linalg.norm(W0, axis=(-2, -1))
+                      for (W, _), (W0, _) in zip(final[0], start, strict=True)])
+    return history.loss, drift, moves
+
+
+def fidelity() -> None:
+    print("\n## float32 training against float64, from the same weights (largest relative difference)\n")
+    print("| scenario | width | final loss (float64) | loss, every step | final drift | weight change |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for preset in (p for p in PRESETS if p.id in ("default", "jacot-2018")):
+        config = DriftQuery(**preset.changes).to_config()
+        for width in (config.widths[0], config.widths[-1]):
+            exact, single = trained(config, width, np.float64), trained(config, width, np.float32)
+            diffs = [relative_difference(e, s) for e, s in zip(exact, single, strict=True)]
+            print(f"| {preset.title} | {width} | {statistics.median(exact[0][:, -1]):.2e} | "
+                  + " | ".join(f"{d:.1e}" for d in diffs) + " |", flush=True)
+
+
+def main() -> None:
+    threadpoolctl.threadpool_limits(limits=1, user_api="blas")
+    print(f"machine: {platform.processor() or platform.machine()}, numpy {np.__version__}, python "
+          f"{platform.python_version()}, one BLAS thread")
+    bandwidth = stream_bandwidth()
+    print("streaming bandwidth over 400 MiB: " + ", ".join(f"{k} {v / 1e9:.1f} GB/s" for k, v in bandwidth.items()))
+    speed(bandwidth)
+    fidelity()
+
+
+if __name__ == "__main__":
+    main()
