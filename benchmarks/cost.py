@@ -147,6 +147,8 @@ def grid() -> Iterator[Case]:
                          districts=1, steps=20, grid=8, snapshots=2)
         yield drift_case(f"{a} depth 2, wide, 11 snapshots", activation=a, depth=2, widths=(2048,), seeds=2, districts=1,
                          steps=10, grid=8, snapshots=11)
+        yield drift_case(f"{a} depth 3, width 2048, steps kept as factors", activation=a, depth=3, widths=(2048,), steps=60,
+                         grid=16, snapshots=2)
         yield drift_case(f"{a} narrow, 41 snapshots", activation=a, widths=(16,), seeds=1, steps=40, grid=8, snapshots=41)
         yield empirical_case(f"{a} kernels: empirical 64 points, width 512", a, 1, 512, 2, 64, 0)
         yield empirical_case(f"{a} kernels: empirical 256 points, depth 4, width 2048", a, 4, 2048, 2, 256, 0)
