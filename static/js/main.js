@@ -8,7 +8,7 @@ import { announce, status } from "./figures/plot.js";
 import { createJobs } from "./jobs.js";
 import { meterText } from "./meter.js";
 import { findPreset, linkedScenario, loadPresets, matchingPreset, offPageSettings, presetTitle, savedPreset, scenarioSettings } from "./scenarios.js";
-import { EXPERIMENT_FIELDS, FIELDS, parseState, serializeState, widthList } from "./state.js";
+import { EXPERIMENT_FIELDS, FIELDS, NTK_SCALING, parseState, serializeState, widthList } from "./state.js";
 import { createStore } from "./store.js";
 
 const STEP_MS = 700;
@@ -529,9 +529,6 @@ function fade(figure, faded) {
 async function showComparisons(signal, savedId) {
   for (const figure of figures) if (figure.needs.document === "comparison") await showComparison(figure, signal, savedId);
 }
-
-// The NTK scaling every comparison is drawn against: these settings, whatever the reader chose for them.
-const NTK_SCALING = { parameterization: "ntk", alpha: 1, alpha_scaling: "fixed", lr_scaling: "fixed" };
 
 async function showComparison(figure, signal, savedId) {
   const state = store.get();
