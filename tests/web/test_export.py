@@ -19,6 +19,7 @@ from app.export import INDEX, check_saved
 from app.parameters import COMPARISONS
 from app.web.routes import ASSETS_VERSION, EMBEDDABLE, SECTIONS_BY_ID
 from tests.web.conftest import PageLog, StaticCopy, wait_until
+from tests.web.test_breaks import final_median
 from tests.web.test_embed import DOCS_ORIGIN, DOCUMENTED, SNIPPET
 
 FIGURES = [s.id for s in SECTIONS_BY_ID.values() if s.figure]
@@ -31,7 +32,8 @@ DRAWN = """() => [...document.querySelectorAll('[data-figure]')].every((e) => e.
     || (e.data?.length && document.getElementById(`${e.dataset.figure}-summary`).textContent.includes('diverged')))
   && [...document.querySelectorAll('figure [data-status]')].every((e) => e.textContent === '')"""
 COMPARED = DRAWN + " && document.querySelector('#breaks-summary').textContent.includes(%s)"
-BREAKS = "() => document.querySelector('[data-figure=breaks]').data.map((t) => ({ name: t.name, x: t.x }))"
+BREAKS = "() => document.querySelector('[data-figure=breaks]').data.map((t) => ({ name: t.name, x: t.x, y: t.y }))"
+TICKS = "() => document.querySelector('[data-figure=drift]').layout.xaxis.tickvals"
 TRACE_NAMES = "(figure) => document.querySelector(`[data-figure=${figure}]`).data.map((t) => t.name)"
 WAYS_BACK = "() => [...document.querySelectorAll('figure [data-status]')].every((e) => e.querySelector('.way-back'))"
 
@@ -127,12 +129,29 @@ def test_a_saved_document_is_the_one_the_api_answers(static_copy: StaticCopy, cl
 
 # --- in Chromium ----------------------------------------------------------------------------------------------------
 
-def test_every_saved_scenario_draws_every_figure_and_each_comparison(browser: Browser, static_copy: StaticCopy) -> None:
-    """One page: a fresh one is the default scenario; each other scenario is chosen from the menu, and each comparison
-    of 'When the analogy breaks' from its own (starting from the one the scenario before ended on)."""
+def test_every_saved_scenario_draws_every_figure(browser: Browser, static_copy: StaticCopy) -> None:
+    """One page: a fresh one is the default scenario; each other one is chosen from the menu."""
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     log = PageLog(page)
     page.goto(f"{static_copy.url}/index.html")
+    for id, query in _saved(static_copy):
+        if id != "default":
+            page.select_option("#control-preset", id)
+        wait_until(page, DRAWN)
+        assert page.evaluate(TICKS) == list(query.width_list) and page.input_value("#control-preset") == id
+    assert log.errors == []
+    _no_api(static_copy)
+    page.close()
+
+
+def test_every_comparison_of_every_saved_scenario_is_drawn(browser: Browser, static_copy: StaticCopy) -> None:
+    """The figure's embed, with its settings: each scenario from the menu, and each comparison from the figure's own
+    (starting from the one the scenario before ended on)."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    log = PageLog(page)
+    page.goto(f"{static_copy.url}/embed/breaks/")
+    data = static_copy.folder / "data"
+    index = _index(data)["scenarios"]
     ids = [c.id for c in COMPARISONS]
     for id, query in _saved(static_copy):
         if id != "default":
@@ -145,6 +164,10 @@ def test_every_saved_scenario_draws_every_figure_and_each_comparison(browser: Br
             ntk, other = page.evaluate(BREAKS)[:2]
             assert ntk["x"] == other["x"] == list(query.width_list), (id, c.id)
             assert other["name"].startswith(f"{c.legend} (slope "), (id, c.id)
+            # Each curve is its saved document's: the NTK scaling's, and the comparison's.
+            for trace, name in ((ntk, index[id]["ntk_scaling"]), (other, index[id]["comparisons"][c.id])):  # type: ignore[index]
+                document = json.loads((data / str(name)).read_text())
+                assert trace["y"] == [final_median(w) for w in document["widths"]], (id, c.id)
         assert page.input_value("#control-preset") == id
     assert log.errors == []
     _no_api(static_copy)
