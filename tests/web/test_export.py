@@ -206,6 +206,8 @@ def test_every_embed_draws_from_the_static_copy_with_the_documented_options(brow
                                         or "controls" in hidden, "cards": cards, "captions": "caption" not in hidden}, path
         assert page.evaluate("() => document.querySelectorAll('[data-figure]').length") == (
             len(FIGURES) if figure == "explainer" else 1)
+        state = urlencode({k: v for k, v in options.items() if k not in ("hide", "card", "lock")})
+        assert page.get_attribute(".embed-credit a", "href") == f"../../?{state}", path  # "Open in Infinite Lanes"
         if "preset" in options:
             assert "widths=32%2C4096" in page.url and "hide=controls" in page.url, page.url
         if "width" in options:  # the README's: the road shown is marked on the drift figure
