@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from app.config import get_settings
-from app.export import export_site
+from app.export import export_site, measure
 from app.ntk import DriftConfig, drift_experiment
 from app.serving.server import run, server_config
 
@@ -51,12 +51,14 @@ def worker() -> None:
 
 
 def export(outdir: str) -> None:
-    """Write the static site and say how to serve it."""
+    """Write the static site, say how large it is (all of it, and its saved results) and how to serve it."""
     started = time.perf_counter()
     written = export_site(Path(outdir))
-    size = sum(path.stat().st_size for path in Path(outdir).rglob("*") if path.is_file())
-    print(f"wrote {len(written)} pages and data files ({size / 2**20:.1f} MiB with assets) to {outdir} "
-          f"in {time.perf_counter() - started:.1f} s; try: python -m http.server -d {outdir}")
+    elapsed = time.perf_counter() - started
+    data = [path for path in written if path.is_relative_to(Path(outdir) / "data")]
+    print(f"wrote the static copy to {outdir} in {elapsed:.1f} s: {measure(written)}; its saved results (data/): "
+          f"{measure(data)}")
+    print(f"try: python -m http.server -d {outdir}")
 
 
 def main(argv: list[str]) -> int:

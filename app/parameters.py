@@ -7,7 +7,9 @@ Everything else derives from this table:
 - the API's query model, its validation and its OpenAPI descriptions (``app/api/schemas.py``);
 - the page's controls (``templates/_controls.html`` and the figure sections render them);
 - the page's URL-state table, handed to ``static/js/state.js`` as JSON (:func:`page_table`);
-- the width sets offered by the page, and the static export's presets.
+- the width sets offered by the page, and the static export's presets;
+- the comparisons of 'When the analogy breaks' (:data:`COMPARISONS`), used by the page and saved by the
+  static export.
 
 Defaults and what the maths can do (activations, parameterizations, targets, the deepest
 network) belong to the core: they are read from :class:`app.ntk.DriftConfig` and its
@@ -124,6 +126,34 @@ WIDTH_SETS = (
 )
 
 DISTRICTS_MAX = 128
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A scaling that 'When the analogy breaks' sets beside the NTK parameterization, declared once: the page's menu
+    (``label``), the figure's legend, summary and table (``legend``), the experiment settings it changes
+    (``overrides``: all four scaling settings, so the reader's own choice of any of them does not leak into it), and
+    the static export, which saves each comparison of each scenario (``app/export.py``)."""
+
+    id: str
+    label: str
+    legend: str
+    overrides: Mapping[str, int | float | str]
+
+
+_PLAIN: dict[str, int | float | str] = {"alpha": DEFAULT.alpha, "alpha_scaling": "fixed", "lr_scaling": "fixed"}
+NTK_SCALING: Mapping[str, int | float | str] = {"parameterization": "ntk", **_PLAIN}  # what each comparison is drawn against
+COMPARISONS = (
+    Comparison("mean_field", "mean-field scaling", "mean-field scaling",
+               {**_PLAIN, "parameterization": "mean_field", "depth": 1}),
+    Comparison("alpha", "a small lazy-training scale α = 0.1", "lazy-training scale α = 0.1", {**NTK_SCALING, "alpha": 0.1}),
+    Comparison("alpha_inverse_sqrt_width", "a lazy-training scale α = 1/√width", "α = 1/√width",
+               {**NTK_SCALING, "alpha_scaling": "inverse_sqrt_width"}),
+    Comparison("standard", "standard parameterization, η fixed", "standard, η fixed",
+               {**_PLAIN, "parameterization": "standard"}),
+    Comparison("standard_lr_inverse_width", "standard parameterization, η/width", "standard, η/width",
+               {**_PLAIN, "parameterization": "standard", "lr_scaling": "inverse_width"}),
+)
 SNAPSHOTS_MAX = 41
 
 # The page's URL state keeps this order (static/js/state.js writes parameters in it), so do the controls.
@@ -203,13 +233,9 @@ PARAMETERS: tuple[Parameter, ...] = (
               "so a wider road's smaller change looks fainter) or rescaled for each width ('per_width').",
               scope="view", control="select", shown_in="widen",
               choices=(Choice("fixed", "the same for every width"), Choice("per_width", "rescaled for each width"))),
-    Parameter("compare", "choice", "mean_field", "Compare the NTK scaling with",
+    Parameter("compare", "choice", COMPARISONS[0].id, "Compare the NTK scaling with",
               "The scaling that 'When the analogy breaks' compares with the NTK parameterization.", scope="view",
-              control="select", shown_in="breaks",
-              choices=(Choice("mean_field", "mean-field scaling"), Choice("alpha", "a small lazy-training scale α = 0.1"),
-                       Choice("alpha_inverse_sqrt_width", "a lazy-training scale α = 1/√width"),
-                       Choice("standard", "standard parameterization, η fixed"),
-                       Choice("standard_lr_inverse_width", "standard parameterization, η/width"))),
+              control="select", shown_in="breaks", choices=tuple(Choice(c.id, c.label) for c in COMPARISONS)),
 )
 
 BY_NAME: dict[str, Parameter] = {p.name: p for p in PARAMETERS}
@@ -217,6 +243,25 @@ CONTROLS = tuple(p for p in PARAMETERS if p.control != "none")
 API_PARAMETERS = tuple(p for p in PARAMETERS if p.in_api)
 IDENTITY = tuple(p.name for p in PARAMETERS if p.identity)
 PAGE_PARAMETERS = tuple(p for p in PARAMETERS if p.on_page)
+
+
+def check_overrides(overrides: Mapping[str, object]) -> None:
+    """Raise ValueError unless every name is an experiment parameter and its value one it allows (a comparison that
+    names a parameter wrongly fails at import, not as a 422 on the page or a missing file in a static copy)."""
+    for name, value in overrides.items():
+        p = BY_NAME.get(name)
+        if p is None or not p.identity:
+            raise ValueError(f"{name!r} is not an experiment parameter")
+        allowed = (value in p.values() if p.choices else isinstance(value, int | float) and not isinstance(value, bool)
+                   and (p.minimum is None or p.minimum <= value) and (p.maximum is None or value <= p.maximum))
+        if not allowed:
+            raise ValueError(f"{name}={value!r} is not a value the parameter allows")
+
+
+check_overrides(NTK_SCALING)
+for _comparison in COMPARISONS:
+    check_overrides(_comparison.overrides)
+COMPARISONS_BY_ID = {c.id: c for c in COMPARISONS}
 
 
 def parameter(name: str) -> Parameter:
@@ -235,7 +280,7 @@ def page_table() -> dict[str, Any]:
     ``fields``: every URL-state parameter in URL order, with what the page needs to parse, check and describe it;
     ``experiment``: the names that make up an experiment (sent to the API); ``defaults``: the defaults of the
     experiment's parameters the page's state does not hold (``snapshots``; a scenario's ``seeds`` that differ are sent
-    with it).
+    with it); ``ntk_scaling`` and ``comparisons``: the settings of 'When the analogy breaks' (:data:`COMPARISONS`).
     """
     def field(p: Parameter) -> dict[str, Any]:
         entry: dict[str, Any] = {"kind": p.kind, "default": p.default, "label": p.label}
@@ -253,4 +298,6 @@ def page_table() -> dict[str, Any]:
 
     return {"fields": {p.name: field(p) for p in PAGE_PARAMETERS},
             "experiment": [p.name for p in PAGE_PARAMETERS if p.identity],
-            "defaults": {p.name: p.default for p in PARAMETERS if p.identity and not p.on_page}}
+            "defaults": {p.name: p.default for p in PARAMETERS if p.identity and not p.on_page},
+            "ntk_scaling": dict(NTK_SCALING),
+            "comparisons": {c.id: {"legend": c.legend, "overrides": dict(c.overrides)} for c in COMPARISONS}}

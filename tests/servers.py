@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import http.server
 import os
 import socket
 import subprocess
@@ -51,6 +53,34 @@ def serve(settings: Settings) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+class StaticFiles(http.server.SimpleHTTPRequestHandler):
+    """Python's plain static file server, as a course site serves an export (a folder without its trailing slash is
+    redirected to it, the query kept); quiet, and it remembers every path asked for (``server.asked``)."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def send_head(self) -> object:
+        self.server.asked.append(self.path)  # type: ignore[attr-defined]
+        return super().send_head()
+
+
+@contextmanager
+def static_files(folder: Path) -> Iterator[tuple[str, list[str]]]:
+    """``folder`` served by :class:`StaticFiles` in a thread on a free 127.0.0.1 port: no app, no API. Yields its base
+    URL and the list of paths asked of it so far."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), functools.partial(StaticFiles, directory=str(folder)))
+    server.asked = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", server.asked  # type: ignore[attr-defined]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
 
 
 def wait_healthy(base_url: str, seconds: float = 30) -> None:

@@ -15,7 +15,17 @@ from fastapi.testclient import TestClient
 
 from app.api.schemas import DriftQuery
 from app.ntk import DriftConfig
-from app.parameters import API_PARAMETERS, CONTROLS, IDENTITY, PARAMETERS, Parameter, page_table
+from app.parameters import (
+    API_PARAMETERS,
+    COMPARISONS,
+    CONTROLS,
+    IDENTITY,
+    NTK_SCALING,
+    PARAMETERS,
+    Parameter,
+    check_overrides,
+    page_table,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON_TYPES = {"int": int, "float": float, "choice": str, "widths": str, "numbers": str, "text": str}
@@ -135,6 +145,26 @@ def test_no_script_or_template_repeats_a_range_a_default_or_the_list_of_fields()
         for what, copy in copies.items():
             assert copy not in text, f"{path.relative_to(ROOT)} repeats {what} ({copy})"
         assert not re.search(r'\bmin="\d', text) or path.name == "_macros.html", f"{path.name} writes a range by hand"
+
+
+def test_the_comparisons_are_declared_once_and_each_is_an_experiment_the_api_accepts() -> None:
+    assert page_table()["comparisons"] == {c.id: {"legend": c.legend, "overrides": dict(c.overrides)} for c in COMPARISONS}
+    compare = next(p for p in PARAMETERS if p.name == "compare")
+    assert compare.values() == tuple(c.id for c in COMPARISONS)
+    for overrides in (NTK_SCALING, *(c.overrides for c in COMPARISONS)):
+        DriftQuery(**overrides)  # valid settings for the API
+    # No script or template spells a comparison's settings out: a scaling named in JS is read from the JSON block.
+    for path in _files("static/js/**/*.js", "templates/**/*.html"):
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r'parameterization: "(mean_field|standard)"|alpha_scaling: "', text), path.name
+
+
+@pytest.mark.parametrize("overrides", [{"parametrization": "standard"}, {"width": 64}, {"parameterization": "lazy"},
+                                       {"alpha": 1000.0}, {"depth": "1"}],
+                         ids=["misspelt", "a view parameter", "no such scaling", "out of range", "a string for a number"])
+def test_a_comparison_naming_a_parameter_wrongly_is_refused(overrides: dict[str, typing.Any]) -> None:
+    with pytest.raises(ValueError):
+        check_overrides(overrides)
 
 
 def test_the_api_query_model_writes_no_bound_or_default_of_its_own() -> None:

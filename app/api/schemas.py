@@ -447,10 +447,7 @@ def plot_round(values: np.ndarray, digits: int = PLOT_DIGITS) -> np.ndarray:
 
 def drift_document(query: DriftQuery, result: DriftResult) -> dict[str, Any]:
     """The JSON document of one drift experiment (see :class:`DriftResponse`)."""
-    kernel = None
-    if query.kernel_width is not None:
-        focus = next(w for w in result.widths if w.width == query.kernel_width)
-        kernel = {"width": focus.width, "seed": query.seed, "snapshots": plot_round(focus.kernel[0])}
+    kernel = None if query.kernel_width is None else kernel_document(query, result, query.kernel_width)
     reference = None
     if result.reference is not None:
         ref = result.reference
@@ -473,6 +470,12 @@ def drift_document(query: DriftQuery, result: DriftResult) -> dict[str, Any]:
         "slopes": {name: {"slope": fit.slope, "stderr": fit.stderr, "intercept": fit.intercept, "points": fit.points}
                    for name, fit in result.slopes.items()},
     }
+
+
+def kernel_document(query: DriftQuery, result: DriftResult, width: int) -> dict[str, Any]:
+    """The drift document's ``kernel``: that width's kernel on the grid at every snapshot, of its first seed."""
+    focus = next(w for w in result.widths if w.width == width)
+    return {"width": focus.width, "seed": query.seed, "snapshots": plot_round(focus.kernel[0])}
 
 
 def width_document(width: WidthResult, change: bool = False) -> dict[str, Any]:

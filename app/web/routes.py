@@ -161,7 +161,8 @@ def embed_context(figure: str, **extra: object) -> dict[str, object]:
     """What ``embed.html`` needs for ``/embed/<figure>``: the explainer's every section, or the figure's alone (then
     the embed's title is the figure's heading)."""
     sections = list(SECTIONS) if figure == "explainer" else [figure]
-    return page_context(title=EMBEDDABLE[figure], sections=sections, embed=True, alone=figure != "explainer", **extra)
+    return page_context(title=EMBEDDABLE[figure], sections=sections, embed=True, alone=figure != "explainer",
+                        hideable=HIDEABLE, **extra)
 
 
 @router.get("/vendor/{requested}")  # PLOTLY_URL

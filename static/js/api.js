@@ -171,15 +171,62 @@ export function unreachable(error) {
   return error instanceof ApiError && [0, 502, 503, 504].includes(error.status);
 }
 
-export const NEEDS_SERVER = "this static copy holds the preset scenarios only, and these settings need the live server: "
-  + "choose a scenario above";
+// --- saved results: a static export's data/ folder, or a server's fallback copy of one (LANES_FALLBACK_DIR) ---------
 
-// A saved (precomputed) document: data/<preset>/<name>.json (name: a width, or compare-<kind>), from a static
-// export or from a server's fallback copy.
-export async function getStaticDrift(preset, name, signal) {
-  const response = await request(`${ROOT}data/${preset}/${name}.json`, { signal });
-  if (!response.ok) throw new ApiError(404, NEEDS_SERVER);
-  return response.json();
+// Settings this copy holds no results for: scenario, a scenario of the live server that runs there as a job (its id),
+// or null (settings that are no saved scenario).
+export class NeedsServer extends ApiError {
+  constructor(scenario = null) {
+    super(404, "these settings need the live server");
+    this.scenario = scenario;
+  }
+}
+
+const DATA = `${ROOT}data/`;
+const savedFiles = new Map(); // file under data/ → a promise of its JSON: each is read once per page (a failed read, again)
+
+function readSaved(name) {
+  if (!savedFiles.has(name)) {
+    const reading = request(`${DATA}${name}`).then(async (response) => {
+      if (!response.ok) throw await errorFrom(response);
+      return response.json();
+    });
+    reading.catch(() => savedFiles.delete(name));
+    savedFiles.set(name, reading);
+  }
+  return savedFiles.get(name);
+}
+
+// data/index.json (app/export.py writes it): { scenarios: { id: its files }, live_only: { id: why (job) } }.
+const savedIndex = () => readSaved("index.json");
+
+// The saved files of a scenario; throws NeedsServer if it has none.
+async function savedScenario(preset) {
+  const index = await savedIndex();
+  const files = index.scenarios[preset];
+  if (!files) throw new NeedsServer(preset in index.live_only ? preset : null);
+  return files;
+}
+
+// The ids of the scenarios whose results are saved, in the order of data/index.json.
+export async function savedScenarios() {
+  return Object.keys((await savedIndex()).scenarios);
+}
+
+// A saved scenario's drift document with the kernel of this width: its experiment, written once, and the width's
+// kernel, each in its own file. NeedsServer for a width it has no kernel of.
+export async function getSavedDrift(preset, width) {
+  const files = await savedScenario(preset);
+  if (!files.kernels[width]) throw new NeedsServer();
+  const [experiment, kernel] = await Promise.all([readSaved(files.experiment), readSaved(files.kernels[width])]);
+  return { ...experiment, query: { ...experiment.query, kernel_width: kernel.width }, kernel };
+}
+
+// The two documents of a saved scenario's comparison in 'When the analogy breaks': the scenario under the NTK scaling,
+// and under the scaling compare names (app/parameters.py COMPARISONS).
+export async function getSavedComparison(preset, compare) {
+  const files = await savedScenario(preset);
+  return Promise.all([readSaved(files.ntk_scaling), readSaved(files.comparisons[compare])]);
 }
 
 // Where the embeds live: /embed/<figure> on the server, embed/<figure>/ in a static export.

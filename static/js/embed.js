@@ -87,9 +87,27 @@ export function reportHeight() {
   send();
 }
 
-// An embed keeps its own hide= and lock= parameters when its state changes.
+// An embed keeps its own hide=, lock= and card= parameters when its state changes.
+const EMBED_OPTIONS = ["hide", "lock", "card"];
+
 export function embedSuffix() {
   const params = new URLSearchParams(location.search);
-  const kept = ["hide", "lock"].filter((k) => params.has(k)).map((k) => `&${k}=${encodeURIComponent(params.get(k))}`);
+  const kept = EMBED_OPTIONS.filter((k) => params.has(k)).map((k) => `&${k}=${encodeURIComponent(params.get(k))}`);
   return kept.join("");
+}
+
+// A static copy's embed: leave out the parts static/js/embed-options.js marked hidden on <html>, as the server's embed
+// leaves them out of its page (templates/embed.html): hidden settings leave their status line, where problems with the
+// link's values are said; a text column left without its card goes too. "Open in Infinite Lanes" keeps the link's state.
+export function applyEmbedOptions() {
+  const hidden = (part) => document.documentElement.classList.contains(`hide-${part}`);
+  if (hidden("controls")) $("#controls-panel")?.replaceWith($("#controls-status"));
+  if (hidden("cards")) {
+    for (const card of document.querySelectorAll(".card")) card.remove();
+    for (const text of document.querySelectorAll(".story-text")) if (!text.children.length) text.remove();
+  }
+  const state = new URLSearchParams(location.search);
+  for (const option of EMBED_OPTIONS) state.delete(option);
+  const credit = $(".embed-credit a");
+  if (credit && state.size) credit.href = `${document.body.dataset.root}?${state}`;
 }

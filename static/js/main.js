@@ -1,14 +1,15 @@
 // The page's controller: URL → the one state store → the controls, the API and every figure on the page.
 // It knows no figure by name: each [data-figure] element is drawn by its own module, figures/<id>.js, whose `needs`
 // says which documents it draws; every change of state goes through store.update() and onChange().
-import { ApiError, NEEDS_SERVER, STATIC, driftParams, getCost, getDrift, getStaticDrift, streamDrift, unreachable } from "./api.js";
-import { embedSuffix, openEmbedDialog, reportHeight } from "./embed.js";
+import { ApiError, NeedsServer, STATIC, driftParams, getCost, getDrift, getSavedComparison, getSavedDrift, savedScenarios, streamDrift,
+  unreachable } from "./api.js";
+import { applyEmbedOptions, embedSuffix, openEmbedDialog, reportHeight } from "./embed.js";
 import { duration, hideCostNote, showEstimate } from "./estimate.js";
 import { announce, status } from "./figures/plot.js";
 import { createJobs } from "./jobs.js";
 import { meterText } from "./meter.js";
 import { findPreset, linkedScenario, loadPresets, matchingPreset, offPageSettings, presetTitle, savedPreset, scenarioSettings } from "./scenarios.js";
-import { EXPERIMENT_FIELDS, FIELDS, parseState, serializeState, widthList } from "./state.js";
+import { EXPERIMENT_FIELDS, FIELDS, NTK_SCALING, parseState, serializeState, widthList } from "./state.js";
 import { createStore } from "./store.js";
 
 const STEP_MS = 700;
@@ -17,6 +18,7 @@ const $ = (selector) => document.querySelector(selector);
 const embedded = document.body.classList.contains("embed");
 const locked = new URLSearchParams(location.search).get("lock") === "1"; // an embed whose state is fixed
 
+if (STATIC && embedded) applyEmbedOptions(); // a static copy's embed is one file for every ?hide= and ?card=
 const linked = parseState(location.search);
 const store = createStore(linked.state);
 const figures = await mountFigures();
@@ -29,6 +31,7 @@ let player = null;     // the running animation, if any
 let savedNote = null;  // set while the figures show saved results because the API failed
 let shownExperiment = null; // experimentOf() of the live experiment on show
 let changedControl = null; // the setting the reader changed last: what its cost means is said there
+let shownScenario = null; // a static copy: the saved scenario drawn last, where settings that need the server lead back
 const overlays = new Map(); // figure id → { key, document }: the last overlay each figure drew (needs.overlay)
 
 // Every [data-figure] element, mounted by the module named after it (templates/_sections.html preloads it). A mounted
@@ -92,7 +95,7 @@ function syncControls() {
   range.value = String(widths.indexOf(state.width));
   range.setAttribute("aria-valuetext", `${state.width} lanes`);
   $("#width-output").textContent = `× ${state.width} lanes`;
-  $("#control-frequency").disabled = !["sin", "cos"].includes(state.target);
+  $("#control-frequency").disabled = locked || !["sin", "cos"].includes(state.target); // a locked embed: all stay disabled
   describeScenario(state.preset);
 }
 
@@ -344,9 +347,10 @@ async function run(options = {}) {
   try {
     if (STATIC) {
       const preset = await savedPreset(store.get());
-      if (!preset) throw new ApiError(404, NEEDS_SERVER);
-      const result = await getStaticDrift(preset, String(store.get().width), signal);
+      if (!preset) throw new NeedsServer();
+      const result = await getSavedDrift(preset, store.get().width);
       if (signal.aborted) return;
+      shownScenario = preset;
       show(result);
       await showComparisons(signal, preset);
       return;
@@ -388,6 +392,10 @@ async function run(options = {}) {
     const cost = error.status === 422 ? await costing : null;
     if (signal.aborted) return;
     markStale(true);
+    if (error instanceof NeedsServer) {
+      await needsServer(error, signal);
+      return;
+    }
     if (cost?.runs === "job") { // said at the settings already (showEstimate), with the job's panel
       const text = jobOnly(cost);
       for (const figure of figures) status(figure.id, text, "note");
@@ -402,6 +410,43 @@ async function run(options = {}) {
 const jobOnly = (cost) => `These settings run as a job (about ${duration(cost.seconds_here)} on this server): the settings `
   + "panel starts it and shows its progress, and the figures are drawn when it is done.";
 
+// Settings a saved copy holds no results for (error: NeedsServer) in a static copy: every figure says so and offers a
+// saved scenario — the one drawn last, or the first saved — in its own message, so the way back is there whatever an
+// embed hides or locks. A figure with nothing drawn yet folds its empty plot away; one drawn before stays, faded.
+async function needsServer(error, signal) {
+  const saved = await savedScenarios().catch(() => []);
+  const back = shownScenario ?? saved[0] ?? null;
+  const [title, backTitle] = await Promise.all([error.scenario && presetTitle(error.scenario), back && presetTitle(back)]);
+  if (signal.aborted) return;
+  const text = error.scenario
+    ? `The scenario “${title}” runs as a job on the live server, too long to answer at once: this static copy holds no `
+      + "results of it."
+    : "This static copy holds the saved scenarios only: these settings need the live server.";
+  for (const figure of figures) {
+    status(figure.id, text, "note");
+    if (back) document.querySelector(`[data-status="${figure.id}"]`).append(" ", wayBack(back, backTitle));
+    const element = document.querySelector(`[data-figure="${figure.id}"]`);
+    const drawn = (element.data && element.data.length > 0) || element.dataset.drawn === "true";
+    element.closest(".story-figure")?.classList.toggle("unavailable", !drawn);
+  }
+  announce(back ? `${text} Each figure links back to the scenario “${backTitle}”.` : text);
+}
+
+// A link to a saved scenario (id, its title), in an embed with the embed's own options: a click shows it on this page
+// (a locked embed too: this is its way out); a click for a new tab or window opens its address there.
+function wayBack(id, title) {
+  const link = document.createElement("a");
+  link.className = "way-back";
+  link.href = `${location.pathname}?v=1&preset=${encodeURIComponent(id)}${embedded ? embedSuffix() : ""}`;
+  link.textContent = `${id === shownScenario ? "Back to" : "Show"} the scenario “${title}”`;
+  link.addEventListener("click", (event) => {
+    if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+    event.preventDefault();
+    applyPreset(id);
+  });
+  return link;
+}
+
 // The result of settings that run only as a job is on show: nothing is left to run at their control.
 function showJobResult() {
   hideCostNote();
@@ -413,6 +458,7 @@ function showJobResult() {
 function show(result) {
   doc = result;
   markStale(false);
+  for (const element of document.querySelectorAll(".story-figure.unavailable")) element.classList.remove("unavailable");
   for (const figure of figures) {
     if (figure.needs.document === "experiment" && !figure.needs.view) render(figure, ...documentsFor(figure, doc));
   }
@@ -471,7 +517,7 @@ async function showSaved(error, signal) {
   let result;
   let title;
   try {
-    result = await getStaticDrift(preset, String(store.get().width), signal);
+    result = await getSavedDrift(preset, store.get().width);
     title = await presetTitle(preset);
   } catch {
     return signal.aborted;
@@ -530,17 +576,16 @@ async function showComparisons(signal, savedId) {
   for (const figure of figures) if (figure.needs.document === "comparison") await showComparison(figure, signal, savedId);
 }
 
-// The NTK scaling every comparison is drawn against: these settings, whatever the reader chose for them.
-const NTK_SCALING = { parameterization: "ntk", alpha: 1, alpha_scaling: "fixed", lr_scaling: "fixed" };
-
 async function showComparison(figure, signal, savedId) {
   const state = store.get();
   let asking = null; // the parameters of the experiment asked for last
   const ntk = Object.entries(NTK_SCALING).every(([name, value]) => state[name] === value);
   try {
-    if (savedId) {
-      if (!ntk) throw new ApiError(404, NEEDS_SERVER); // a static copy saves the comparisons of the NTK scaling only
-      render(figure, doc, await getStaticDrift(savedId, `compare-${state.compare}`, signal));
+    if (savedId) { // every comparison of every saved scenario is saved, with the scenario under the NTK scaling
+      const [base, other] = await getSavedComparison(savedId, state.compare);
+      if (signal.aborted) return;
+      fade(figure, false);
+      render(figure, base, other);
       return;
     }
     asking = apiParams(state, { ...NTK_SCALING, kernel_width: null });

@@ -19,6 +19,11 @@ export const EXPERIMENT_FIELDS = TABLE.experiment;
 // Defaults of API parameters the page does not keep in its state.
 export const API_DEFAULTS = TABLE.defaults;
 
+// 'When the analogy breaks': the settings of the NTK scaling every comparison is drawn against, and each comparison
+// (compare's values) → { legend, overrides }: the experiment settings it changes.
+export const NTK_SCALING = TABLE.ntk_scaling;
+export const COMPARISONS = TABLE.comparisons;
+
 export function defaults() {
   return Object.fromEntries(Object.entries(FIELDS).map(([name, field]) => [name, field.default]));
 }

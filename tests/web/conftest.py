@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,8 +10,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from app.api.schemas import DriftQuery
 from app.config import Settings
-from tests.servers import serve
+from app.content.presets import PRESETS, Preset
+from app.export import export_site
+from tests.servers import serve, static_files
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
@@ -23,6 +27,38 @@ def base_url() -> Iterator[str]:
     """The app served for the whole session."""
     with serve(Settings(max_queued=16, compute_in="processes")) as url:
         yield url
+
+
+TEST_STEPS = 50  # the most training steps of a scenario in the tests' static copy (below)
+
+
+def as_tested(preset: Preset) -> Preset:
+    """A scenario as the tests' static copy saves it: one network per width and at most TEST_STEPS training steps, its
+    id, widths, scaling and every other setting kept, so the whole copy (every scenario and each of its comparisons) is
+    written in seconds, not a minute. The default scenario is kept whole: a page with no settings in its URL is it."""
+    if preset.id == "default":
+        return preset
+    return dataclasses.replace(preset, changes={**preset.changes, "seeds": 1,
+                                                "steps": min(DriftQuery(**preset.changes).steps, TEST_STEPS)})
+
+
+@dataclasses.dataclass(frozen=True)
+class StaticCopy:
+    """The static export, written once per test session, served by a plain file server (no app, no API)."""
+
+    folder: Path
+    url: str
+    asked: list[str]  # every path the file server was asked for
+    presets: tuple[Preset, ...]
+
+
+@pytest.fixture(scope="session")
+def static_copy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StaticCopy]:
+    folder = tmp_path_factory.mktemp("static-copy")
+    presets = tuple(as_tested(preset) for preset in PRESETS)
+    export_site(folder, presets)
+    with static_files(folder) as (url, asked):
+        yield StaticCopy(folder, url, asked, presets)
 
 
 @pytest.fixture(scope="session")

@@ -10,20 +10,16 @@ import pytest
 from playwright.sync_api import Browser, Page, Route
 
 from app.config import Settings
-from app.content.presets import PRESETS_BY_ID
-from app.export import export_site
 from tests.servers import serve
-from tests.web.conftest import ALL_DRAWN, road_label, wait_until
+from tests.web.conftest import ALL_DRAWN, StaticCopy, road_label, wait_until
 
 FIGURES = ["ring", "maps", "drift", "forecast", "breaks"]
 
 
 @pytest.fixture(scope="module")
-def saved_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A server with an export's data/ folder as its fallback (two scenarios saved)."""
-    site = tmp_path_factory.mktemp("site")
-    export_site(site, (PRESETS_BY_ID["default"], PRESETS_BY_ID["narrow-vs-wide"]))
-    with serve(Settings(fallback_dir=site / "data")) as url:
+def saved_url(static_copy: StaticCopy) -> Iterator[str]:
+    """A server with the session's static export's data/ folder as its fallback."""
+    with serve(Settings(fallback_dir=static_copy.folder / "data")) as url:
         yield url
 
 
@@ -58,7 +54,7 @@ def test_with_the_api_unreachable_a_saved_scenario_is_drawn_and_labelled(browser
 
 
 def test_settings_that_were_not_saved_say_the_server_is_unreachable(browser: Browser, saved_url: str) -> None:
-    for query in ("depth=2", "preset=narrow-vs-wide&widths=32,4096&width=32&steps=50"):  # a scenario changed by hand
+    for query in ("depth=2", "preset=narrow-vs-wide&widths=32,4096&width=32&activation=erf"):  # a scenario changed by hand
         page = browser.new_page()
         api_down(page)
         page.goto(f"{saved_url}/?{query}")
@@ -85,7 +81,7 @@ def test_a_busy_server_is_said_to_be_busy_and_the_saved_results_shown(browser: B
 
 
 def test_the_saved_results_are_served_and_revalidated(saved_url: str, tmp_path: Path) -> None:
-    with urllib.request.urlopen(saved_url + "/data/default/64.json") as response:
+    with urllib.request.urlopen(saved_url + "/data/default/experiment.json") as response:
         assert response.headers["Content-Type"] == "application/json" and response.headers["Cache-Control"] == "no-cache"
     with pytest.raises(ValueError, match="data/ folder of a static export"):
         Settings(fallback_dir=tmp_path)

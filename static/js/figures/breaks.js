@@ -1,20 +1,8 @@
 // When the analogy breaks: drift against width for the NTK scaling and another one.
+import { COMPARISONS } from "../state.js";
 import { COLORS, DASHES, MARKERS, baseLayout, median, mountFigure, powerLaw, round, signed } from "./plot.js";
 
-// Every comparison sets all four scaling settings, so the reader's own choice of any of them does not leak into it.
-const PLAIN = { alpha: 1, alpha_scaling: "fixed", lr_scaling: "fixed" };
-const COMPARISONS = {
-  mean_field: { label: "mean-field scaling", overrides: { ...PLAIN, parameterization: "mean_field", depth: 1 } },
-  alpha: { label: "lazy-training scale α = 0.1", overrides: { ...PLAIN, parameterization: "ntk", alpha: 0.1 } },
-  alpha_inverse_sqrt_width: {
-    label: "α = 1/√width", overrides: { ...PLAIN, parameterization: "ntk", alpha_scaling: "inverse_sqrt_width" },
-  },
-  standard: { label: "standard, η fixed", overrides: { ...PLAIN, parameterization: "standard" } },
-  standard_lr_inverse_width: {
-    label: "standard, η/width", overrides: { ...PLAIN, parameterization: "standard", lr_scaling: "inverse_width" },
-  },
-};
-
+// The comparisons (each scaling's settings and its name in the legend) are declared once, in app/parameters.py.
 // Drawn from two drift documents of the same experiment: under the NTK scaling, and under the scaling chosen with
 // state.compare (scaling(state): the API parameters that change).
 export const needs = { document: "comparison", scaling: (state) => COMPARISONS[state.compare].overrides };
@@ -40,7 +28,7 @@ const constantAtTheEnd = (seed) => {
 };
 
 export function spec(base, other, state) {
-  const series = [["NTK scaling", base], [COMPARISONS[state.compare].label, other]];
+  const series = [["NTK scaling", base], [COMPARISONS[state.compare].legend, other]];
   const data = series.map(([label, doc], i) => ({
     name: `${label} (slope ${doc.slopes.drift.slope === null ? "—" : signed(doc.slopes.drift.slope)})`,
     x: doc.widths.map((w) => w.width), y: doc.widths.map(finalMedian), type: "scatter", mode: "lines+markers",
@@ -130,11 +118,11 @@ function describe(base, other, label) {
 export function summary(base, other, state) {
   const fit = base.slopes.drift;
   const ntk = fit.slope === null ? "NTK scaling: too few networks to fit a slope" : `NTK scaling: drift ∝ ${powerLaw(fit)}`;
-  return `${ntk}; ${describe(base, other, COMPARISONS[state.compare].label)}.`;
+  return `${ntk}; ${describe(base, other, COMPARISONS[state.compare].legend)}.`;
 }
 
 export function table(base, other, state) {
-  const label = COMPARISONS[state.compare].label;
+  const label = COMPARISONS[state.compare].legend;
   const rows = base.widths.map((w, i) => {
     const o = other.widths[i];
     if (!o) return [w.width, round(finalMedian(w)), "", "", "", ""];
