@@ -19,6 +19,7 @@ export const symmetric = (values) => Math.max(...values.filter((v) => v !== null
 const CONFIG = { displayModeBar: false, responsive: true };
 const observed = new WeakSet();
 const fitted = new WeakMap(); // element → () => its figure laid out for its width now (figures with a fit())
+const latest = new WeakMap(); // element → the figure it was last asked to draw
 
 // plotly.js (484 KiB gzipped, ~0.3 s to parse on a laptop, over a second on a phone) is not in the page's head: it is
 // loaded once a figure of our own (static/js/city.js: the city, the page's first figures) has been drawn and painted,
@@ -79,13 +80,16 @@ export const baseLayout = (extra = {}) => ({
 // Draw or update a figure; Plotly.react diffs against the previous call. Container-only resizes are
 // followed with a ResizeObserver (plotly's own `responsive` only listens to the window); a figure with a fit()
 // (its layout for the width it has) is laid out again for its new width.
+// Only the latest figure asked of an element is drawn: sketches made while plotly.js was still arriving are skipped.
 async function draw(element, figure, fit) {
+  latest.set(element, figure);
   try {
     await plotlyReady();
   } catch (error) {
     status(element.dataset.figure, `This chart could not be drawn: ${error.message}.`, "error");
     return;
   }
+  if (latest.get(element) !== figure) return;
   const laidOut = () => (fit ? fit(figure, element.clientWidth) : figure);
   const { data, layout } = laidOut();
   window.Plotly.react(element, data, layout, CONFIG);
