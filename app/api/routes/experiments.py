@@ -55,14 +55,25 @@ async def drift_cost_estimate(query: Annotated[DriftQuery, Query()], settings: S
 
 
 @router.get("/drift", summary="Train networks of several widths and measure how their kernels move",
-            response_model=None, responses=responses({"model": DriftResponse}))
+            response_model=None, responses=responses({"model": DriftResponse}) | {
+                204: {"description": "Asked with `Cache-Control: only-if-cached` for an experiment not computed yet: "
+                                     "nothing is computed, nothing is answered."}})
 async def drift(query: Annotated[DriftQuery, Query()], request: Request, service: ServiceDep,
                 settings: SettingsDep) -> Response:
-    """Every parameter has a default, so a URL names a result: identical URLs are answered from cache."""
+    """Every parameter has a default, so a URL names a result: identical URLs are answered from cache.
+
+    With ``Cache-Control: only-if-cached`` only an experiment this server has computed already is answered (RFC 9111
+    §5.2.1.7): for any other, nothing is computed and the answer is an empty ``204`` at once (not the RFC's ``504``:
+    browsers log every 5xx as an error, and the page asks so for every new experiment). The page asks so first, and
+    follows the experiment's stream only when it is not kept: a kept experiment's one gzipped document is a third
+    smaller than its stream (which sends every width twice: as it finishes, and in the result)."""
     key = document_key(query)
     entry = service.responses.get(key)
     if entry is None:
-        result = await service.drift(await answerable_config(query, settings, service), gone=request.is_disconnected)
+        config = await answerable_config(query, settings, service)
+        if _only_if_cached(request) and await service.kept(config) is None:
+            return Response(status_code=204, headers={"Cache-Control": "no-store"})
+        result = await service.drift(config, gone=request.is_disconnected)
         entry = await service.encoded(key, document_body, query, result)
     service.responses.alias(url_key(request.scope), key)  # repeats of this exact URL skip validation
     return cached_json(request.headers, entry)
@@ -91,6 +102,11 @@ async def drift_stream(query: Annotated[DriftQuery, Query()], request: Request, 
         await events.aclose()
         raise
     return stream_of(request.headers, _follow(query, first, events, service))
+
+
+def _only_if_cached(request: Request) -> bool:
+    directives = request.headers.get("cache-control", "").lower().replace(" ", "").split(",")
+    return "only-if-cached" in directives
 
 
 def document_key(query: DriftQuery) -> str:
