@@ -41,6 +41,13 @@ def test_the_city_is_drawn_while_plotly_js_is_held_back_and_every_chart_once_it_
                                 "performance.getEntriesByType('resource').find((r) => r.name.includes('/vendor/plotly-'))"
                                 ".startTime]")
     assert city < asked
+    # Every module the page ran was fetched from the head: main.js, the modules it imports (preloaded with it) and
+    # the figures' (preloaded by their sections), none found only one import level later.
+    fetched, preloaded = page.evaluate("() => [performance.getEntriesByType('resource').map((r) => r.name)"
+                                       ".filter((name) => name.endsWith('.js') && name.includes('/static/')), "
+                                       "[...document.querySelectorAll('link[rel=modulepreload], script[type=module]')]"
+                                       ".map((e) => e.href || e.src)]")
+    assert len(fetched) > 10 and set(fetched) <= set(preloaded)
     assert log.errors == []
     page.close()
 
