@@ -20,6 +20,7 @@ const CONFIG = { displayModeBar: false, responsive: true };
 const observed = new WeakSet();
 const fitted = new WeakMap(); // element → () => its figure laid out for its width now (figures with a fit())
 const latest = new WeakMap(); // element → the figure it was last asked to draw
+const sized = new WeakMap(); // element → its size when it was last drawn or laid out
 
 // plotly.js (484 KiB gzipped, ~0.3 s to parse on a laptop, over a second on a phone) is not in the page's head: it is
 // loaded once a figure of our own (static/js/city.js: the city, the page's first figures) has been drawn and painted,
@@ -83,27 +84,36 @@ export const baseLayout = (extra = {}) => ({
 // Only the latest figure asked of an element is drawn: sketches made while plotly.js was still arriving are skipped.
 async function draw(element, figure, fit) {
   latest.set(element, figure);
+  if (!window.Plotly) element.setAttribute("aria-busy", "true"); // its summary is there; the chart is coming
   try {
     await plotlyReady();
   } catch (error) {
     status(element.dataset.figure, `This chart could not be drawn: ${error.message}.`, "error");
     return;
+  } finally {
+    element.removeAttribute("aria-busy");
   }
   if (latest.get(element) !== figure) return;
   const laidOut = () => (fit ? fit(figure, element.clientWidth) : figure);
   const { data, layout } = laidOut();
   window.Plotly.react(element, data, layout, CONFIG);
   fitted.set(element, fit ? laidOut : null);
+  sized.set(element, sizeOf(element));
   if (!observed.has(element)) {
     observed.add(element);
     performance.mark(`figure:${element.dataset.figure}`); // first drawing, for benchmarks/page.py
+    // An observer reports the size it finds when it starts: the chart just drawn at that size is not drawn again.
     new ResizeObserver(() => {
+      if (sized.get(element) === sizeOf(element)) return;
+      sized.set(element, sizeOf(element));
       const again = fitted.get(element)?.();
       if (again) window.Plotly.react(element, again.data, again.layout, CONFIG);
       else window.Plotly.Plots.resize(element);
     }).observe(element);
   }
 }
+
+const sizeOf = (element) => `${element.clientWidth}×${element.clientHeight}`;
 
 // The mount() of a figure module whose figure is a plotly chart: figure.draw(...documents, state) draws the chart,
 // the one-sentence summary and the data table from the module's pure spec(), summary() and table() of the same
