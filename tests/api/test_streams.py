@@ -5,6 +5,7 @@ kernel per connection, and a client that reads nothing for ``send_timeout_s`` is
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import importlib
 import json
@@ -14,6 +15,7 @@ import socket
 import threading
 import time
 import urllib.request
+import zlib
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -69,6 +71,27 @@ def test_streams_are_gzipped_for_clients_that_accept_it_live_and_replayed(client
     with client.stream("GET", f"{STREAM}?{query}", headers={"Accept-Encoding": "gzip"}) as sent:
         wire = b"".join(sent.iter_raw())
     assert gzip.decompress(wire) == plain.content and len(wire) < len(plain.content) / 2
+
+
+def test_a_gzipped_stream_gives_each_piece_back_as_soon_as_it_is_sent() -> None:
+    """Events must arrive as they are written: each compressed piece, decoded as it comes, is the piece it was made
+    of (a sync flush), not a part of it that waits in the compressor for the next."""
+    from app.api.http import gzip_pieces
+
+    events = [b"event: width\ndata: " + json.dumps({"width": 2**k, "drift": [0.1] * 50}).encode() + b"\n\n"
+              for k in range(4)]
+
+    async def produce() -> Any:
+        for event in events:
+            yield event
+
+    async def collect() -> list[bytes]:
+        return [piece async for piece in gzip_pieces(produce())]
+
+    sent = asyncio.run(collect())
+    reader = zlib.decompressobj(31)
+    assert [reader.decompress(piece) for piece in sent[:-1]] == events  # the last piece: gzip's trailer alone
+    assert reader.decompress(sent[-1]) == b"" and reader.eof
 
 
 def _probe_health(base: str, latencies: list[float], stop: threading.Event) -> None:
