@@ -74,11 +74,12 @@ def visit(browser: Any, url: str, profile: Profile) -> dict[str, float]:
     page.goto(url, wait_until="commit")
     deadline = time.monotonic() + 180
     drawn = "() => performance.getEntriesByType('mark').filter(m => m.name.startsWith('figure:')).length"
-    figures = None
+    count = "() => document.readyState === 'loading' ? null : document.querySelectorAll('[data-figure]').length"
+    figures = None  # counted once the whole document is parsed (on a slow line, the first sections come alone)
     while figures is None or page.evaluate(drawn) < figures:
         assert time.monotonic() < deadline, "figures did not all draw"
         time.sleep(POLL_S)
-        figures = figures or page.evaluate("() => document.querySelectorAll('[data-figure]').length") or None
+        figures = figures or page.evaluate(count)
     marks = page.evaluate("() => performance.getEntriesByType('mark').map(m => [m.name, m.startTime])")
     plotly = page.evaluate("() => performance.getEntriesByType('resource').filter(r => r.name.includes('plotly'))"
                            ".map(r => r.responseEnd)")
