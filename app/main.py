@@ -38,13 +38,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     table = jobs_file(compute.store.path) if isinstance(compute.store, SqliteStore) else None
     jobs = open_jobs(settings, table, compute.keep_result)
     warming = WarmUp()  # the presets' experiments, kept in the background (app/api/warmup.py); /readyz says how far
+    presets = warmed_presets(settings)  # now: an unknown scenario's name stops the server before it serves
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(plotly_body)  # compress plotly.js once before serving, not in a request
         await compute.start()
         await jobs.start()
-        presets = warmed_presets(settings)
         warm = asyncio.create_task(warm_up(compute, presets, warming)) if presets else None
         yield
         if warm is not None:

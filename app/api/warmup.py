@@ -62,12 +62,16 @@ def _with(query: DriftQuery, changes: Mapping[str, object]) -> DriftQuery:
 
 
 def warmed_presets(settings: Settings) -> tuple[Preset, ...]:
-    """The scenarios ``settings.warm_presets`` names, the page's default first; never a scenario that runs as a job."""
+    """The scenarios ``settings.warm_presets`` names, the page's default first; never a scenario that runs as a job.
+    An unknown name is a ValueError (``create_app`` asks this at once: such a server does not start)."""
     if settings.warm_presets == "all":
-        chosen = [preset for preset in PRESETS if not preset.job]
-    else:
-        chosen = [PRESETS_BY_ID[name] for name in settings.warm_presets.split(",") if name]
-    return tuple(preset for preset in chosen if not preset.job)
+        return tuple(preset for preset in PRESETS if not preset.job)
+    names = [name for name in settings.warm_presets.split(",") if name]
+    unknown = [name for name in names if name not in PRESETS_BY_ID]
+    if unknown:
+        raise ValueError(f"LANES_WARM_PRESETS must be 'all', '' or scenario ids separated by commas "
+                         f"({', '.join(PRESETS_BY_ID)}); unknown: {', '.join(unknown)}")
+    return tuple(PRESETS_BY_ID[name] for name in names if not PRESETS_BY_ID[name].job)
 
 
 @dataclass
