@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     store_lease_s: float = Field(150.0, gt=0, description="How long a worker's claim to compute an experiment lasts: "
                                  "the other workers wait for its result meanwhile, and take over if it expires (its "
                                  "worker died). Above compute_wall_limit_s.")
+    warm_presets: str = Field("all", description="The scenarios whose experiments each worker computes in the "
+                              "background at start-up (unless the store keeps them already) and encodes for the page's "
+                              "first visit (app/api/warmup.py): 'all' (every scenario that is not a job), '' none, or "
+                              "scenario ids separated by commas.")
     compute_budget_s: float = Field(6.0, gt=0,
                                     description="Largest estimated CPU time of a drift experiment or an empirical kernel, "
                                     "in seconds of one core of the reference machine (app/ntk/cost.py, docs/performance.md); "
@@ -103,6 +107,13 @@ class Settings(BaseSettings):
             raise ValueError(f"fallback_dir must be the data/ folder of a static export (python -m app export DIR "
                              f"writes DIR/data/presets.json); {value} has no presets.json")
         return value
+
+    @field_validator("warm_presets")
+    @classmethod
+    def _presets(cls, value: str) -> str:
+        # The names are checked against the scenarios by app/api/warmup.py warmed_presets(), when the app is made.
+        names = [name.strip() for name in value.split(",") if name.strip()]
+        return "all" if names == ["all"] else ",".join(names)
 
     @field_validator("store_url")
     @classmethod

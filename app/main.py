@@ -14,6 +14,7 @@ from app.api.http import RepeatedUrlMiddleware
 from app.api.jobs import jobs_file, open_jobs
 from app.api.router import API_PREFIX, api_router, health_router
 from app.api.store import SqliteStore
+from app.api.warmup import WarmUp, warm_up, warmed_presets
 from app.config import Settings, get_settings
 from app.serving.cors import CorsMiddleware
 from app.serving.middleware import BodyLimitMiddleware, GzipMiddleware, HeadMiddleware, RelativeRedirectMiddleware
@@ -36,13 +37,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     compute = ComputeService(settings)  # its threads or processes start on first use
     table = jobs_file(compute.store.path) if isinstance(compute.store, SqliteStore) else None
     jobs = open_jobs(settings, table, compute.keep_result)
+    warming = WarmUp()  # the presets' experiments, kept in the background (app/api/warmup.py); /readyz says how far
+    presets = warmed_presets(settings)  # now: an unknown scenario's name stops the server before it serves
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(plotly_body)  # compress plotly.js once before serving, not in a request
         await compute.start()
         await jobs.start()
+        warm = asyncio.create_task(warm_up(compute, presets, warming)) if presets else None
         yield
+        if warm is not None:
+            warm.cancel()
         await jobs.close()
         compute.close()
 
@@ -51,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   docs_url=None, redoc_url=None)
     app.state.compute = compute
     app.state.jobs = jobs
+    app.state.warm_up = warming
     app.state.settings = settings
 
     async def these_settings() -> Settings:  # async: no thread hop per request (see app/api/deps.py)

@@ -27,6 +27,9 @@ os.environ["LANES_STORE_URL"] = ""
 # tests/api/test_processes.py): in-process tests replace functions of the server to count or slow its work, which a
 # process pool would never see, and each pool's start costs a second.
 os.environ["LANES_COMPUTE_IN"] = "threads"
+# No warm-up of the presets (app/api/warmup.py) unless a test asks for one (tests/api/test_warmup.py): every app a test
+# makes would otherwise compute the scenarios' experiments beside it, on the suite's two cores.
+os.environ["LANES_WARM_PRESETS"] = ""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -99,13 +99,14 @@ def wait_healthy(base_url: str, seconds: float = 30) -> None:
 @contextmanager
 def uvicorn_workers(workers: int, **settings: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``python -m app serve`` (uvicorn, as the image runs it) with N worker processes on a free loopback port, with
-    ``LANES_<NAME>`` settings; (base URL, process).
+    ``LANES_<NAME>`` settings (the presets' warm-up off unless ``warm_presets`` is given); (base URL, process).
 
     Stopped with SIGTERM (uvicorn drains, then exits), killed if it has not gone within 30 s.
     """
     port = free_port()
     env = {**os.environ, "LANES_HOST": "127.0.0.1", "LANES_PORT": str(port), "LANES_WORKERS": str(workers),
-           "LANES_LOG_LEVEL": "warning", **{f"LANES_{name.upper()}": value for name, value in settings.items()}}
+           "LANES_LOG_LEVEL": "warning", "LANES_WARM_PRESETS": "",  # no warm-up beside what is measured, unless asked
+           **{f"LANES_{name.upper()}": value for name, value in settings.items()}}
     process = subprocess.Popen([sys.executable, "-m", "app", "serve"], cwd=ROOT, env=env)
     base_url = f"http://127.0.0.1:{port}"
     try:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import posixpath
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -30,6 +33,26 @@ PLOTLY_JS = ROOT / "vendor" / "plotly-cartesian-4.1.1.min.js"  # the official pa
 PLOTLY_URL = f"vendor/{PLOTLY_JS.name}"  # under the site root; the name carries the version: cached a year
 STATIC_FILES = read_tree(ROOT / "static")  # read once: served from memory (app/web/assets.py)
 ASSETS_VERSION = tree_version(STATIC_FILES)  # asset URLs: {root}static/{ASSETS_VERSION}/…
+IMPORT = re.compile(rb"""^(?:import|export)\b[^;]*?\bfrom\s+["'](\.{1,2}/[^"']+)["']""", re.MULTILINE)
+
+
+def imported_modules(files: Mapping[str, bytes], entry: str) -> tuple[str, ...]:
+    """Every module ``entry`` imports statically, directly or not (``js/api.js``, …; ``entry`` itself left out), in
+    the order they are found: the page preloads them with main.js (``<link rel="modulepreload">``), so a phone on a
+    slow line fetches them at once instead of one level of imports per round trip."""
+    found: list[str] = []
+    waiting = [entry]
+    while waiting:
+        module = waiting.pop(0)
+        for target in IMPORT.findall(files[module]):
+            path = posixpath.normpath(posixpath.join(posixpath.dirname(module), target.decode()))
+            if path != entry and path not in found:
+                found.append(path)
+                waiting.append(path)
+    return tuple(found)
+
+
+MAIN_IMPORTS = imported_modules(STATIC_FILES, "js/main.js")
 HTML = "text/html"
 
 router = APIRouter(include_in_schema=False)
@@ -92,7 +115,8 @@ PARAMETERS_JSON = json.dumps(page_table(), ensure_ascii=False).replace("<", "\\u
 
 def page_context(**extra: object) -> dict[str, object]:
     """What every page template needs; ``root`` prefixes every URL ("/" when served, relative when exported)."""
-    context = {"cards": load_cards(), "plotly_url": PLOTLY_URL, "presets_options": [(p.id, p.title) for p in PRESETS],
+    context = {"cards": load_cards(), "plotly_url": PLOTLY_URL, "modules": MAIN_IMPORTS,
+               "presets_options": [(p.id, p.title) for p in PRESETS],
                "controls_in": controls_in, "parameters_json": PARAMETERS_JSON,
                "sections": SECTIONS, "embed": False, "alone": False, "root": "/", "static": False, "hidden": [], "query": "",
                **extra}

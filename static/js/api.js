@@ -68,6 +68,21 @@ export async function getDrift(params, signal) {
   return response.json();
 }
 
+// The experiment if the server has computed it already (it computes its presets' at start-up), else null, and nothing is
+// computed for it (Cache-Control: only-if-cached: a 204). A refusal or failure is null too: the stream asked next says why.
+// Asked only from the API's own origin: elsewhere (an embed in a sandboxed frame, origin "null") the header would make
+// it a CORS request with a preflight, which the server answers only for LANES_CORS_ORIGINS.
+export async function getKeptDrift(params, signal) {
+  if (self.origin !== new URL(DRIFT, location.href).origin) return null;
+  try {
+    const response = await request(`${DRIFT}?${params}`, { signal, headers: { "Cache-Control": "only-if-cached" } });
+    return response.status === 200 ? await response.json() : null;
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    return null;
+  }
+}
+
 // Server-Sent Events over fetch (so errors keep their status and message): onWidth(width) per finished
 // width, then resolves with the whole document.
 export async function streamDrift(params, { onWidth, signal }) {

@@ -1,8 +1,8 @@
 // The page's controller: URL → the one state store → the controls, the API and every figure on the page.
 // It knows no figure by name: each [data-figure] element is drawn by its own module, figures/<id>.js, whose `needs`
 // says which documents it draws; every change of state goes through store.update() and onChange().
-import { ApiError, NeedsServer, STATIC, driftParams, getCost, getDrift, getSavedComparison, getSavedDrift, savedScenarios, streamDrift,
-  unreachable } from "./api.js";
+import { ApiError, NeedsServer, STATIC, driftParams, getCost, getDrift, getKeptDrift, getSavedComparison, getSavedDrift,
+  savedScenarios, streamDrift, unreachable } from "./api.js";
 import { applyEmbedOptions, embedSuffix, openEmbedDialog, reportHeight } from "./embed.js";
 import { duration, hideCostNote, showEstimate } from "./estimate.js";
 import { announce, status } from "./figures/plot.js";
@@ -359,7 +359,9 @@ async function run(options = {}) {
     const params = apiParams(store.get());
     const computed = doc !== null && !wasSaved && experimentOf(store.get()) === shownExperiment;
     costing = computed || options.job ? costing : estimate(signal);
-    const result = computed ? await getDrift(params, signal) : await streamDrift(params, {
+    // Kept by the server (a preset's, a job's): its one gzipped document, not the stream, which sends each width twice.
+    const kept = computed ? null : await getKeptDrift(params, signal);
+    const result = computed ? await getDrift(params, signal) : kept ?? await streamDrift(params, {
       signal,
       onWidth: (width) => {
         partial.widths.push(width);

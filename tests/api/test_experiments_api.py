@@ -261,3 +261,17 @@ def test_a_network_whose_kernel_is_zero_at_init_is_answered_within_the_schema(cl
     assert width["lr_limit"] == [None] and width["drift"][0][-1] is None
     schema = client.get("/openapi.json").json()["components"]["schemas"]["WidthModel"]["properties"]["lr_limit"]
     assert {"type": "null"} in schema["items"]["anyOf"]
+
+
+def test_only_if_cached_answers_a_computed_experiment_and_computes_none(client: TestClient) -> None:
+    """The page asks so first (static/js/api.js getKeptDrift): a kept experiment's document is a third smaller than
+    its stream."""
+    query = SMALL | {"seed": 11}
+    asked = client.get(URL, params=query, headers={"Cache-Control": "only-if-cached"})
+    assert asked.status_code == 204 and asked.content == b"" and asked.headers["cache-control"] == "no-store"
+    assert client.get(URL, params=query, headers={"Cache-Control": "max-age=0, only-if-cached"}).status_code == 204
+    computed = client.get(URL, params=query)  # only now is it computed
+    assert computed.status_code == 200
+    kept = client.get(URL, params=query | {"kernel_width": 16}, headers={"Cache-Control": "only-if-cached"})
+    assert kept.status_code == 200
+    assert [w["drift"] for w in kept.json()["widths"]] == [w["drift"] for w in computed.json()["widths"]]

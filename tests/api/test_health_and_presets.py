@@ -17,7 +17,8 @@ def test_health_and_readiness(client: TestClient) -> None:
     assert client.get("/readyz").json() == {
         "status": "ready", "computations": 0, "capacity": 5,
         "store": {"kind": "none", "healthy": True,
-                  "detail": "no result store is set (LANES_STORE_URL is empty): results are kept in this worker's memory only"}}
+                  "detail": "no result store is set (LANES_STORE_URL is empty): results are kept in this worker's memory only"},
+        "warm_up": {"state": "off", "kept": 0, "of": 0, "seconds": None}}  # the tests warm no presets unless asked
 
 
 def test_presets_are_served_with_full_parameter_sets(client: TestClient) -> None:

@@ -12,7 +12,7 @@ from app.api.budget import AS_A_JOB, check_budget, drift_estimate, runs_as
 from app.api.compute import ClientGone, ComputeService, Overloaded
 from app.api.deps import ServiceDep, SettingsDep
 from app.api.errors import InvalidInput, responses
-from app.api.http import cached_json, event_stream, pieces, url_key
+from app.api.http import cached_json, kept_stream, pieces, stream_of, url_key
 from app.api.schemas import CostResponse, DriftQuery, DriftResponse, drift_document, dumps, width_document
 from app.config import Settings
 from app.ntk import DriftConfig, DriftResult, WidthResult
@@ -55,15 +55,26 @@ async def drift_cost_estimate(query: Annotated[DriftQuery, Query()], settings: S
 
 
 @router.get("/drift", summary="Train networks of several widths and measure how their kernels move",
-            response_model=None, responses=responses({"model": DriftResponse}))
+            response_model=None, responses=responses({"model": DriftResponse}) | {
+                204: {"description": "Asked with `Cache-Control: only-if-cached` for an experiment not computed yet: "
+                                     "nothing is computed, nothing is answered."}})
 async def drift(query: Annotated[DriftQuery, Query()], request: Request, service: ServiceDep,
                 settings: SettingsDep) -> Response:
-    """Every parameter has a default, so a URL names a result: identical URLs are answered from cache."""
-    key = _document_key(query)
+    """Every parameter has a default, so a URL names a result: identical URLs are answered from cache.
+
+    With ``Cache-Control: only-if-cached`` only an experiment this server has computed already is answered (RFC 9111
+    §5.2.1.7): for any other, nothing is computed and the answer is an empty ``204`` at once (not the RFC's ``504``:
+    browsers log every 5xx as an error, and the page asks so for every new experiment). The page asks so first, and
+    follows the experiment's stream only when it is not kept: a kept experiment's one gzipped document is a third
+    smaller than its stream (which sends every width twice: as it finishes, and in the result)."""
+    key = document_key(query)
     entry = service.responses.get(key)
     if entry is None:
-        result = await service.drift(await answerable_config(query, settings, service), gone=request.is_disconnected)
-        entry = await service.encoded(key, _document, query, result)
+        config = await answerable_config(query, settings, service)
+        if _only_if_cached(request) and await service.kept(config) is None:
+            return Response(status_code=204, headers={"Cache-Control": "no-store"})
+        result = await service.drift(config, gone=request.is_disconnected)
+        entry = await service.encoded(key, document_body, query, result)
     service.responses.alias(url_key(request.scope), key)  # repeats of this exact URL skip validation
     return cached_json(request.headers, entry)
 
@@ -80,32 +91,37 @@ async def drift_stream(query: Annotated[DriftQuery, Query()], request: Request, 
     config = await answerable_config(query, settings, service)
     finished = service.finished(config)
     if finished is not None:
-        key = "events:" + _document_key(query)
-        replay = await service.encoded(key, _replay, query, finished, compress=False)
+        key = "events:" + document_key(query)
+        replay = await service.encoded(key, replay_body, query, finished)
         service.responses.alias(url_key(request.scope), key)  # repeats of this exact URL skip validation
-        return event_stream(pieces(replay.body))
+        return kept_stream(request.headers, replay)
     events = service.drift_stream(config, gone=request.is_disconnected)
     try:
         first = await anext(events)  # overload and errors before the first event are plain HTTP errors
     except (Overloaded, ClientGone):
         await events.aclose()
         raise
-    return event_stream(_follow(query, first, events, service))
+    return stream_of(request.headers, _follow(query, first, events, service))
 
 
-def _document_key(query: DriftQuery) -> str:
+def _only_if_cached(request: Request) -> bool:
+    directives = request.headers.get("cache-control", "").lower().replace(" ", "").split(",")
+    return "only-if-cached" in directives
+
+
+def document_key(query: DriftQuery) -> str:
     """The cache key of the experiment's JSON document: canonical, so parameter order and defaults do not matter."""
     return f"drift:{sorted(query.model_dump().items())}"
 
 
-def _document(query: DriftQuery, result: DriftResult) -> bytes:
+def document_body(query: DriftQuery, result: DriftResult) -> bytes:
     return dumps(drift_document(query, result))
 
 
-def _replay(query: DriftQuery, result: DriftResult) -> bytes:
+def replay_body(query: DriftQuery, result: DriftResult) -> bytes:
     """Every event of a finished experiment: one per width, then the result."""
     return b"".join([*(_event("width", dumps(width_document(width))) for width in result.widths),
-                     _event("result", _document(query, result))])
+                     _event("result", document_body(query, result))])
 
 
 async def _follow(query: DriftQuery, first: WidthResult | DriftResult,
@@ -116,7 +132,7 @@ async def _follow(query: DriftQuery, first: WidthResult | DriftResult,
     try:
         while True:
             if isinstance(item, DriftResult):
-                document = await service.encoded(_document_key(query), _document, query, item)
+                document = await service.encoded(document_key(query), document_body, query, item)
                 yield b"event: result\ndata: "
                 async for piece in pieces(document.body):
                     yield piece

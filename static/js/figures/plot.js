@@ -19,12 +19,55 @@ export const symmetric = (values) => Math.max(...values.filter((v) => v !== null
 const CONFIG = { displayModeBar: false, responsive: true };
 const observed = new WeakSet();
 const fitted = new WeakMap(); // element → () => its figure laid out for its width now (figures with a fit())
+const latest = new WeakMap(); // element → the figure it was last asked to draw
+const sized = new WeakMap(); // element → its size when it was last drawn or laid out
 
-// plotly.js is a deferred classic script placed after main.js, so requests start before it is parsed.
-const plotlyReady = new Promise((resolve) => {
-  if (window.Plotly) resolve();
-  else document.querySelector("script[data-plotly]").addEventListener("load", () => resolve(), { once: true });
-});
+// plotly.js (484 KiB gzipped, ~0.3 s to parse on a laptop, over a second on a phone) is not in the page's head: it is
+// loaded once a figure of our own (static/js/city.js: the city, the page's first figures) has been drawn and painted,
+// so on a slow network it does not share the line with the experiment that figure waits for, and its parsing never
+// delays that first paint. A chart to draw before that waits at most SKETCH_WAIT_MS (an experiment still computing
+// has sketches to show meanwhile); on a page without a figure of our own (an embed of one chart) it loads at once, and
+// on a page without a chart never. Its address: <body data-plotly>.
+const SKETCH_WAIT_MS = 1500;
+let plotly = null; // the promise of window.Plotly, once its script is asked for
+let ownFigures = 0; // figures on this page drawn by our own code (mountDrawnFigure)
+let charts = 0; // figures on this page drawn by plotly.js (mountFigure): none, and plotly.js is never loaded
+let asked; // resolves when plotly.js is first asked for
+const askedFor = new Promise((resolve) => { asked = resolve; });
+
+function loadPlotly() {
+  plotly ??= new Promise((resolve, reject) => {
+    if (window.Plotly) return resolve(window.Plotly);
+    const script = document.createElement("script");
+    script.src = document.body.dataset.plotly;
+    script.dataset.plotly = "";
+    script.addEventListener("load", () => resolve(window.Plotly), { once: true });
+    script.addEventListener("error", () => {
+      plotly = null; // asked again by the next chart to draw
+      script.remove();
+      reject(new Error("plotly.js could not be loaded"));
+    }, { once: true });
+    document.head.append(script);
+  });
+  asked();
+  return plotly;
+}
+
+// After the frame being drawn now has been painted: a script added then cannot hold up that paint.
+const afterPaint = () => new Promise((resolve) => { requestAnimationFrame(() => setTimeout(resolve, 0)); });
+
+// A figure of our own has drawn for the first time: once that frame is painted, plotly.js (if a chart needs it).
+function ownFigureDrawn() {
+  if (!plotly && charts) afterPaint().then(loadPlotly);
+}
+
+// window.Plotly, for a chart about to be drawn (see above for when it is loaded).
+export function plotlyReady() {
+  if (plotly) return plotly;
+  if (!ownFigures) return loadPlotly();
+  setTimeout(loadPlotly, SKETCH_WAIT_MS);
+  return askedFor.then(() => plotly ?? loadPlotly());
+}
 
 export const baseLayout = (extra = {}) => ({
   margin: { l: 60, r: 20, t: 30, b: 50 },
@@ -38,16 +81,31 @@ export const baseLayout = (extra = {}) => ({
 // Draw or update a figure; Plotly.react diffs against the previous call. Container-only resizes are
 // followed with a ResizeObserver (plotly's own `responsive` only listens to the window); a figure with a fit()
 // (its layout for the width it has) is laid out again for its new width.
+// Only the latest figure asked of an element is drawn: sketches made while plotly.js was still arriving are skipped.
 async function draw(element, figure, fit) {
-  await plotlyReady;
+  latest.set(element, figure);
+  if (!window.Plotly) element.setAttribute("aria-busy", "true"); // its summary is there; the chart is coming
+  try {
+    await plotlyReady();
+  } catch (error) {
+    status(element.dataset.figure, `This chart could not be drawn: ${error.message}.`, "error");
+    return;
+  } finally {
+    element.removeAttribute("aria-busy");
+  }
+  if (latest.get(element) !== figure) return;
   const laidOut = () => (fit ? fit(figure, element.clientWidth) : figure);
   const { data, layout } = laidOut();
   window.Plotly.react(element, data, layout, CONFIG);
   fitted.set(element, fit ? laidOut : null);
+  sized.set(element, sizeOf(element));
   if (!observed.has(element)) {
     observed.add(element);
     performance.mark(`figure:${element.dataset.figure}`); // first drawing, for benchmarks/page.py
+    // An observer reports the size it finds when it starts: the chart just drawn at that size is not drawn again.
     new ResizeObserver(() => {
+      if (sized.get(element) === sizeOf(element)) return;
+      sized.set(element, sizeOf(element));
       const again = fitted.get(element)?.();
       if (again) window.Plotly.react(element, again.data, again.layout, CONFIG);
       else window.Plotly.Plots.resize(element);
@@ -55,12 +113,15 @@ async function draw(element, figure, fit) {
   }
 }
 
+const sizeOf = (element) => `${element.clientWidth}×${element.clientHeight}`;
+
 // The mount() of a figure module whose figure is a plotly chart: figure.draw(...documents, state) draws the chart,
 // the one-sentence summary and the data table from the module's pure spec(), summary() and table() of the same
 // arguments; figure.sketch(...) draws the chart and summary of a document still arriving (the table waits for all).
 // fit(figure, width), if given, is the module's pure layout of spec()'s figure for the width the chart has.
 export function mountFigure(element, { spec, summary, table, fit = null }) {
   const id = element.dataset.figure;
+  charts += 1;
   const drawn = { figure: null, state: null }; // the chart on show (spec()'s) and its state, for its images
   for (const button of document.querySelectorAll(`[data-image-of="${id}"]`)) {
     button.addEventListener("click", () => saveImage(id, button, drawn, fit));
@@ -89,6 +150,7 @@ export function mountFigure(element, { spec, summary, table, fit = null }) {
 // with its height set, for the images for slides. The summary and the data table are drawn as for a chart.
 export function mountDrawnFigure(element, { view, summary, table }) {
   const id = element.dataset.figure;
+  ownFigures += 1;
   const drawn = { state: null };
   for (const button of document.querySelectorAll(`[data-image-of="${id}"]`)) {
     button.addEventListener("click", () => saveDrawnImage(id, button, view, drawn.state));
@@ -101,7 +163,10 @@ export function mountDrawnFigure(element, { view, summary, table }) {
       const { columns, rows } = table(...args);
       tabulate(id, columns, rows);
     }
-    if (!element.dataset.drawn) performance.mark(`figure:${id}`); // first drawing, for benchmarks/page.py
+    if (!element.dataset.drawn) {
+      performance.mark(`figure:${id}`); // first drawing, for benchmarks/page.py
+      ownFigureDrawn();
+    }
     element.dataset.drawn = "true";
   };
   return { id, draw: (...args) => show(args, true), sketch: (...args) => show(args, false) };
@@ -261,7 +326,7 @@ function download(blob, name) {
 function saveImage(id, button, { figure, state }, fit) {
   if (!figure) return undefined; // nothing drawn yet
   return saveSlide(id, button, state, async (format) => {
-    const image = await window.Plotly.toImage(slideFigure(id, figure, state, fit), { format, ...SLIDE, imageDataOnly: true });
+    const image = await (await plotlyReady()).toImage(slideFigure(id, figure, state, fit), { format, ...SLIDE, imageDataOnly: true });
     const bytes = format === "svg" ? [image] : [Uint8Array.from(atob(image), (c) => c.charCodeAt(0))];
     return new Blob(bytes, { type: format === "svg" ? "image/svg+xml" : "image/png" });
   });

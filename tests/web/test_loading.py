@@ -1,0 +1,67 @@
+"""The page's loading order (issue 15): the city is drawn by our own code before plotly.js is loaded, and plotly.js,
+loaded after that first paint, still draws every chart. plotly.js's request is held back here, so the order does not
+depend on how fast anything is."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Browser, Route
+
+from tests.web.conftest import ALL_DRAWN, PageLog, wait_until
+
+OWN = ("widen", "ring")  # drawn by static/js/city.js
+CHARTS = ("maps", "freeze", "drift", "forecast", "nngp", "breaks", "limits")  # drawn by plotly.js
+
+
+def test_the_city_is_drawn_while_plotly_js_is_held_back_and_every_chart_once_it_arrives(browser: Browser,
+                                                                                         base_url: str) -> None:
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    log = PageLog(page)
+    # The experiment computed first, as on a warm server: while it is still computing, the charts' sketches may ask for
+    # plotly.js before the city can be drawn (plot.js SKETCH_WAIT_MS), which is the better use of an idle line.
+    page.goto(base_url)
+    wait_until(page, ALL_DRAWN)
+    held: list[Route] = []
+    page.route("**/vendor/plotly-*.js", lambda route: held.append(route))  # answered when the test lets it go
+    page.goto(base_url)
+    for figure in OWN:
+        wait_until(page, f"() => document.querySelector('[data-figure={figure}]').dataset.drawn === 'true'")
+    wait_until(page, "() => document.querySelector('script[data-plotly]') !== null")  # asked for after the city
+    assert page.evaluate("() => typeof window.Plotly") == "undefined"
+    assert page.evaluate(f"() => {list(CHARTS)}.filter((id) => document.querySelector(`[data-figure=${{id}}]`).data)"
+                         ".length") == 0  # not one chart before plotly.js
+    assert page.evaluate("() => performance.getEntriesByType('mark').filter((m) => m.name.startsWith('figure:'))"
+                         ".map((m) => m.name.slice(7)).sort()") == sorted(OWN)
+    assert len(held) == 1  # one request for plotly.js, however many charts wait for it
+    held[0].continue_()
+    wait_until(page, ALL_DRAWN)
+    assert page.evaluate("() => typeof window.Plotly") == "object"
+    # Asked for after the city was drawn (not merely answered after it): the two share no slow line.
+    city, asked = page.evaluate("() => [Math.min(...performance.getEntriesByType('mark').filter((m) => "
+                                "m.name === 'figure:widen' || m.name === 'figure:ring').map((m) => m.startTime)), "
+                                "performance.getEntriesByType('resource').find((r) => r.name.includes('/vendor/plotly-'))"
+                                ".startTime]")
+    assert city < asked
+    # Every module the page ran was fetched from the head: main.js, the modules it imports (preloaded with it) and
+    # the figures' (preloaded by their sections), none found only one import level later.
+    fetched, preloaded = page.evaluate("() => [performance.getEntriesByType('resource').map((r) => r.name)"
+                                       ".filter((name) => name.endsWith('.js') && name.includes('/static/')), "
+                                       "[...document.querySelectorAll('link[rel=modulepreload], script[type=module]')]"
+                                       ".map((e) => e.href || e.src)]")
+    assert len(fetched) > 10 and set(fetched) <= set(preloaded)
+    assert log.errors == []
+    page.close()
+
+
+def test_an_embed_of_one_chart_loads_plotly_js_at_once_and_one_of_the_city_never(browser: Browser, base_url: str) -> None:
+    page = browser.new_page()
+    log = PageLog(page)
+    page.goto(f"{base_url}/embed/drift")
+    wait_until(page, ALL_DRAWN)
+    page.goto(f"{base_url}/embed/ring")
+    wait_until(page, ALL_DRAWN)
+    # Past the moment a page with a chart asks for plotly.js (the frame after the city's has been painted):
+    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(done, 0))))")
+    assert page.evaluate("() => [document.querySelector('script[data-plotly]'), typeof window.Plotly]") == [None,
+                                                                                                         "undefined"]
+    assert log.errors == []
+    page.close()
