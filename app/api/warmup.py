@@ -29,18 +29,18 @@ from app.config import Settings
 from app.content.presets import PRESETS, PRESETS_BY_ID, Preset
 from app.ntk import DriftConfig
 from app.ntk.cost import drift_cost
+from app.parameters import COMPARISONS_BY_ID, NTK_SCALING, parameter
 
 log = logging.getLogger(__name__)
 IDLE_POLL_S = 0.5  # how often a waiting warm-up looks whether its worker is idle
 RETRIES = 3  # times an experiment is tried again after a failure (not counting the times it yielded to a request)
 
 # What the page asks for besides a scenario's own experiment (kernel_width: None: no kernel is drawn from them):
-# static/js/figures/drift.js's needs.overlay, and static/js/figures/breaks.js's comparison with the page's default
-# `compare` (mean_field), drawn against the NTK scaling of the same settings (static/js/main.js showComparison).
+# static/js/figures/drift.js's needs.overlay, and 'When the analogy breaks''s comparison with the page's default
+# `compare`, drawn against the NTK scaling of the same settings (both declared in app/parameters.py).
 OVERLAY: dict[str, object] = {"activation": "erf", "kernel_width": None}
-NTK_SCALING: dict[str, object] = {"parameterization": "ntk", "alpha": 1.0, "alpha_scaling": "fixed", "lr_scaling": "fixed",
-                                  "kernel_width": None}
-COMPARISON: dict[str, object] = NTK_SCALING | {"parameterization": "mean_field", "depth": 1}
+NTK: dict[str, object] = {**NTK_SCALING, "kernel_width": None}
+COMPARISON: dict[str, object] = {**COMPARISONS_BY_ID[str(parameter("compare").default)].overrides, "kernel_width": None}
 
 
 def page_queries(preset: Preset) -> tuple[DriftQuery, ...]:
@@ -51,8 +51,8 @@ def page_queries(preset: Preset) -> tuple[DriftQuery, ...]:
     if own.kernel_width is None:
         own = _with(own, {"kernel_width": own.width_list[0]})  # the page shows the first width then
     queries = [own, _with(own, OVERLAY), _with(own, COMPARISON)]
-    if any(getattr(own, name) != value for name, value in NTK_SCALING.items() if name != "kernel_width"):
-        queries.append(_with(own, NTK_SCALING))
+    if any(getattr(own, name) != value for name, value in NTK_SCALING.items()):
+        queries.append(_with(own, NTK))
     return tuple(queries)
 
 
