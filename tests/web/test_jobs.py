@@ -24,10 +24,11 @@ from tests.servers import serve
 from tests.web.conftest import ALL_DRAWN, ARTIFACTS, PageLog, wait_until
 
 # 0.3 s of reference CPU time per request: the default widths run now up to 100 steps, as a job at 2000 steps (~2.7 s);
-# two hidden layers (~180 s) are a job too, long enough to hold the one job worker while the page's job waits.
+# four hidden layers (estimated 43 s; two layers, 14 s since the wide layers' steps are kept as factors, could finish
+# within the test under load) are a job too, long enough to hold the one job worker while the page's job waits.
 BUDGETS = {"compute_budget_s": 0.3, "job_budget_s": 400.0, "job_workers": 1, "max_jobs_per_client": 2}
-BLOCKER = {"depth": "2"}          # runs first and holds the worker, until the test cancels it
-SECOND = {"depth": "2", "seed": "1"}  # queued behind it: this client's second job, so the page's is refused (429)
+BLOCKER = {"depth": "4"}          # runs first and holds the worker, until the test cancels it
+SECOND = {"depth": "4", "seed": "1"}  # queued behind it: this client's second job, so the page's is refused (429)
 
 
 @pytest.fixture(scope="module")
