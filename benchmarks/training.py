@@ -25,7 +25,7 @@ from collections.abc import Callable
 import numpy as np
 import threadpoolctl
 
-import app.ntk.training as training
+import app.ntk.deferred as deferral
 from app.api.schemas import DriftQuery
 from app.content.presets import PRESETS
 from app.ntk import MLP, DriftConfig, empirical_ntk, init_params, stack_params, train
@@ -58,14 +58,14 @@ def step_seconds(width: int, deferred: bool) -> float:
     mlp = MLP(depth=DEPTH, width=width)
     task = DriftConfig(depth=DEPTH, districts=DISTRICTS).task()
     params = stack_params([init_params(mlp, 2, np.random.default_rng([k, width])) for k in range(SEEDS)])
-    saved = training.DEFERRED_MIN_WIDTH
-    training.DEFERRED_MIN_WIDTH = saved if deferred else 10**9  # the layout before: every matrix updated every step
+    saved = deferral.DEFERRED_MIN_WIDTH
+    deferral.DEFERRED_MIN_WIDTH = saved if deferred else 10**9  # the layout before: every matrix updated every step
     try:
         def run(steps: int) -> Callable[[], object]:
             return lambda: train(mlp, params, task.x_train, task.y_train, learning_rate=1.0, steps=steps)
         return (best_seconds(run(STEPS), 3) - best_seconds(run(0), 3)) / STEPS
     finally:
-        training.DEFERRED_MIN_WIDTH = saved
+        deferral.DEFERRED_MIN_WIDTH = saved
 
 
 def products_seconds(width: int) -> float:

@@ -69,9 +69,8 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from app.ntk.deferred import DEFAULT_CAPACITY
+from app.ntk.deferred import DEFAULT_CAPACITY, keeps_factors
 from app.ntk.experiments import INPUT_DIM, DriftConfig
-from app.ntk.training import DEFERRED_MIN_WIDTH
 
 LARGE_ARRAY_BYTES = 32 * 2**20  # past the caches; glibc's largest mmap threshold (new arrays this big fault every page)
 
@@ -159,8 +158,8 @@ def training_work(work: Work, activation: str, depth: int, width: int, seeds: in
 
 
 def deferred_parameters(depth: int, width: int, seeds: int, points: int) -> int:
-    """The weights in hidden-to-hidden matrices whose steps ``train`` keeps as factors (``DEFERRED_MIN_WIDTH``)."""
-    if width < DEFERRED_MIN_WIDTH or 2 * points > DEFAULT_CAPACITY:
+    """The weights in hidden-to-hidden matrices whose steps ``train`` keeps as factors (``keeps_factors``)."""
+    if not keeps_factors(width, width, points):
         return 0
     return seeds * (depth - 1) * width * width
 

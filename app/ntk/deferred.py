@@ -11,7 +11,7 @@ factors instead,
 and multiplies through them (``a @ W = a @ base − (a @ Pᵀ) @ Q``: thin products of ``N`` rows). When the
 factors fill their capacity they are folded into ``base`` in place by one BLAS ``gemm`` with β = 1, which reads
 and writes ``base`` once for many steps. The arithmetic is the same up to rounding (the products are
-re-associated); ``benchmarks/training.py`` measures what it saves, ``tests/ntk/test_training.py`` that it
+re-associated); ``benchmarks/training.py`` measures what it saves, ``tests/ntk/test_deferred.py`` that it
 changes nothing else.
 """
 
@@ -26,6 +26,14 @@ from app.ntk.checks import require
 Array = NDArray[np.float64]
 
 DEFAULT_CAPACITY = 64  # rows of factors kept before folding: 8 steps on 8 districts (benchmarks/training.py)
+DEFERRED_MIN_WIDTH = 512  # matrices this wide on both sides keep their steps as factors (benchmarks/training.py)
+
+
+def keeps_factors(fan_in: int, fan_out: int, points: int) -> bool:
+    """Whether training on ``points`` inputs keeps the steps of a ``(fan_in, fan_out)`` matrix as factors: one at least
+    ``DEFERRED_MIN_WIDTH`` wide on both sides (a hidden-to-hidden matrix), when a few steps fit in the capacity. The
+    one rule ``train`` and the cost model (``app/ntk/cost.py``) both follow."""
+    return min(fan_in, fan_out) >= DEFERRED_MIN_WIDTH and 2 * points <= DEFAULT_CAPACITY
 
 
 class DeferredWeights:

@@ -15,12 +15,11 @@ from typing import cast
 import numpy as np
 
 from app.ntk.checks import Checkpoint, as_inputs, require
-from app.ntk.deferred import DEFAULT_CAPACITY, DeferredWeights
+from app.ntk.deferred import DeferredWeights, keeps_factors
 from app.ntk.kernels import empirical_ntk
 from app.ntk.mlp import MLP, Array, Params, Trace, TrainingParams, forward_trace, gradient_factors, layer_scales, loss_gradient
 
 DIVERGENCE_FACTOR = 1e6       # a loss this many times its initial value counts as diverged
-DEFERRED_MIN_WIDTH = 512      # hidden-to-hidden matrices this wide keep their steps as factors (benchmarks/training.py)
 SINGULAR_RTOL = 1e-7          # eigenvalues below this fraction of λ_max count as zero: above the ReLU kernel's
                               # rounding (~1e-8 relative at (anti)parallel inputs, docs/maths.md §2), below real spectra
 UNLEARNABLE_NEGLIGIBLE = 1e-9  # a share of the residual in the null space below this is rounding, not signal
@@ -254,8 +253,8 @@ def train(
     ``checkpoint()`` is called before every step; it may raise to abandon the training (the API
     cancels the computations nobody waits for any more this way).
 
-    Hidden-to-hidden matrices at least ``DEFERRED_MIN_WIDTH`` wide keep their steps as low-rank factors, folded in
-    every few steps (:mod:`app.ntk.deferred`): the same arithmetic up to rounding, without reading and writing
+    Hidden-to-hidden matrices at least ``DEFERRED_MIN_WIDTH`` wide (``keeps_factors``) keep their steps as low-rank
+    factors, folded in every few steps (:mod:`app.ntk.deferred`): the same arithmetic up to rounding, without reading and writing
     each matrix once more per step.
     """
     x = as_inputs(x)
@@ -315,12 +314,9 @@ def train(
 
 
 def _deferring(params: Params, points: int) -> TrainingParams:
-    """``params`` with the hidden-to-hidden matrices at least ``DEFERRED_MIN_WIDTH`` wide on both sides as
-    :class:`DeferredWeights` (their steps kept as factors; private copies, so the caller's arrays are never written).
-    Not with more points than a few steps' factors can hold."""
-    if 2 * points > DEFAULT_CAPACITY:
-        return params
-    return [(DeferredWeights(W) if min(W.shape[-2:]) >= DEFERRED_MIN_WIDTH else W, b) for W, b in params]
+    """``params`` with the matrices :func:`~app.ntk.deferred.keeps_factors` names as :class:`DeferredWeights` (their
+    steps kept as factors; private copies, so the caller's arrays are never written)."""
+    return [(DeferredWeights(W) if keeps_factors(W.shape[-2], W.shape[-1], points) else W, b) for W, b in params]
 
 
 def _gradient_step(params: TrainingParams, trace: Trace, cotangent: Array, rates: list[tuple[float, float]]) -> TrainingParams:

@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-import app.ntk.training as training
+import app.ntk.deferred as deferral
 from app.api.schemas import DriftQuery
 from app.content.presets import PRESETS
 from app.ntk import DriftConfig, train
@@ -52,7 +52,7 @@ def test_a_diverged_networks_nan_factors_are_taken_back_entirely(rng: np.random.
 
 def _train(config: DriftConfig, width: int, deferred: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[np.ndarray, Params]:
     """(loss at every step, final parameters) of the scenario's networks of one width."""
-    monkeypatch.setattr(training, "DEFERRED_MIN_WIDTH", 512 if deferred else 10**9)
+    monkeypatch.setattr(deferral, "DEFERRED_MIN_WIDTH", 512 if deferred else 10**9)
     task, final = config.task(), []
     history = train(config.mlp(width), initial_networks(config, width), task.x_train, task.y_train,
                     learning_rate=config.learning_rate, steps=config.steps, snapshot_steps=(0, config.steps // 3, config.steps),
