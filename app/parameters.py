@@ -38,6 +38,13 @@ MAX_WIDTH = 10_000   # lanes: the widest network one request may train (Jacot et
 MAX_WIDTHS = 12      # widths compared in one experiment
 _WIDTH = f"[0-9]{{1,{len(str(MAX_WIDTH))}}}"  # ASCII digits only: int() would also read "٣٢" (Arabic-Indic)
 _NUMBER = r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?"
+# A drawn target (target=drawn): the values of its KNOTS equispaced knots (app.ntk.data.drawn_curve joins them by straight
+# lines around the ring), each from −DRAWN_RANGE to DRAWN_RANGE with at most two decimals, comma-separated: 32 knots of a
+# typical drawing take ~170 characters, ~230 in a URL (commas as %2C), and a link stays readable and editable by hand.
+KNOTS = 32                 # the page's drawings: one knot every 11.25°
+KNOTS_MIN, KNOTS_MAX = 4, 64
+DRAWN_RANGE = 2
+_KNOT = r"-?[0-9](\.[0-9]{1,2})?"
 
 
 @dataclass(frozen=True)
@@ -59,7 +66,8 @@ class Parameter:
     ``control``: how the page lets a reader set it (``none``: only through the URL or a scenario); ``shown_in``:
     where that control sits — ``settings`` (the settings panel) or the id of the figure section that holds it;
     ``from_result``: the control's options or range depend on the result on show, and the page fills them in.
-    ``minimum``/``maximum`` bound numbers (for ``widths``: each width); ``max_count`` bounds list lengths.
+    ``minimum``/``maximum`` bound numbers (for ``widths`` and ``numbers``: each entry); ``min_count``/``max_count``
+    bound list lengths.
     """
 
     name: str
@@ -78,6 +86,7 @@ class Parameter:
     unit: str = ""
     note: str = ""       # a line shown under the page's control, where a label alone is not enough
     max_count: int | None = None
+    min_count: int | None = None
     pattern: str | None = None
 
     @property
@@ -208,16 +217,25 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("grid", "int", DEFAULT.grid, "Grid points", "Grid points on the ring for kernels and functions.",
               on_page=False, minimum=8, maximum=128),
     Parameter("target", "choice", DEFAULT.target, "What the network learns",
-              "What the network learns: sin kγ, cos kγ, x₁x₂, a bump, a step, or 'values'.", control="select",
+              "What the network learns: sin kγ, cos kγ, x₁x₂, a bump, a step, 'values' or 'drawn'.", control="select",
               choices=_labelled(TARGETS, {"sin": "sin kγ", "cos": "cos kγ", "xy": "x₁x₂", "bump": "a bump at one district",
-                                          "step": "a step", "values": "your own values"}, off_page=("values",))),
+                                          "step": "a step", "values": "your own values", "drawn": "your own drawing"},
+                                off_page=("values",))),
     Parameter("frequency", "int", DEFAULT.frequency, "Frequency k", "k in sin kγ / cos kγ.",
               control="number", minimum=0, maximum=16),
     Parameter("values", "numbers", None, "Target values",
               "With target=values: comma-separated numbers from -100 to 100, one per district.",
               on_page=False, minimum=-100, maximum=100, pattern=f"^{_NUMBER}(,{_NUMBER})*$"),
-    Parameter("noise", "float", DEFAULT.noise, "Label noise", "Standard deviation of Gaussian noise added to the targets.",
-              on_page=False, minimum=0, maximum=2),
+    Parameter("drawing", "numbers", None, "Your drawing",
+              f"With target=drawn: the drawn curve's values at {KNOTS_MIN}–{KNOTS_MAX} equispaced knots around the ring "
+              f"(the first at −180°), comma-separated, each from {-DRAWN_RANGE} to {DRAWN_RANGE} with at most two "
+              "decimals; the target joins them by straight lines.",
+              minimum=-DRAWN_RANGE, maximum=DRAWN_RANGE, min_count=KNOTS_MIN, max_count=KNOTS_MAX,
+              pattern=f"^{_KNOT}(,{_KNOT}){{{KNOTS_MIN - 1},{KNOTS_MAX - 1}}}$"),
+    Parameter("noise", "float", DEFAULT.noise, "Label noise σ",
+              "Standard deviation of Gaussian noise added to the targets.",
+              control="number", shown_in="yours", minimum=0, maximum=2,
+              note="Gaussian noise added once to the districts' targets (the same for every width and seed)."),
     Parameter("seed", "int", DEFAULT.seed, "Seed", "First seed.", control="number", minimum=0, maximum=2**31 - 1),
     Parameter("kernel_width", "int", None, "Kernel width",
               "Include this width's kernel on the grid at every snapshot (first seed).",
@@ -278,7 +296,8 @@ def page_table() -> dict[str, Any]:
     """The page's URL-state table, as ``static/js/state.js`` reads it from the page's JSON block.
 
     ``fields``: every URL-state parameter in URL order, with what the page needs to parse, check and describe it;
-    ``experiment``: the names that make up an experiment (sent to the API); ``defaults``: the defaults of the
+    ``experiment``: the names that make up an experiment (sent to the API); ``knots``: how many knots the page's
+    drawings have (:data:`KNOTS`); ``defaults``: the defaults of the
     experiment's parameters the page's state does not hold (``snapshots``; a scenario's ``seeds`` that differ are sent
     with it); ``ntk_scaling`` and ``comparisons``: the settings of 'When the analogy breaks' (:data:`COMPARISONS`).
     """
@@ -290,6 +309,8 @@ def page_table() -> dict[str, Any]:
             entry["values"] = [c.value for c in p.page_choices()]
         if p.max_count is not None:
             entry["maxCount"] = p.max_count
+        if p.min_count is not None:
+            entry["minCount"] = p.min_count
         if p.pattern is not None:
             entry["pattern"] = p.pattern
         if p.unit:
@@ -298,6 +319,7 @@ def page_table() -> dict[str, Any]:
 
     return {"fields": {p.name: field(p) for p in PAGE_PARAMETERS},
             "experiment": [p.name for p in PAGE_PARAMETERS if p.identity],
+            "knots": KNOTS,
             "defaults": {p.name: p.default for p in PARAMETERS if p.identity and not p.on_page},
             "ntk_scaling": dict(NTK_SCALING),
             "comparisons": {c.id: {"legend": c.legend, "overrides": dict(c.overrides)} for c in COMPARISONS}}

@@ -18,9 +18,10 @@ import numpy as np
 
 from app.ntk.data import RingTask
 from app.ntk.experiments import DriftConfig, DriftResult, Reference, SlopeFit, WidthResult
+from app.ntk.training import LearningSpeeds
 
 KINDS: dict[str, type] = {kind.__name__: kind for kind in (DriftResult, DriftConfig, RingTask, Reference, SlopeFit,
-                                                             WidthResult)}
+                                                             WidthResult, LearningSpeeds)}
 
 
 def encode(value: Any) -> bytes:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from pydantic_core import PydanticCustomError
 
 from app.ntk import MLP, DriftConfig, DriftResult, KernelPrediction, WidthResult
+from app.ntk.training import LearningSpeeds
 from app.parameters import API_PARAMETERS, IDENTITY, MAX_WIDTH, parameter
 
 API_VERSION = "1"
@@ -116,6 +117,7 @@ class DriftQuery(Declared):
     target: str = declared("target")
     frequency: int = declared("frequency")
     values: str | None = declared("values")
+    drawing: str | None = declared("drawing")
     noise: float = declared("noise")
     seed: int = declared("seed")
     kernel_width: int | None = declared("kernel_width")
@@ -137,12 +139,19 @@ class DriftQuery(Declared):
             raise ValueError(f"each of the values must be from {p.minimum:g} to {p.maximum:g}")
         return values
 
+    @field_validator("drawing")
+    @classmethod
+    def _knots(cls, drawing: str | None) -> str | None:
+        return None if drawing is None else checked_drawing(drawing)
+
     @model_validator(mode="after")
     def _consistent(self) -> DriftQuery:
         if self.kernel_width is not None and self.kernel_width not in self.width_list:
             raise ValueError(f"kernel_width must be one of the widths ({self.widths}), got {self.kernel_width}")
         if (self.target == "values") != (self.values is not None):
             raise ValueError("give values exactly when target=values (one number per district)")
+        if (self.target == "drawn") != (self.drawing is not None):
+            raise ValueError("give drawing exactly when target=drawn (the drawn curve's values at its knots)")
         if self.values is not None and len(self.values.split(",")) != self.districts:
             raise ValueError(f"values must hold one number per district: {self.districts} expected, "
                              f"got {len(self.values.split(','))}")
@@ -158,7 +167,25 @@ class DriftQuery(Declared):
         """The core's config (its own checks may still refuse with ValueError, e.g. deep mean-field)."""
         fields = {name: getattr(self, name) for name in IDENTITY}
         values = None if self.values is None else tuple(float(v) for v in self.values.split(","))
-        return DriftConfig(**fields | {"widths": self.width_list, "values": values})
+        drawing = None if self.drawing is None else tuple(float(v) for v in self.drawing.split(","))
+        return DriftConfig(**fields | {"widths": self.width_list, "values": values, "drawing": drawing})
+
+
+def checked_drawing(drawing: str) -> str:
+    """``drawing`` if it is a drawing the API takes (``app/parameters.py``: its knots' count, range and form), else a
+    ``ValueError`` saying which rule it breaks; the page checks a link's drawing by the same rules (``state.js``)."""
+    p = parameter("drawing")
+    assert p.pattern is not None and p.minimum is not None and p.maximum is not None
+    assert p.min_count is not None and p.max_count is not None
+    entries = drawing.split(",")
+    if not p.min_count <= len(entries) <= p.max_count:
+        raise ValueError(f"drawing must hold {p.min_count} to {p.max_count} values separated by commas, got {len(entries)}")
+    if not re.fullmatch(p.pattern, drawing):
+        raise ValueError("drawing must be numbers written with the digits 0–9, a sign and at most two decimals, "
+                         "separated by commas, like 0.5,-1.25,2")
+    if not all(p.minimum <= float(v) <= p.maximum for v in entries):
+        raise ValueError(f"each value of the drawing must be from {p.minimum:g} to {p.maximum:g}")
+    return drawing
 
 
 MAX_COORDINATE = 1e4  # larger inputs overflow deep kernels (x·x' is squared at every layer)
@@ -290,6 +317,23 @@ class WidthModel(BaseModel):
                     "the change map needs at this width.")
 
 
+class SpeedsModel(BaseModel):
+    eigenvalues: list[float] = Field(description="λ_k of Θ(X, X) on the districts, ascending.")
+    coefficients: list[float] = Field(description="c_k = u_kᵀ y, the targets along each eigenvector u_k.")
+    remaining: list[MaybeFloat] = Field(description="(1 − ηλ_k/N)^T: the fraction of each mode left after the run's T "
+                                                    "steps (null for a mode that diverges, ηλ_k/N ≥ 2).")
+    slow: list[bool] = Field(description="Learnable but slow: η λ_k T / N < 1, so more than 1/e of the mode is left.")
+    never: list[bool] = Field(description="Never learned: λ_k ≤ 1e-7 λ_max, the kernel's null space.")
+    still_to_learn: list[float] = Field(description="The targets' projection on the slow and never-learned modes, "
+                                                    "Σ c_k u_k over them, at the districts.")
+    residual: list[MaybeFloat] = Field(description="y − f_T(X): what the infinite-width forecast from f0 = 0 still "
+                                                   "misses at the districts after the run's steps.")
+    slow_share: float = Field(description="Σ c_k² / ‖y‖² over the slow modes (0 when y = 0).")
+    never_share: float = Field(description="Σ c_k² / ‖y‖² over the never-learned modes (0 when y = 0).")
+    steps: int
+    learning_rate: float
+
+
 class ReferenceModel(BaseModel):
     kernel: Matrix | None = Field(description="Analytic NTK on the grid (when kernel_width was asked for).")
     forecast: list[list[MaybeFloat]] = Field(description="Infinite-width prediction from f0 = 0, snapshots × grid "
@@ -311,6 +355,9 @@ class ReferenceModel(BaseModel):
                     "nngp_note says; null where nngp_variance is).")
     nngp_note: str | None = Field(description="What is wrong with the NNGP posterior mean (a singular K), or why "
                                               "there is none; null if nothing.")
+    speeds: SpeedsModel | None = Field(
+        None, description="Which part of the districts' targets y_train gradient descent with the analytic kernel Θ "
+                          "learns in the run's steps quickly, slowly or never (its eigenbasis on the districts).")
 
 
 class KernelSnapshots(BaseModel):
@@ -328,6 +375,8 @@ class DriftResponse(BaseModel):
     gamma_grid: list[float]
     gamma_train: list[float]
     y_train: list[float]
+    target_grid: list[float] | None = Field(None, description="The target function on the grid, without the noise "
+                                                              "(null for target=values: numbers at the districts only).")
     reference: ReferenceModel | None
     widths: list[WidthModel]
     kernel: KernelSnapshots | None
@@ -455,7 +504,8 @@ def drift_document(query: DriftQuery, result: DriftResult) -> dict[str, Any]:
                      "forecast": plot_round(ref.mean_forecast), "note": ref.note,
                      "lr_limit": ref.lr_limit if math.isfinite(ref.lr_limit) else None, "ntk_mean": plot_round(ref.ntk_mean),
                      "nngp_variance": None if ref.nngp_variance is None else plot_round(ref.nngp_variance),
-                     "nngp_mean": None if ref.nngp_mean is None else plot_round(ref.nngp_mean), "nngp_note": ref.nngp_note}
+                     "nngp_mean": None if ref.nngp_mean is None else plot_round(ref.nngp_mean), "nngp_note": ref.nngp_note,
+                     "speeds": None if ref.speeds is None else speeds_document(ref.speeds)}
     return {
         "version": API_VERSION,
         "query": query.model_dump(),
@@ -464,12 +514,25 @@ def drift_document(query: DriftQuery, result: DriftResult) -> dict[str, Any]:
         "gamma_train": plot_round(result.task.gamma_train, 6),
         "coarse_grid": coarse_grid(len(result.task.gamma_grid)),
         "y_train": result.task.y_train,
+        "target_grid": None if result.task.target_grid is None else plot_round(result.task.target_grid),
         "reference": reference,
         "widths": [width_document(w, change=kernel is not None) for w in result.widths],
         "kernel": kernel,
         "slopes": {name: {"slope": fit.slope, "stderr": fit.stderr, "intercept": fit.intercept, "points": fit.points}
                    for name, fit in result.slopes.items()},
     }
+
+
+def speeds_document(speeds: LearningSpeeds) -> dict[str, Any]:
+    """The reference's ``speeds`` (see :class:`SpeedsModel`): the eigenbasis's numbers in full precision (N ≤ 128 each)."""
+    def finite(values: np.ndarray) -> list[float | None]:
+        return [float(v) if math.isfinite(v) else None for v in values]
+
+    return {"eigenvalues": speeds.eigenvalues, "coefficients": speeds.coefficients, "remaining": finite(speeds.remaining),
+            "slow": [bool(v) for v in speeds.slow], "never": [bool(v) for v in speeds.never],
+            "still_to_learn": speeds.still_to_learn, "residual": finite(speeds.residual),
+            "slow_share": speeds.slow_share, "never_share": speeds.never_share, "steps": speeds.steps,
+            "learning_rate": speeds.learning_rate}
 
 
 def kernel_document(query: DriftQuery, result: DriftResult, width: int) -> dict[str, Any]:

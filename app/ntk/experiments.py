@@ -17,7 +17,7 @@ from app.ntk.checks import Checkpoint, require
 from app.ntk.data import RingTask, ring_task
 from app.ntk.kernels import analytic_kernels, kernel_and_trace, kernel_blocks
 from app.ntk.mlp import LR_SCALINGS, MLP, Array, Masks, Params, init_params, stack_params
-from app.ntk.training import KernelPrediction, gd_mse_prediction, gp_posterior_mean, train
+from app.ntk.training import KernelPrediction, LearningSpeeds, gd_mse_prediction, gp_posterior_mean, learning_speeds, train
 
 DEFAULT_WIDTHS = tuple(2**k for k in range(4, 13))  # 16, 32, …, 4096
 INPUT_DIM = 2  # the ring road lives in the plane
@@ -66,6 +66,7 @@ class DriftConfig:
     target: str = "sin"
     frequency: int = 1
     values: tuple[float, ...] | None = None
+    drawing: tuple[float, ...] | None = None  # target 'drawn': the knots of the curve (app.ntk.data.drawn_curve)
     noise: float = 0.0
     seed: int = 0
 
@@ -104,6 +105,7 @@ class DriftConfig:
         """The districts, their targets and the grid."""
         return ring_task(self.districts, self.grid, self.target, frequency=self.frequency,
                          values=None if self.values is None else np.asarray(self.values),
+                         drawing=None if self.drawing is None else np.asarray(self.drawing),
                          noise=self.noise, rng=np.random.default_rng([self.seed, 0]))
 
 
@@ -183,6 +185,8 @@ class Reference:
       at infinite width; ``nngp_mean`` ``(G,)``: the posterior mean ``K(x, X) K⁻¹ y`` given the districts'
       targets exactly; ``nngp_note``: a singular K, or why both are None (mean-field: the initial
       network is not a sample of the NNGP).
+    - ``speeds``: which part of the districts' targets (their noise included) gradient descent with Θ learns in the
+      run's steps quickly, slowly or never (:func:`~app.ntk.training.learning_speeds`).
     """
 
     kernel_grid: Array
@@ -195,6 +199,7 @@ class Reference:
     nngp_variance: Array | None
     nngp_mean: Array | None
     nngp_note: str | None
+    speeds: LearningSpeeds | None = None
 
 
 @dataclass(frozen=True)
@@ -274,7 +279,8 @@ def reference_kernels(config: DriftConfig, task: RingTask) -> Reference | None:
     return Reference(kernel_grid=ntk_grid, kernel_grid_train=ntk_grid_train, kernel_train=ntk_train,
                      mean_forecast=mean_forecast, note=forecast.note, lr_limit=forecast.lr_limit,
                      ntk_mean=converged.f_test,
-                     nngp_variance=nngp_variance, nngp_mean=nngp_mean, nngp_note=nngp_note)
+                     nngp_variance=nngp_variance, nngp_mean=nngp_mean, nngp_note=nngp_note,
+                     speeds=learning_speeds(ntk_train, task.y_train, config.learning_rate, config.steps))
 
 
 def _nngp_prior_and_posterior(config: DriftConfig, nngp_grid: Array, nngp_grid_train: Array, nngp_train: Array,

@@ -103,6 +103,69 @@ def gd_mse_prediction(
                             lr_limit=lr_limit, note=note)
 
 
+@dataclass(frozen=True)
+class LearningSpeeds:
+    """Which part of the targets gradient descent with a fixed kernel learns quickly, slowly, or never.
+
+    With ``Θ(X, X) = U diag(λ) Uᵀ`` ``(N, N)`` (λ ascending) and ``c = Uᵀ y`` ``(N,)``, gradient descent on the
+    squared loss from ``f0 = 0`` leaves ``e^{−ηλ_k t/N}`` of mode ``k`` after time ``t`` (each discrete step
+    multiplies it by ``1 − ηλ_k/N``; :func:`gd_mse_prediction`). A mode is
+
+    - ``never`` learned when ``λ_k ≤ SINGULAR_RTOL · λ_max`` (the kernel's null space: no step moves it);
+    - ``slow`` when it is learnable but ``η λ_k T / N < 1``: after the run's ``T`` steps more than ``1/e ≈ 37 %`` of it
+      is left (its time constant ``N/(ηλ_k)`` is longer than the run);
+    - learned (quickly) otherwise.
+
+    ``still_to_learn`` ``(N,)`` is the targets' projection on the slow and never-learned modes,
+    ``U_S U_Sᵀ y`` (S: those modes), on the districts; ``slow_share`` and ``never_share`` are ``Σ c_k²/‖y‖²`` over
+    the slow and the never-learned modes (0 for ``y = 0``). ``remaining`` ``(N,)``: the fraction of each mode left
+    after ``T`` discrete steps, ``(1 − ηλ_k/N)^T`` (1 on the null space; NaN for a mode that diverges,
+    ``ηλ_k/N ≥ 2``); ``residual`` ``(N,)``: ``y − f_T(X) = U diag(remaining) c``, what the forecast still misses at
+    the districts after the run, of which ``still_to_learn`` is the part in the slow modes, all of it.
+    """
+
+    eigenvalues: Array
+    coefficients: Array
+    remaining: Array
+    slow: np.ndarray
+    never: np.ndarray
+    still_to_learn: Array
+    residual: Array
+    slow_share: float
+    never_share: float
+    steps: int
+    learning_rate: float
+
+
+def learning_speeds(ntk_train_train: Array, y_train: Array, learning_rate: float, steps: int) -> LearningSpeeds:
+    """Split ``y`` ``(N,)`` along the eigenvectors of the fixed kernel ``Θ(X, X)`` ``(N, N)`` by how fast gradient
+    descent of step ``η = learning_rate`` learns each part in ``steps`` steps (see :class:`LearningSpeeds`)."""
+    kernel, _, y = _checked_kernels(ntk_train_train, np.zeros((1, np.shape(y_train)[0])), y_train, "ntk")
+    n = y.shape[0]
+    require(math.isfinite(learning_rate) and learning_rate > 0, f"learning_rate must be positive, got {learning_rate!r}")
+    require(isinstance(steps, int) and steps >= 0, f"steps must be a whole number ≥ 0, got {steps!r}")
+    eigvals, eigvecs = np.linalg.eigh(0.5 * (kernel + kernel.T))
+    lam_max = max(float(eigvals[-1]), 0.0)
+    never = eigvals <= SINGULAR_RTOL * lam_max
+    lam = np.where(never, 0.0, eigvals)
+    slow = ~never & (learning_rate * lam * steps / n < 1)
+    coefficients = eigvecs.T @ y
+    remaining, _ = _mode_fractions(lam, np.array([float(steps)])[:, None], learning_rate / n, True)
+    remaining = remaining[0]
+    kept = slow | never
+    energy = float(y @ y)
+
+    def share(mask: np.ndarray) -> float:
+        return float(np.sum(coefficients[mask] ** 2)) / energy if energy > 0 else 0.0
+
+    with np.errstate(all="ignore"):
+        residual = eigvecs @ (remaining * coefficients)
+    return LearningSpeeds(eigenvalues=eigvals, coefficients=coefficients, remaining=remaining, slow=slow, never=never,
+                          still_to_learn=eigvecs[:, kept] @ coefficients[kept],
+                          residual=np.where(np.isfinite(residual), residual, np.nan),
+                          slow_share=share(slow), never_share=share(never), steps=steps, learning_rate=learning_rate)
+
+
 def _checked_kernels(train_train: Array, test_train: Array, y_train: Array, name: str) -> tuple[Array, Array, Array]:
     """``(K(X, X), K(X*, X), y)`` as float64 arrays shaped ``(N, N)``, ``(M, N)``, ``(N,)``, or a ``ValueError``.
 

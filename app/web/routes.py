@@ -18,7 +18,7 @@ from jinja2 import nodes
 
 from app.content import load_cards
 from app.content.presets import PRESETS
-from app.parameters import controls_in, page_table
+from app.parameters import controls_in, page_table, parameter
 from app.serving.cache import CachedBody
 from app.serving.deps import SettingsDep
 from app.serving.responses import cached_response
@@ -117,7 +117,7 @@ def page_context(**extra: object) -> dict[str, object]:
     """What every page template needs; ``root`` prefixes every URL ("/" when served, relative when exported)."""
     context = {"cards": load_cards(), "plotly_url": PLOTLY_URL, "modules": MAIN_IMPORTS,
                "presets_options": [(p.id, p.title) for p in PRESETS],
-               "controls_in": controls_in, "parameters_json": PARAMETERS_JSON,
+               "controls_in": controls_in, "parameter": parameter, "parameters_json": PARAMETERS_JSON,
                "sections": SECTIONS, "embed": False, "alone": False, "root": "/", "static": False, "hidden": [], "query": "",
                **extra}
     names = context["sections"]  # ids: the callers choose which sections a page shows

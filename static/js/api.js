@@ -19,6 +19,7 @@ export function driftParams(state, overrides = {}) {
   const params = new URLSearchParams();
   for (const name of EXPERIMENT_FIELDS) params.set(name, String(state[name]));
   if (state.target !== "sin" && state.target !== "cos") params.delete("frequency");
+  if (state.target !== "drawn" || state.drawing === null) params.delete("drawing"); // sent only with its target
   params.set("snapshots", String(Math.min(API_DEFAULTS.snapshots, state.steps + 1)));
   params.set("kernel_width", String(state.width));
   for (const [name, value] of Object.entries(overrides)) {

@@ -3,6 +3,7 @@
 // says which documents it draws; every change of state goes through store.update() and onChange().
 import { ApiError, NeedsServer, STATIC, driftParams, getCost, getDrift, getKeptDrift, getSavedComparison, getSavedDrift,
   savedScenarios, streamDrift, unreachable } from "./api.js";
+import { createDrawing } from "./drawing.js";
 import { applyEmbedOptions, embedSuffix, openEmbedDialog, reportHeight } from "./embed.js";
 import { duration, hideCostNote, showEstimate } from "./estimate.js";
 import { announce, status } from "./figures/plot.js";
@@ -23,6 +24,8 @@ const linked = parseState(location.search);
 const store = createStore(linked.state);
 const figures = await mountFigures();
 const jobs = createJobs({ onDone: () => run({ job: true }) }); // settings too long for one request, run as a job
+// The reader's own target (drawn, typed or read from a CSV): each commit changes the state like a control does.
+const drawing = createDrawing({ commit: commitDrawing, disabled: locked, staticCopy: STATIC });
 
 let doc = null;        // the last complete drift document
 let costing = null;    // the estimate of the experiment on show (a promise of it, or of null), once asked for
@@ -79,6 +82,7 @@ function fitView() {
 // --- controls ----------------------------------------------------------------------------------
 
 function syncControls() {
+  drawing.sync(store.get());
   if (!$("#controls")) return; // an embed without its settings
   const state = store.get();
   const widths = widthList(state);
@@ -128,6 +132,12 @@ function syncViewControls() {
   const text = `step ${doc.snapshot_steps[state.time]} of ${doc.snapshot_steps[last]}`;
   time.setAttribute("aria-valuetext", text);
   $("#time-output").textContent = text;
+}
+
+// A change made in the drawing's panel (static/js/drawing.js): a new drawing, or the districts.
+function commitDrawing(changes) {
+  changedControl = Object.keys(changes)[0] === "districts" ? "districts" : "target";
+  store.update({ ...changes, preset: matchingPreset({ ...store.get(), ...changes }) ?? "" });
 }
 
 function readControl(name, raw) {
@@ -191,6 +201,8 @@ function wireControls() {
         const widths = value.split(",").map(Number);
         if (!widths.includes(store.get().width)) changes.width = widths[Math.min(2, widths.length - 1)];
       }
+      // A drawing goes with its target: a reader who picks "your own drawing" starts from the target on show.
+      if (name === "target") changes.drawing = value === "drawn" ? store.get().drawing ?? drawing.knotsText() : null;
       changes.preset = matchingPreset({ ...store.get(), ...changes }) ?? ""; // back on a scenario's settings: named again
       store.update(changes);
     });
@@ -459,6 +471,7 @@ function showJobResult() {
 // renderView(), which also announces it.
 function show(result) {
   doc = result;
+  drawing.showDocument(result);
   markStale(false);
   for (const element of document.querySelectorAll(".story-figure.unavailable")) element.classList.remove("unavailable");
   for (const figure of figures) {

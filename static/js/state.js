@@ -19,6 +19,9 @@ export const EXPERIMENT_FIELDS = TABLE.experiment;
 // Defaults of API parameters the page does not keep in its state.
 export const API_DEFAULTS = TABLE.defaults;
 
+// How many knots the page's drawings have (a drawing in a link may have any count the API takes).
+export const KNOTS = TABLE.knots;
+
 // 'When the analogy breaks': the settings of the NTK scaling every comparison is drawn against, and each comparison
 // (compare's values) → { legend, overrides }: the experiment settings it changes.
 export const NTK_SCALING = TABLE.ntk_scaling;
@@ -33,6 +36,14 @@ function parseWidths(type, raw) {
   const list = raw.split(",").map(Number);
   const increasing = list.every((n, i) => n >= type.min && n <= type.max && (i === 0 || n > list[i - 1]));
   return increasing ? raw : undefined;
+}
+
+// A list of numbers (a drawing's knots): the declared form, count and range, or undefined.
+function parseNumbers(type, raw) {
+  if (!type.pattern.test(raw)) return undefined;
+  const list = raw.split(",").map(Number);
+  const counted = list.length >= (type.minCount ?? 1) && list.length <= (type.maxCount ?? Infinity);
+  return counted && list.every((v) => Number.isFinite(v) && v >= type.min && v <= type.max) ? raw : undefined;
 }
 
 function parseValue(type, raw) {
@@ -51,6 +62,8 @@ function parseValue(type, raw) {
       return type.values.includes(raw) ? raw : undefined;
     case "widths":
       return parseWidths(type, raw);
+    case "numbers":
+      return parseNumbers(type, raw);
     default:
       return type.pattern.test(raw) ? raw : undefined;
   }
@@ -60,6 +73,9 @@ function describeRange(type) {
   if (type.kind === "int" || type.kind === "float") return `a number from ${type.min} to ${type.max}`;
   if (type.kind === "choice") return `one of ${type.values.join(", ")}`;
   if (type.kind === "widths") return `up to ${type.maxCount} increasing widths from ${type.min} to ${type.max}, separated by commas`;
+  if (type.kind === "numbers") {
+    return `${type.minCount} to ${type.maxCount} numbers from ${type.min} to ${type.max} with at most two decimals, separated by commas`;
+  }
   return "letters, digits and dashes";
 }
 
@@ -82,6 +98,16 @@ export function parseState(search) {
       given.add(name);
     }
   }
+  // A drawn target needs its drawing, and a drawing is only used with it (as the API says).
+  if (state.target === "drawn" && state.drawing === FIELDS.drawing.default) {
+    if (given.has("target")) problems.push("Ignored target drawn: the link gives no valid drawing.");
+    state.target = FIELDS.target.default;
+    given.delete("target");
+  } else if (state.target !== "drawn" && state.drawing !== FIELDS.drawing.default) {
+    problems.push("Ignored drawing: it is used only with target drawn.");
+    state.drawing = FIELDS.drawing.default;
+    given.delete("drawing");
+  }
   const widths = state.widths.split(",").map(Number);
   if (!widths.includes(state.width)) {
     if (params.has("width")) problems.push(`Ignored width ${state.width}: it is not one of the widths compared.`);
@@ -95,7 +121,7 @@ export function parseState(search) {
 export function serializeState(state) {
   const params = new URLSearchParams({ v: STATE_VERSION });
   for (const [name, field] of Object.entries(FIELDS)) {
-    if (state[name] !== field.default) params.set(name, String(state[name]));
+    if (state[name] !== field.default && state[name] !== null) params.set(name, String(state[name]));
   }
   return params.toString();
 }

@@ -1,0 +1,146 @@
+// Your own target (drawn, typed, or read from a CSV: static/js/drawing.js), learned. Top: the target along the ring, the
+// districts' targets (noise included), the widest networks after training (mean of the seeds) and the infinite-width
+// forecast after the same steps. Bottom: at the districts, the part of the targets in the kernel's slow and
+// never-learned modes (the drift document's reference.speeds: η λ_k T / N < 1, or λ_k in the null space), and what the
+// forecast still misses there.
+import { COLORS, DASHES, MARKERS, baseLayout, degrees, degreesOf, lastStep, mountFigure, round } from "./plot.js";
+
+// Drawn from the experiment (its drift document); the view does not change it.
+export const needs = { document: "experiment" };
+
+export const mount = (element) => mountFigure(element, { spec, summary, table });
+
+const TARGET = "#1a1a1a";
+const TRAINED = COLORS[2];
+const FORECAST = COLORS[1];
+const SLOW = COLORS[0];
+const MISSED = COLORS[3];
+
+const widest = (doc) => doc.widths[doc.widths.length - 1];
+const last = (rows) => rows[rows.length - 1];
+
+// The widest networks' mean after the last step on the grid (null where every seed diverged).
+function trainedMean(doc) {
+  const finals = widest(doc).function.map(last);
+  return doc.gamma_grid.map((_, j) => {
+    const values = finals.map((f) => f[j]).filter((v) => v !== null);
+    return values.length ? values.reduce((a, b) => a + b, 0) / values.length : null;
+  });
+}
+
+// The widest networks' error at the districts after the last step, as an RMS: √(2 L_T) from each seed's loss
+// L = Σ (f − y)² / 2N, averaged over the seeds that did not diverge (null: none).
+function trainedRms(doc) {
+  const errors = widest(doc).loss.map((seed) => last(seed)).filter((v) => v !== null).map((v) => Math.sqrt(2 * v));
+  return errors.length ? errors.reduce((a, b) => a + b, 0) / errors.length : null;
+}
+
+const rms = (values) => Math.sqrt(values.reduce((a, v) => a + v * v, 0) / values.length);
+// A share in per cent: whole numbers, one decimal below 1 %, and "under 0.1 %" for what rounding would call 0.
+const percent = (share) => {
+  if (share === 0) return "0 %";
+  return share < 0.001 ? "under 0.1 %" : `${(100 * share).toFixed(share < 0.01 ? 1 : 0)} %`;
+};
+const count = (flags) => flags.filter(Boolean).length;
+const forecastAtEnd = (doc) => (doc.reference ? last(doc.reference.forecast) : null);
+
+function topTraces(doc) {
+  const data = [];
+  if (doc.target_grid) {
+    data.push({ x: degrees(doc.gamma_grid), y: doc.target_grid, type: "scatter", mode: "lines", name: "your target",
+      line: { color: TARGET, width: 2 } });
+  }
+  data.push({ x: degrees(doc.gamma_train), y: doc.y_train, type: "scatter", mode: "markers", name: "districts' targets",
+    marker: { color: TARGET, symbol: MARKERS[2], size: 9 } });
+  data.push({ x: degrees(doc.gamma_grid), y: trainedMean(doc), type: "scatter", mode: "lines",
+    name: `trained, ${widest(doc).width} lanes, step ${lastStep(doc)} (mean of ${widest(doc).function.length})`,
+    line: { color: TRAINED, width: 2.5, dash: DASHES[1] } });
+  const forecast = forecastAtEnd(doc);
+  if (forecast) {
+    data.push({ x: degrees(doc.gamma_grid), y: forecast, type: "scatter", mode: "lines",
+      name: `infinite-width forecast, step ${lastStep(doc)}`, line: { color: FORECAST, width: 2, dash: DASHES[2] } });
+  }
+  return data;
+}
+
+function bottomTraces(doc) {
+  const speeds = doc.reference?.speeds;
+  if (!speeds) return [];
+  const below = { xaxis: "x2", yaxis: "y2", type: "scatter" };
+  const x = degrees(doc.gamma_train);
+  return [
+    { ...below, x, y: speeds.still_to_learn, mode: "lines+markers", name: "still to learn: the slow and never-learned part",
+      line: { color: SLOW, width: 2 }, marker: { color: SLOW, symbol: MARKERS[0], size: 8 } },
+    { ...below, x, y: speeds.residual, mode: "markers", name: `the forecast still misses, step ${speeds.steps}`,
+      marker: { color: MISSED, symbol: MARKERS[1], size: 9 } },
+  ];
+}
+
+export function spec(doc) {
+  const ring = { range: [-180, 180], tickvals: [-180, -90, 0, 90, 180], zeroline: false };
+  const panelTitle = (y, text) => ({ xref: "paper", yref: "paper", x: 0, xanchor: "left", y, yanchor: "bottom",
+    showarrow: false, text, font: { size: 13 } });
+  const annotations = [panelTitle(1.0, "Your target, learned"),
+    panelTitle(0.41, "At the districts: what is learned slowly or never")];
+  if (!doc.reference?.speeds) {
+    annotations.push({ xref: "paper", yref: "paper", x: 0.5, y: 0.2, showarrow: false,
+      text: "No infinite-width kernel (standard parameterization): nothing to split" });
+  }
+  const layout = baseLayout({
+    xaxis: { ...ring, anchor: "y" },
+    yaxis: { domain: [0.56, 1], title: { text: "f(γ)" }, zeroline: true },
+    xaxis2: { ...ring, anchor: "y2", title: { text: "position on the ring γ (°)" } },
+    yaxis2: { domain: [0, 0.4], title: { text: "at the districts" }, zeroline: true },
+    annotations,
+    legend: { orientation: "h", y: -0.2, yanchor: "top" },
+    margin: { l: 60, r: 20, t: 30, b: 60 },
+    height: 700,
+  });
+  return { data: [...topTraces(doc), ...bottomTraces(doc)], layout };
+}
+
+// "3 of 8 modes learned slowly hold 41 % of the targets' energy" and the never-learned part, in words.
+function speedsInWords(doc) {
+  const speeds = doc.reference?.speeds;
+  if (!speeds) return "the standard parameterization has no infinite-width kernel, so no part can be called slow";
+  const n = speeds.slow.length;
+  const slow = `${percent(speeds.slow_share)} of the targets' energy lies in the ${count(speeds.slow)} of ${n} kernel modes `
+    + `learned slowly (η λ T / N < 1: more than 1/e of each is left after ${speeds.steps} steps)`;
+  const never = count(speeds.never)
+    ? ` and ${percent(speeds.never_share)} in the ${count(speeds.never)} it never learns`
+    : ", none in modes it never learns";
+  const size = rms(speeds.still_to_learn);
+  const scale = rms(doc.y_train);
+  const left = size <= 1e-6 * scale ? "nothing visible" : `${size.toPrecision(2)} RMS at the districts`;
+  return `${slow}${never}: the curve “still to learn”, ${left}`;
+}
+
+export function summary(doc) {
+  const steps = lastStep(doc);
+  const lanes = widest(doc).width;
+  const fit = trainedRms(doc);
+  const trained = fit === null
+    ? `every network of ${lanes} lanes diverged before step ${steps}`
+    : `after ${steps} steps the networks of ${lanes} lanes miss the ${doc.y_train.length} districts' targets by `
+      + `${fit.toPrecision(2)} (RMS)`;
+  const residual = doc.reference?.speeds?.residual;
+  const forecast = residual && residual.every((v) => v !== null)
+    ? `, the infinite-width forecast by ${rms(residual).toPrecision(2)}` : "";
+  return `${doc.query?.target === "drawn" ? "Your drawing" : "This target"}: ${trained}${forecast}; ${speedsInWords(doc)}.`;
+}
+
+export function table(doc) {
+  const trained = trainedMean(doc);
+  const forecast = forecastAtEnd(doc);
+  const speeds = doc.reference?.speeds;
+  const grid = doc.gamma_grid.map((g, j) => [g, [degreesOf(g), "grid", doc.target_grid ? round(doc.target_grid[j]) : "",
+    "", round(trained[j]), forecast ? round(forecast[j]) : "", "", ""]]);
+  const districts = doc.gamma_train.map((g, i) => [g, [degreesOf(g), `district ${i + 1}`, "", round(doc.y_train[i]), "", "",
+    speeds ? round(speeds.still_to_learn[i]) : "", speeds ? round(speeds.residual[i]) : ""]]);
+  const rows = [...grid, ...districts].sort((a, b) => a[0] - b[0]).map(([, row]) => row);
+  const columns = ["γ (°)", "point", "your target", "district's target (with noise)",
+    `trained, ${widest(doc).width} lanes, step ${lastStep(doc)} (mean of seeds)`,
+    `infinite-width forecast, step ${lastStep(doc)}`, "still to learn (slow and never-learned modes)",
+    "the forecast still misses"];
+  return { columns, rows };
+}
