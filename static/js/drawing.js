@@ -16,6 +16,7 @@ import { FIELDS, KNOTS } from "./state.js";
 const SVG = "http://www.w3.org/2000/svg";
 const RANGE = FIELDS.drawing.type.max; // values from −RANGE to RANGE (the API's range)
 const ROWS_MAX = 1000; // the most rows of a CSV read
+const FILE_BYTES_MAX = 100_000; // the largest CSV file read (1000 rows of two numbers take under 30 kB)
 const VIEW = { width: 720, height: 300, left: 44, right: 12, top: 12, bottom: 30 };
 const RING = { size: 180, road: 50, scale: 19 }; // the preview: the road's radius, and pixels per unit of value (≥ 12 px from the centre)
 
@@ -309,8 +310,9 @@ function mountPanel(root, { commit, disabled, staticCopy }) {
   root.querySelector("[data-drawing-file]").addEventListener("change", async (event) => {
     const [file] = event.target.files;
     if (!file) return;
-    if (file.size > 100_000) {
-      say(`The file ${file.name} was not used: it is ${file.size} bytes, and at most 100000 are read.`, "error");
+    if (file.size > FILE_BYTES_MAX) {
+      say(`The file ${file.name} was not used: it is ${file.size.toLocaleString("en")} bytes, and at most `
+        + `${FILE_BYTES_MAX.toLocaleString("en")} are read.`, "error");
     } else {
       useCsv(await file.text(), `The file ${file.name}`);
     }

@@ -53,12 +53,12 @@ function topTraces(doc) {
   data.push({ x: degrees(doc.gamma_train), y: doc.y_train, type: "scatter", mode: "markers", name: "districts' targets",
     marker: { color: TARGET, symbol: MARKERS[2], size: 9 } });
   data.push({ x: degrees(doc.gamma_grid), y: trainedMean(doc), type: "scatter", mode: "lines",
-    name: `trained, ${widest(doc).width} lanes, step ${lastStep(doc)} (mean of ${widest(doc).function.length})`,
+    name: `trained, ${widest(doc).width} lanes`,
     line: { color: TRAINED, width: 2.5, dash: DASHES[1] } });
   const forecast = forecastAtEnd(doc);
   if (forecast) {
     data.push({ x: degrees(doc.gamma_grid), y: forecast, type: "scatter", mode: "lines",
-      name: `infinite-width forecast, step ${lastStep(doc)}`, line: { color: FORECAST, width: 2, dash: DASHES[2] } });
+      name: "infinite-width forecast", line: { color: FORECAST, width: 2, dash: DASHES[2] } });
   }
   return data;
 }
@@ -69,9 +69,9 @@ function bottomTraces(doc) {
   const below = { xaxis: "x2", yaxis: "y2", type: "scatter" };
   const x = degrees(doc.gamma_train);
   return [
-    { ...below, x, y: speeds.still_to_learn, mode: "lines+markers", name: "still to learn: the slow and never-learned part",
+    { ...below, x, y: speeds.still_to_learn, mode: "lines+markers", name: "still to learn",
       line: { color: SLOW, width: 2 }, marker: { color: SLOW, symbol: MARKERS[0], size: 8 } },
-    { ...below, x, y: speeds.residual, mode: "markers", name: `the forecast still misses, step ${speeds.steps}`,
+    { ...below, x, y: speeds.residual, mode: "markers", name: "the forecast still misses",
       marker: { color: MISSED, symbol: MARKERS[1], size: 9 } },
   ];
 }
@@ -80,8 +80,9 @@ export function spec(doc) {
   const ring = { range: [-180, 180], tickvals: [-180, -90, 0, 90, 180], zeroline: false };
   const panelTitle = (y, text) => ({ xref: "paper", yref: "paper", x: 0, xanchor: "left", y, yanchor: "bottom",
     showarrow: false, text, font: { size: 13 } });
-  const annotations = [panelTitle(1.0, "Your target, learned"),
-    panelTitle(0.41, "At the districts: what is learned slowly or never")];
+  const steps = lastStep(doc);
+  const annotations = [panelTitle(1.0, `After ${steps} steps`),
+    panelTitle(0.41, "At the districts: still to learn")];
   if (!doc.reference?.speeds) {
     annotations.push({ xref: "paper", yref: "paper", x: 0.5, y: 0.2, showarrow: false,
       text: "No infinite-width kernel (standard parameterization): nothing to split" });
@@ -90,13 +91,22 @@ export function spec(doc) {
     xaxis: { ...ring, anchor: "y" },
     yaxis: { domain: [0.56, 1], title: { text: "f(γ)" }, zeroline: true },
     xaxis2: { ...ring, anchor: "y2", title: { text: "position on the ring γ (°)" } },
-    yaxis2: { domain: [0, 0.4], title: { text: "at the districts" }, zeroline: true },
+    yaxis2: { domain: [0, 0.4], title: { text: "left of the target" }, zeroline: true, range: leftRange(doc) },
     annotations,
     legend: { orientation: "h", y: -0.2, yanchor: "top" },
     margin: { l: 60, r: 20, t: 30, b: 60 },
     height: 700,
   });
   return { data: [...topTraces(doc), ...bottomTraces(doc)], layout };
+}
+
+// The lower panel's range: what is left, on the scale of the targets (at least a tenth of their largest), so that a
+// part left too small to see is drawn flat, not magnified into rounding noise.
+function leftRange(doc) {
+  const speeds = doc.reference?.speeds;
+  const values = [...(speeds?.still_to_learn ?? []), ...(speeds?.residual ?? [])].filter((v) => v !== null).map(Math.abs);
+  const reach = 1.15 * Math.max(...values, 0.1 * Math.max(...doc.y_train.map(Math.abs)), 1e-6);
+  return [-reach, reach];
 }
 
 // "3 of 8 modes learned slowly hold 41 % of the targets' energy" and the never-learned part, in words.
