@@ -11,6 +11,7 @@
 //   resampled at the knots by the same periodic straight-line rule.
 // Nothing here knows a figure: the page's controller (main.js) hands it the state (sync) and the documents on show
 // (showDocument), and receives its commits. In a static copy, which trains no network, it says so and draws nothing.
+import { announce } from "./figures/plot.js";
 import { FIELDS, KNOTS } from "./state.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -139,9 +140,12 @@ function mountPanel(root, { commit, disabled, staticCopy }) {
   let districts = FIELDS.districts.default;
   let target = null; // the target on show at the knots, for "Start from the target on show"
 
+  // A line under the panel; a problem is also said to screen readers, from the page's one live region (the rest is
+  // followed by the figures' own announcement when they are drawn).
   const say = (text, kind = "info") => {
     message.textContent = text;
     message.dataset.kind = kind;
+    if (kind === "error") announce(text);
   };
   const send = (changes, text) => {
     say(text);
