@@ -40,7 +40,8 @@ _WIDTH = f"[0-9]{{1,{len(str(MAX_WIDTH))}}}"  # ASCII digits only: int() would a
 _NUMBER = r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?"
 # A drawn target (target=drawn): the values of its KNOTS equispaced knots (app.ntk.data.drawn_curve joins them by straight
 # lines around the ring), each from −DRAWN_RANGE to DRAWN_RANGE with at most two decimals, comma-separated: 32 knots of a
-# typical drawing take ~170 characters, ~230 in a URL (commas as %2C), and a link stays readable and editable by hand.
+# drawing take 130–180 characters, 200–250 in a URL (commas as %2C), the longest drawing (64 knots like −1.25) 517 in a
+# URL; a link stays readable and editable by hand (tests/api/test_drawn_api.py measures it).
 KNOTS = 32                 # the page's drawings: one knot every 11.25°
 KNOTS_MIN, KNOTS_MAX = 4, 64
 DRAWN_RANGE = 2

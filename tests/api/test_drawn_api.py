@@ -106,6 +106,15 @@ def test_a_drawing_is_part_of_the_experiments_identity(client: TestClient) -> No
     assert one["y_train"] != other["y_train"]
 
 
+def test_a_drawing_keeps_a_link_short() -> None:
+    from urllib.parse import urlencode
+
+    from app.parameters import KNOTS_MAX
+    assert len(urlencode({"drawing": DRAWING})) < 250  # the page's 32 knots
+    longest = ",".join(["-1.25"] * KNOTS_MAX)  # the most knots, each as long as the form allows
+    assert len(urlencode({"drawing": longest})) == 517 < 2048
+
+
 def test_the_cost_endpoint_takes_a_drawing(client: TestClient) -> None:
     response = client.get("/api/v1/experiments/drift/cost", params=SMALL | {"target": "drawn", "drawing": DRAWING})
     assert response.status_code == 200, response.text

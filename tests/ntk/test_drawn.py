@@ -167,3 +167,19 @@ def test_the_experiments_reference_holds_the_speeds_of_its_own_targets() -> None
     expected = learning_speeds(reference.kernel_train, task.y_train, config.learning_rate, config.steps)
     np.testing.assert_array_equal(reference.speeds.still_to_learn, expected.still_to_learn)
     assert reference.speeds.steps == 20
+
+
+def test_the_cards_numbers_on_the_default_network_with_16_districts() -> None:
+    """app/content/cards/yours.md and docs/maths.md §8: on the page's default network with 16 districts (η = 1, 500
+    steps), the waves of frequency 0, 1, 2 and 4 are learned within the run (time constants N/(ηλ_k) of 6 to 258 steps)
+    and frequency 3 and every frequency from 5 to 8 are slow (613 to 1168 steps)."""
+    config = DriftConfig(districts=16)
+    kernel = kernel_on_districts(16, config.b_std, config.depth)
+    speeds = learning_speeds(kernel, np.zeros(16), config.learning_rate, config.steps)
+    eigenvalues = np.fft.fft(kernel[0]).real  # the circulant kernel's spectrum by frequency (MATH §8)
+    frequency = np.minimum(np.arange(16), 16 - np.arange(16))
+    constants = {int(k): 16 / (config.learning_rate * lam) for k, lam in zip(frequency, eigenvalues, strict=True)}
+    assert [round(constants[k]) for k in (0, 1, 2, 4)] == [6, 8, 26, 258]
+    assert round(constants[3]) == 668 and round(min(constants[k] for k in range(5, 9))) == 613
+    assert round(max(constants[k] for k in range(5, 9))) == 1168
+    assert speeds.slow.sum() == 9 and not speeds.never.any()  # 3 and 5…8: two modes each but 8 (one)
