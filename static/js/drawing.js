@@ -43,7 +43,12 @@ export function resample(angles, values, at) {
 
 // Knots → the URL's text: two decimals, no trailing zeros, no "−0" (the form app/parameters.py declares).
 export const knotsText = (knots) => knots.map((v) => String(Number(v.toFixed(2)) || 0)).join(",");
-const fromText = (text) => text.split(",").map(Number);
+// A drawing's text → the page's KNOTS values: a link may hold another count of knots (4 to 64), whose curve the page's
+// knots then sample (exactly the same curve when its count divides KNOTS) until the reader changes it.
+function fromText(text) {
+  const values = text.split(",").map(Number);
+  return values.length === KNOTS ? values : resample(knotAngles(values.length), values, knotAngles());
+}
 const clampToRange = (v) => Math.max(-RANGE, Math.min(RANGE, v)); // the strip's edges: a pointer above it draws its top
 
 // [1, 2, 1]/4 around the ring: each knot moves towards its neighbours, once per press.

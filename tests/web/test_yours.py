@@ -277,6 +277,20 @@ def test_a_shared_link_restores_the_drawing(browser: Browser, base_url: str) -> 
     page.close()
 
 
+def test_a_link_with_another_count_of_knots_shows_the_same_curve(browser: Browser, base_url: str) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    log = PageLog(page)
+    page.goto(f"{base_url}/?{QUERY}&target=drawn&drawing=1,-1,0.5,2,0,-2,0.25,-0.75")  # 8 knots, every 45°
+    drawn_for(page, "1,-1,0.5,2,0,-2,0.25,-0.75")
+    values = page.evaluate("() => [...document.querySelectorAll('[data-drawing-table] input')].map((i) => Number(i.value))")
+    eight = np.radians(-180 + 45 * np.arange(8))
+    np.testing.assert_allclose(values, np.interp(KNOT_ANGLES, eight, [1, -1, 0.5, 2, 0, -2, 0.25, -0.75],
+                                                 period=2 * math.pi), atol=0.0050001)  # shown to two decimals
+    check_figure_draws_the_api(page, base_url)
+    assert log.errors == []
+    page.close()
+
+
 def test_a_bad_drawing_in_a_link_is_reported_and_ignored(browser: Browser, base_url: str) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(f"{base_url}/?{QUERY}&target=drawn&drawing=9,9,9,9")
