@@ -18,7 +18,9 @@ const SVG = "http://www.w3.org/2000/svg";
 const RANGE = FIELDS.drawing.type.max; // values from −RANGE to RANGE (the API's range)
 const ROWS_MAX = 1000; // the most rows of a CSV read
 const FILE_BYTES_MAX = 100_000; // the largest CSV file read (1000 rows of two numbers take under 30 kB)
-const VIEW = { width: 720, height: 300, left: 44, right: 12, top: 12, bottom: 30 };
+// The strip's drawing units: about its width on a phone (~330 px) and beside the card (~300 px), so its 14-unit labels
+// are drawn at 11–14 px.
+const VIEW = { width: 400, height: 200, left: 30, right: 8, top: 10, bottom: 24 };
 const RING = { size: 180, road: 50, scale: 19 }; // the preview: the road's radius, and pixels per unit of value (≥ 12 px from the centre)
 
 // --- the curve: knots, the periodic straight-line rule, their text -----------------------------------------------------
@@ -123,7 +125,7 @@ export function createDrawing({ commit, disabled = false, staticCopy = false }) 
     // The document on show: its target is where "Start from the target on show" starts, and what the panels show while
     // the state's target is not a drawing.
     showDocument(doc) {
-      if (!doc.target_grid) return;
+      if (!doc.target_grid) return; // target=values: numbers at the districts only, no curve to start from
       shownTarget = resample(doc.gamma_grid.map((g) => (g * 180) / Math.PI), doc.target_grid, knotAngles())
         .map((v) => clampToRange(v));
       for (const panel of panels) panel.showTarget(shownTarget);
@@ -165,13 +167,13 @@ function mountPanel(root, { commit, disabled, staticCopy }) {
   const axes = element("g", { class: "drawing-axes" });
   for (const v of [-RANGE, -RANGE / 2, 0, RANGE / 2, RANGE]) {
     axes.append(element("line", { x1: VIEW.left, x2: VIEW.width - VIEW.right, y1: y(v), y2: y(v), class: v === 0 ? "zero" : "" }));
-    const label = element("text", { x: VIEW.left - 6, y: y(v) + 4, "text-anchor": "end" });
+    const label = element("text", { x: VIEW.left - 5, y: y(v) + 5, "text-anchor": "end" });
     label.textContent = minus(v);
     axes.append(label);
   }
   for (const deg of [-180, -90, 0, 90, 180]) {
     axes.append(element("line", { x1: x(deg), x2: x(deg), y1: VIEW.top, y2: VIEW.height - VIEW.bottom }));
-    const label = element("text", { x: x(deg), y: VIEW.height - 10, "text-anchor": "middle" });
+    const label = element("text", { x: x(deg), y: VIEW.height - 6, "text-anchor": deg === -180 ? "start" : deg === 180 ? "end" : "middle" });
     label.textContent = `${minus(deg)}°`;
     axes.append(label);
   }
@@ -179,7 +181,7 @@ function mountPanel(root, { commit, disabled, staticCopy }) {
   const curve = element("polyline", { class: "drawing-curve" });
   const dots = element("g", { class: "drawing-knots" });
   surface.append(axes, districtMarks, curve, dots);
-  const knotDots = angles.map((a) => dots.appendChild(element("circle", { cx: x(a), r: 3.5 })));
+  const knotDots = angles.map((a) => dots.appendChild(element("circle", { cx: x(a), r: 2.5 })));
 
   // The ring preview: the road, and the curve as a distance from it (outward for positive values), with the districts.
   ring.setAttribute("viewBox", `0 0 ${RING.size} ${RING.size}`);
@@ -310,7 +312,7 @@ function mountPanel(root, { commit, disabled, staticCopy }) {
     const { knots: read, problems } = parseCsv(text);
     if (problems) {
       const shown = problems.slice(0, 5).join(" ") + (problems.length > 5 ? ` (and ${problems.length - 5} more problems)` : "");
-      return say(`${source} was not used. ${shown}`, "error");
+      return say(`${source} ${source.startsWith("The file") ? "was" : "were"} not used. ${shown}`, "error");
     }
     knots = read.map((v) => Number(v.toFixed(2)));
     redraw();
@@ -350,7 +352,9 @@ function mountPanel(root, { commit, disabled, staticCopy }) {
       else if (!drawnState && target) knots = [...target];
       redraw();
     },
+    // A document arrived: the "Training …" line has been answered (the figure says the rest); a problem stays.
     showTarget(values) {
+      if (message.dataset.kind === "info") say("");
       target = values;
       if (!drawnState && last === null) {
         knots = [...values];

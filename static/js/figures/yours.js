@@ -109,20 +109,25 @@ function leftRange(doc) {
   return [-reach, reach];
 }
 
-// "3 of 8 modes learned slowly hold 41 % of the targets' energy" and the never-learned part, in words.
+// What the run leaves to learn, in words: its share of the targets' energy and size, and the modes it lies in.
 function speedsInWords(doc) {
   const speeds = doc.reference?.speeds;
   if (!speeds) return "the standard parameterization has no infinite-width kernel, so no part can be called slow";
   const n = speeds.slow.length;
-  const slow = `${percent(speeds.slow_share)} of the targets' energy lies in the ${count(speeds.slow)} of ${n} kernel modes `
-    + `learned slowly (η λ T / N < 1: more than 1/e of each is left after ${speeds.steps} steps)`;
-  const never = count(speeds.never)
-    ? ` and ${percent(speeds.never_share)} in the ${count(speeds.never)} it never learns`
-    : ", none in modes it never learns";
+  const slow = count(speeds.slow);
+  const never = count(speeds.never);
+  const rule = `η λ T / N < 1: more than 1/e of each is left after ${speeds.steps} steps`;
+  if (!slow && !never) {
+    return `all ${n} kernel modes pass their time constant within the ${speeds.steps} steps (η λ T / N ≥ 1: less than `
+      + "1/e of each is left), so the curve “still to learn” is flat";
+  }
   const size = rms(speeds.still_to_learn);
-  const scale = rms(doc.y_train);
-  const left = size <= 1e-6 * scale ? "nothing visible" : `${size.toPrecision(2)} RMS at the districts`;
-  return `${slow}${never}: the curve “still to learn”, ${left}`;
+  const shown = size <= 1e-6 * rms(doc.y_train) ? "too small to see" : `${size.toPrecision(2)} RMS at the districts`;
+  const parts = [slow ? `${percent(speeds.slow_share)} in the ${slow} of ${n} kernel modes learned slowly (${rule})` : "",
+    never ? `${percent(speeds.never_share)} in the ${never} of ${n} it never learns` : ""].filter(Boolean);
+  return `${percent(speeds.slow_share + speeds.never_share)} of the targets' energy is still to learn (${shown}): `
+    + parts.join(" and ")
+    + (slow && !never ? ", none in modes it never learns" : "");
 }
 
 export function summary(doc) {
