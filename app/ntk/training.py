@@ -120,8 +120,9 @@ class LearningSpeeds:
     ``U_S U_Sᵀ y`` (S: those modes), on the districts; ``slow_share`` and ``never_share`` are ``Σ c_k²/‖y‖²`` over
     the slow and the never-learned modes (0 for ``y = 0``). ``remaining`` ``(N,)``: the fraction of each mode left
     after ``T`` discrete steps, ``(1 − ηλ_k/N)^T`` (1 on the null space; NaN for a mode that diverges,
-    ``ηλ_k/N ≥ 2``); ``residual`` ``(N,)``: ``y − f_T(X) = U diag(remaining) c``, what the forecast still misses at
-    the districts after the run, of which ``still_to_learn`` is the part in the slow modes, all of it.
+    ``ηλ_k/N ≥ 2``, which is neither slow nor learned); ``residual`` ``(N,)``: ``y − f_T(X) = U diag(remaining) c``,
+    what the forecast from ``f0 = 0`` still misses at the districts after the run (all NaN when any mode diverges:
+    such a forecast is no forecast of anything, as in ``experiments._until_diverging``).
     """
 
     eigenvalues: Array
@@ -151,18 +152,18 @@ def learning_speeds(ntk_train_train: Array, y_train: Array, learning_rate: float
     slow = ~never & (learning_rate * lam * steps / n < 1)
     coefficients = eigvecs.T @ y
     remaining, _ = _mode_fractions(lam, np.array([float(steps)])[:, None], learning_rate / n, True)
-    remaining = remaining[0]
+    diverging = learning_rate * lam / n >= 2  # |1 − ηλ/N| ≥ 1: the mode grows or oscillates, step after step
+    remaining = np.where(diverging, np.nan, remaining[0])
     kept = slow | never
     energy = float(y @ y)
 
     def share(mask: np.ndarray) -> float:
         return float(np.sum(coefficients[mask] ** 2)) / energy if energy > 0 else 0.0
 
-    with np.errstate(all="ignore"):
-        residual = eigvecs @ (remaining * coefficients)
+    residual = np.full(n, np.nan) if diverging.any() else eigvecs @ (remaining * coefficients)
     return LearningSpeeds(eigenvalues=eigvals, coefficients=coefficients, remaining=remaining, slow=slow, never=never,
                           still_to_learn=eigvecs[:, kept] @ coefficients[kept],
-                          residual=np.where(np.isfinite(residual), residual, np.nan),
+                          residual=residual,
                           slow_share=share(slow), never_share=share(never), steps=steps, learning_rate=learning_rate)
 
 

@@ -183,3 +183,12 @@ def test_the_cards_numbers_on_the_default_network_with_16_districts() -> None:
     assert round(constants[3]) == 668 and round(min(constants[k] for k in range(5, 9))) == 613
     assert round(max(constants[k] for k in range(5, 9))) == 1168
     assert speeds.slow.sum() == 9 and not speeds.never.any()  # 3 and 5…8: two modes each but 8 (one)
+
+
+def test_a_forecast_that_diverges_leaves_no_residual_and_its_modes_are_not_slow() -> None:
+    kernel = kernel_on_districts(8, 0.1)
+    lam_max = np.linalg.eigvalsh(kernel)[-1]
+    rate = 2.5 * 8 / lam_max  # above 2N/λ_max: the top mode grows by |1 − ηλ/N| = 1.5 per step
+    speeds = learning_speeds(kernel, RNG.uniform(-1, 1, 8), rate, 100)
+    assert np.isnan(speeds.residual).all() and np.isnan(speeds.remaining[-1]) and not speeds.slow[-1]
+    assert np.isfinite(speeds.remaining[:-1]).all()

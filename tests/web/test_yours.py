@@ -74,7 +74,7 @@ def check_figure_draws_the_api(page: Page, base_url: str) -> dict[str, Any]:
         if speeds["slow_share"] >= 0.01:
             assert f"{100 * speeds['slow_share']:.0f} % in the {slow}" in summary, summary
     if never:
-        assert f"in the {never} of {n} it never learns" in summary, summary
+        assert f"in the {never} of {n} kernel modes it never learns" in summary, summary
     if not slow and not never:
         assert f"all {n} kernel modes pass their time constant within the 60 steps" in summary, summary
     return document
@@ -372,4 +372,16 @@ def test_choosing_your_own_drawing_in_the_settings_starts_from_the_target_on_sho
     wait_until(page, "() => new URL(location.href).searchParams.get('target') === 'xy'")
     assert "drawing" not in state(page)
     assert log.errors == []
+    page.close()
+
+
+def test_a_step_too_large_says_the_forecast_diverges(browser: Browser, base_url: str) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{base_url}/embed/yours?widths=16,64&steps=20&learning_rate=30")
+    wait_until(page, ALL_DRAWN, seconds=120)
+    summary = page.locator("#yours-summary").inner_text()
+    assert "every network of 64 lanes diverged before step 20" in summary, summary
+    assert "at η = 30 the infinite-width forecast diverges (η ≥ 2N/λ_max ≈ " in summary, summary
+    assert page.evaluate(f"() => {FIGURE}.data.find((t) => t.name === 'the forecast still misses').y"
+                         ".every((v) => v === null)")
     page.close()

@@ -109,22 +109,36 @@ function leftRange(doc) {
   return [-reach, reach];
 }
 
+// A distance from the targets in words: two significant digits, or "almost nothing" below 10⁻⁶ of the targets' size
+// (rounding, not a shape anyone could see).
+function size(value, doc) {
+  return value <= 1e-6 * rms(doc.y_train) ? "almost nothing (below 10⁻⁶ of the targets' size)" : value.toPrecision(2);
+}
+
+// The infinite-width forecast diverges at this learning rate: a step above 2N/λ_max of the analytic kernel (every mode
+// above it grows; its residual is then null).
+const forecastDiverges = (doc) => doc.reference?.speeds?.residual.some((v) => v === null);
+
 // What the run leaves to learn, in words: its share of the targets' energy and size, and the modes it lies in.
 function speedsInWords(doc) {
   const speeds = doc.reference?.speeds;
   if (!speeds) return "the standard parameterization has no infinite-width kernel, so no part can be called slow";
+  if (forecastDiverges(doc)) {
+    return `at η = ${speeds.learning_rate} the infinite-width forecast diverges (η ≥ 2N/λ_max ≈ `
+      + `${doc.reference.lr_limit.toPrecision(3)}), so its modes are not split into quick and slow`;
+  }
   const n = speeds.slow.length;
   const slow = count(speeds.slow);
   const never = count(speeds.never);
-  const rule = `η λ T / N < 1: more than 1/e of each is left after ${speeds.steps} steps`;
   if (!slow && !never) {
     return `all ${n} kernel modes pass their time constant within the ${speeds.steps} steps (η λ T / N ≥ 1: less than `
       + "1/e of each is left), so the curve “still to learn” is flat";
   }
-  const size = rms(speeds.still_to_learn);
-  const shown = size <= 1e-6 * rms(doc.y_train) ? "too small to see" : `${size.toPrecision(2)} RMS at the districts`;
+  const left = rms(speeds.still_to_learn);
+  const shown = left <= 1e-6 * rms(doc.y_train) ? "too small to see" : `${left.toPrecision(2)} RMS at the districts`;
+  const rule = `η λ T / N < 1: more than 1/e of each is left after ${speeds.steps} steps`;
   const parts = [slow ? `${percent(speeds.slow_share)} in the ${slow} of ${n} kernel modes learned slowly (${rule})` : "",
-    never ? `${percent(speeds.never_share)} in the ${never} of ${n} it never learns` : ""].filter(Boolean);
+    never ? `${percent(speeds.never_share)} in the ${never} of ${n} kernel modes it never learns` : ""].filter(Boolean);
   return `${percent(speeds.slow_share + speeds.never_share)} of the targets' energy is still to learn (${shown}): `
     + parts.join(" and ")
     + (slow && !never ? ", none in modes it never learns" : "");
@@ -137,10 +151,9 @@ export function summary(doc) {
   const trained = fit === null
     ? `every network of ${lanes} lanes diverged before step ${steps}`
     : `after ${steps} steps the networks of ${lanes} lanes miss the ${doc.y_train.length} districts' targets by `
-      + `${fit.toPrecision(2)} (RMS)`;
+      + `${size(fit, doc)} (RMS)`;
   const residual = doc.reference?.speeds?.residual;
-  const forecast = residual && residual.every((v) => v !== null)
-    ? `, the infinite-width forecast by ${rms(residual).toPrecision(2)}` : "";
+  const forecast = residual && !forecastDiverges(doc) ? `, the infinite-width forecast by ${size(rms(residual), doc)}` : "";
   return `${doc.query?.target === "drawn" ? "Your drawing" : "This target"}: ${trained}${forecast}; ${speedsInWords(doc)}.`;
 }
 
