@@ -112,7 +112,8 @@ function leftRange(doc) {
 // A distance from the targets in words: two significant digits, or "almost nothing" below 10⁻⁶ of the targets' size
 // (rounding, not a shape anyone could see).
 function size(value, doc) {
-  return value <= 1e-6 * rms(doc.y_train) ? "almost nothing (below 10⁻⁶ of the targets' size)" : value.toPrecision(2);
+  return value <= 1e-6 * rms(doc.y_train) ? "almost nothing (an RMS below 10⁻⁶ of the targets')"
+    : `${value.toPrecision(2)} (RMS)`;
 }
 
 // The infinite-width forecast diverges at this learning rate: a step above 2N/λ_max of the analytic kernel (every mode
@@ -151,7 +152,7 @@ export function summary(doc) {
   const trained = fit === null
     ? `every network of ${lanes} lanes diverged before step ${steps}`
     : `after ${steps} steps the networks of ${lanes} lanes miss the ${doc.y_train.length} districts' targets by `
-      + `${size(fit, doc)} (RMS)`;
+      + size(fit, doc);
   const residual = doc.reference?.speeds?.residual;
   const forecast = residual && !forecastDiverges(doc) ? `, the infinite-width forecast by ${size(rms(residual), doc)}` : "";
   return `${doc.query?.target === "drawn" ? "Your drawing" : "This target"}: ${trained}${forecast}; ${speedsInWords(doc)}.`;
