@@ -19,8 +19,22 @@ const embedded = document.body.classList.contains("embed");
 const locked = new URLSearchParams(location.search).get("lock") === "1"; // an embed whose state is fixed
 
 if (STATIC && embedded) applyEmbedOptions(); // a static copy's embed is one file for every ?hide= and ?card=
+// The API parameters of the state's experiment (with overrides: null drops one), its scenario's own included.
+const apiParams = (state, overrides = {}) => driftParams(state, { ...offPageSettings(state), ...overrides });
+
+// What names the state's experiment on this server: the parameters of its request, whatever width is on show.
+const experimentOf = (state) => apiParams(state, { kernel_width: null }).toString();
+
+// The second experiment a figure draws over the state's (needs.overlay), as query parameters (no kernels asked for).
+const overlayParams = (figure, state) => apiParams(state, { ...figure.needs.overlay(state), kernel_width: null });
+
 const linked = parseState(location.search);
 const store = createStore(linked.state);
+// The first experiment is asked for before the figures are mounted (their modules load and build meanwhile) when the
+// URL names its state whole (a scenario's link waits for the scenarios): a kept one is on its way at once. run() takes
+// the answer if the state is still that one (keptDrift).
+let firstKept = STATIC || linked.state.preset ? null
+  : { params: apiParams(linked.state).toString(), answer: getKeptDrift(apiParams(linked.state)) };
 const figures = await mountFigures();
 const jobs = createJobs({ onDone: () => run({ job: true }) }); // settings too long for one request, run as a job
 
@@ -276,15 +290,6 @@ function playDay() {
 
 // --- fetching and drawing ------------------------------------------------------------------------
 
-// The API parameters of the state's experiment (with overrides: null drops one), its scenario's own included.
-const apiParams = (state, overrides = {}) => driftParams(state, { ...offPageSettings(state), ...overrides });
-
-// What names the state's experiment on this server: the parameters of its request, whatever width is on show.
-const experimentOf = (state) => apiParams(state, { kernel_width: null }).toString();
-
-// The second experiment a figure draws over the state's (needs.overlay), as query parameters (no kernels asked for).
-const overlayParams = (figure, state) => apiParams(state, { ...figure.needs.overlay(state), kernel_width: null });
-
 // The documents a figure of the state's experiment is drawn from: that experiment's, and with needs.overlay the
 // overlay's for the state now, or null (not arrived yet, or it could not be had).
 function documentsFor(figure, main) {
@@ -333,6 +338,14 @@ function explain(error) {
   return `Something went wrong on this page (${error.message}); reloading may help.`;
 }
 
+// The kept experiment of params (getKeptDrift): the page's first, asked for while the figures were mounted, if these are
+// its parameters, else asked for now.
+function keptDrift(params, signal) {
+  const first = firstKept;
+  firstKept = null;
+  return first?.params === params.toString() ? first.answer : getKeptDrift(params, signal);
+}
+
 // Fetch the state's experiment and draw it. options.job: the job of these settings has just finished (its result is
 // now in the server's store), and the estimate on show still holds.
 async function run(options = {}) {
@@ -358,9 +371,11 @@ async function run(options = {}) {
     // Another kernel width of the experiment on show is already computed: one cached, gzipped GET, no stream.
     const params = apiParams(store.get());
     const computed = doc !== null && !wasSaved && experimentOf(store.get()) === shownExperiment;
-    costing = computed || options.job ? costing : estimate(signal);
     // Kept by the server (a preset's, a job's): its one gzipped document, not the stream, which sends each width twice.
-    const kept = computed ? null : await getKeptDrift(params, signal);
+    // Asked for before the estimate, whose requests would otherwise keep the server busy first.
+    const keptAnswer = computed ? null : keptDrift(params, signal);
+    costing = computed || options.job ? costing : estimate(signal);
+    const kept = await keptAnswer;
     const result = computed ? await getDrift(params, signal) : kept ?? await streamDrift(params, {
       signal,
       onWidth: (width) => {
