@@ -81,7 +81,7 @@ PROFILE_POINTS = 64        # the kernel's profile k(Δγ) is returned at Δγ = 
 FIT_FRACTION = math.exp(-1)  # a frequency counts as fitted once its residual is down to 1/e of its start
 BIAS_FREQUENCIES = (1, 2, 4, 8)  # the spectral-bias target: cos γ + cos 2γ + cos 4γ + cos 8γ (each doubling: ~4× slower
                                  # for a k⁻² spectrum; none of them a blind spot of the bias-free one-layer ReLU kernel)
-BIAS_WIDTHS = {1: (32, 4096), 2: (32, 512), 3: (32, 256), 4: (32, 256)}  # narrow and wide, by depth: the widest
+BIAS_WIDTHS = {1: (32, 2048), 2: (32, 512), 3: (32, 256), 4: (32, 256)}  # narrow and wide, by depth: the widest
                                  # whose training fits the interactive budget (app/ntk/cost.py) with the defaults below
 
 
