@@ -286,7 +286,8 @@ def mode_amplitudes(values: Array, frequencies: tuple[int, ...]) -> Array:
     """``A_k = (2/N)|Σ_i v_i e^{−2πi k i/N}|`` of equispaced values ``(..., N)`` → ``(..., F)``: the amplitude of
     ``cos(kγ + φ)`` in them (``0 < k < N/2``)."""
     n = values.shape[-1]
-    return (2 / n) * np.abs(np.fft.rfft(values, axis=-1)[..., list(frequencies)])
+    amplitudes: Array = (2 / n) * np.abs(np.fft.rfft(values, axis=-1)[..., list(frequencies)])
+    return amplitudes
 
 
 def forecast_fit_step(factor: Array, fraction: float = FIT_FRACTION) -> Array:
@@ -313,8 +314,8 @@ def spectral_bias(config: SpectralBiasConfig, checkpoint: Checkpoint | None = No
     zero = np.abs(eigenvalues) <= ZERO_RTOL * lam_max
     learning_rate = config.lr_fraction * 2 * n / lam_max
     factor = np.where(zero, 1.0, 1 - learning_rate * eigenvalues / n)  # a zero mode: exactly 1, never moves
-    steps = np.arange(config.steps + 1)
-    forecast = np.abs(factor[list(config.frequencies), None]) ** steps  # (F, T + 1)
+    steps = np.arange(config.steps + 1, dtype=np.float64)
+    forecast: Array = np.abs(factor[list(config.frequencies), None]) ** steps  # (F, T + 1)
     widths = tuple(_train_width(config, width, x, y, checkpoint, learning_rate) for width in config.widths)
     return SpectralBiasResult(config=config, learning_rate=learning_rate, eigenvalues=eigenvalues, zero=zero,
                               kernel_fit_steps=forecast_fit_step(factor), forecast=forecast, widths=widths)
