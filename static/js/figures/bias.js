@@ -95,8 +95,9 @@ function legend(doc) {
 export function spec(doc) {
   const highest = Math.max(1.05, ...doc.networks.flatMap((n) => n.relative.flat(2)).filter((v) => v !== null));
   const layout = baseLayout({
-    xaxis: { type: "log", title: { text: "training step (log scale)" }, range: [0, Math.log10(lastStep(doc))] },
-    yaxis: { title: { text: "share of the frequency left, A<sub>k</sub>(t)/A<sub>k</sub>(0)" }, range: [0, Math.min(highest, 2)] },
+    xaxis: { type: "log", title: { text: "training step (log scale)" }, range: [-0.08, Math.log10(lastStep(doc)) + 0.02] },
+    yaxis: { title: { text: "share of the frequency left, A<sub>k</sub>(t)/A<sub>k</sub>(0)" }, range: [-0.04, Math.min(highest, 2)],
+      zeroline: false },
     shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: doc.fit_fraction, y1: doc.fit_fraction,
       line: { color: "#767676", width: 1, dash: "dot" } }],
     annotations: [{ xref: "paper", x: 0, xanchor: "left", y: doc.fit_fraction, yanchor: "top", showarrow: false,

@@ -13,12 +13,14 @@ export const needs = {
 
 export const mount = (element) => mountFigure(element, { spec, summary, table });
 
-export const KERNELS = [["ntk", "NTK", COLORS[1], MARKERS[1]], ["nngp", "NNGP", COLORS[0], MARKERS[0]]];
+// The two kernels of a spectrum document: [its part of the document, label, colour, marker].
+export const KERNELS = [[(doc) => doc.ntk, "NTK", COLORS[1], MARKERS[1]], [(doc) => doc.nngp, "NNGP", COLORS[0], MARKERS[0]]];
+const FIT_COLOR = "#1a1a1a"; // the fitted decays, over either kernel's markers
 const LR_FRACTION = 0.25; // the spectral-bias experiment's default: η = 0.25 · 2N/λ_max
 
 // The frequencies on the log axis: k ≥ 1 (k = 0, the constant mode, is in the table and the summary).
 const shown = (doc) => doc.frequencies.filter((k) => k >= 1);
-const positive = (doc) => KERNELS.flatMap(([key]) => doc[key].per_point.filter((v, k) => k >= 1 && !doc[key].zero[k] && v > 0));
+const positive = (doc) => KERNELS.flatMap(([pick]) => pick(doc).per_point.filter((v, k) => k >= 1 && !pick(doc).zero[k] && v > 0));
 
 // The y range (log10): every nonzero eigenvalue, and a band below the smallest where the zeros are marked.
 function range(doc) {
@@ -40,18 +42,18 @@ function lawLegend(fit) {
   return fit.law === "power" ? `k<sup>${signed(fit.slope)}</sup>` : lawText(fit);
 }
 
-function kernelTraces(doc, [key, label, color, symbol], floor) {
-  const part = doc[key];
+function kernelTraces(doc, [pick, label, color, symbol], floor) {
+  const part = pick(doc);
   const ks = shown(doc);
   const traces = [{
-    name: `${label} μ_k`, legendgroup: key, x: ks, y: ks.map((k) => (part.zero[k] ? null : part.per_point[k])),
+    name: `${label} μ_k`, legendgroup: label, x: ks, y: ks.map((k) => (part.zero[k] ? null : part.per_point[k])),
     type: "scatter", mode: "lines+markers", line: { color, width: 1.5 }, marker: { color, symbol, size: 6 },
     connectgaps: false, hovertemplate: `${label}: k = %{x}, μ_k = %{y:.3e}<extra></extra>`,
   }];
   const zeros = ks.filter((k) => part.zero[k]);
   if (zeros.length) {
     traces.push({
-      name: `${label}: zero to rounding`, legendgroup: key, x: zeros, y: zeros.map(() => floor), type: "scatter",
+      name: `${label}: zero to rounding`, legendgroup: label, x: zeros, y: zeros.map(() => floor), type: "scatter",
       mode: "markers", marker: { color, symbol: "x-thin-open", size: 9, line: { color, width: 2 } },
       hovertemplate: `${label}: k = %{x} is zero to rounding<extra></extra>`,
     });
@@ -60,9 +62,9 @@ function kernelTraces(doc, [key, label, color, symbol], floor) {
     const span = [];
     for (let k = fit.k_min; k <= fit.k_max; k += 1) span.push(k);
     traces.push({
-      name: `${label} fit, ${fit.parity} k: ${lawLegend(fit)}`, legendgroup: key, x: span, y: span.map((k) => law(fit, k)),
-      type: "scatter", mode: "lines", line: { color, width: 3, dash: fit.parity === "even" ? "dash" : "dot" },
-      opacity: 0.55, hoverinfo: "skip",
+      name: `${label} fit, ${fit.parity} k: ${lawLegend(fit)}`, legendgroup: label, x: span, y: span.map((k) => law(fit, k)),
+      type: "scatter", mode: "lines", line: { color: FIT_COLOR, width: 2, dash: fit.parity === "even" ? "dash" : "dot" },
+      hoverinfo: "skip",
     });
   }
   return traces;
@@ -114,9 +116,9 @@ function decay(part) {
 
 // The zero frequencies among those shown, in words: a parity the kernel misses ("every odd k from 3", "every even k
 // (k = 0 too)"), the tail below rounding ("every k from 21"), both, none, or a count.
-export function zerosText(doc, key) {
+export function zerosText(doc, part) {
   const all = doc.frequencies;
-  const zero = (k) => doc[key].zero[k];
+  const zero = (k) => part.zero[k];
   const ks = all.filter(zero);
   if (!ks.length) return `none of k = 0 … ${all.at(-1)}`;
   let tail = all.length; // the first k from which every frequency shown is zero
@@ -137,7 +139,7 @@ export function summary(doc) {
   const steps = (k) => (ntk.zero[k] ? "never" : `${Math.ceil(doc.max_eigenvalue.ntk / (fastest * ntk.eigenvalues[k]))}`);
   return `${architecture(doc.query)}: over k = ${doc.fit_range[0]} … ${doc.fit_range[1]} the NTK's eigenvalues fall `
     + `${decay(ntk)}, the NNGP's ${decay(doc.nngp)}. Zero to rounding (|λ_k| ≤ ${doc.zero_rtol.toExponential(0)} λ_max): `
-    + `for the NTK ${zerosText(doc, "ntk")}, for the NNGP ${zerosText(doc, "nngp")}. At η = N/(2λ_max) gradient descent `
+    + `for the NTK ${zerosText(doc, doc.ntk)}, for the NNGP ${zerosText(doc, doc.nngp)}. At η = N/(2λ_max) gradient descent `
     + `with the NTK needs about N/(ηλ_k) steps to fit frequency k to 1/e: ${steps(1)} for k = 1, ${steps(4)} for 4, `
     + `${steps(16)} for 16 and ${steps(64)} for 64.`;
 }
@@ -145,7 +147,7 @@ export function summary(doc) {
 export function table(doc) {
   const muMax = doc.max_eigenvalue.ntk / doc.points;
   const rows = doc.frequencies.map((k) => [k, doc.multiplicity[k],
-    ...KERNELS.flatMap(([key]) => [doc[key].eigenvalues[k], doc[key].per_point[k], doc[key].zero[k] ? "zero" : ""]),
+    ...KERNELS.flatMap(([pick]) => [pick(doc).eigenvalues[k], pick(doc).per_point[k], pick(doc).zero[k] ? "zero" : ""]),
     doc.ntk.zero[k] ? "never" : round(muMax / (LR_FRACTION * 2 * doc.ntk.per_point[k]))]);
   const columns = ["frequency k", "modes (cos, sin)", ...KERNELS.flatMap(([, label]) => [`${label} λ_k (M = ${doc.points})`,
     `${label} μ_k = λ_k/M`, `${label} zero to rounding`]), "NTK steps to fit (1/e) at η = N/(2λ_max)"];

@@ -10,9 +10,12 @@ const DEPTHS = [];
 for (let depth = FIELDS.depth.type.min; depth <= FIELDS.depth.type.max; depth += 1) DEPTHS.push(depth);
 const ACTIVATIONS = FIELDS.activation.type.values; // relu, erf
 const NAMES = { relu: "ReLU", erf: "erf" };
-const KINDS = [["ntk", "NTK"], ["nngp", "NNGP"]];
+// The two kernels of a spectrum document: its part for the kernel, and that kernel's largest eigenvalue.
+const NTK = { part: (doc) => doc.ntk, top: (doc) => doc.max_eigenvalue.ntk };
+const KINDS = [[NTK, "NTK"], [{ part: (doc) => doc.nngp, top: (doc) => doc.max_eigenvalue.nngp }, "NNGP"]];
 // The panels, in order: each activation's NTK and NNGP.
-const PANELS = ACTIVATIONS.flatMap((activation) => KINDS.map(([key, label]) => ({ activation, key, label: `${NAMES[activation]} ${label}` })));
+const PANELS = ACTIVATIONS.flatMap((activation) => KINDS.map(([kind, label]) => ({ activation, kind,
+  label: `${NAMES[activation]} ${label}` })));
 
 // Every (activation, depth) of the zoo, in the order its documents are fetched and passed to spec().
 const MEMBERS = ACTIVATIONS.flatMap((activation) => DEPTHS.map((depth) => ({ activation, depth })));
@@ -30,11 +33,12 @@ const layers = (depth) => `${depth} hidden layer${depth > 1 ? "s" : ""}`;
 const ks = (doc) => doc.frequencies.filter((k) => k >= 1);
 
 // μ_k/μ_max of a kernel (null where it is zero to rounding: not on a log axis).
-const normalised = (doc, key) => doc[key].per_point.map((v, k) => (doc[key].zero[k] ? null : v / (doc.max_eigenvalue[key] / doc.points)));
+const normalised = (doc, kind) => kind.part(doc).per_point.map((v, k) => (kind.part(doc).zero[k] ? null
+  : v / (kind.top(doc) / doc.points)));
 
 // The traffic map k(γ, γ′)/k(γ, γ) on the profile's angles: row i, column j is k(γ_j − γ_i) / k(0) (circulant).
-function correlationMap(doc, key) {
-  const profile = doc[key].profile;
+function correlationMap(doc, kind) {
+  const profile = kind.part(doc).profile;
   const size = profile.length;
   return profile.map((_, i) => profile.map((__, j) => profile[(j - i + size) % size] / profile[0]));
 }
@@ -42,12 +46,15 @@ function correlationMap(doc, key) {
 const angles = (doc) => doc.profile_angles.map((a) => Number(((a * 180) / Math.PI - 180).toFixed(3)));
 
 // The map's value at the opposite district, k(180°)/k(0): how much a push at one district moves the opposite one.
-export const opposite = (doc, key) => doc[key].profile[doc[key].profile.length / 2] / doc[key].profile[0];
+export const opposite = (doc, kind) => {
+  const { profile } = kind.part(doc);
+  return profile[profile.length / 2] / profile[0];
+};
 
 function spectrumTraces(docs) {
   return PANELS.flatMap((panel, p) => DEPTHS.map((depth, d) => {
     const doc = docOf(docs, panel.activation, depth);
-    const values = normalised(doc, panel.key);
+    const values = normalised(doc, panel.kind);
     return {
       name: layers(depth), legendgroup: `depth${depth}`, showlegend: p === 0, xaxis: `x${p + 1}`, yaxis: `y${p + 1}`,
       x: ks(doc), y: ks(doc).map((k) => values[k]), type: "scatter", mode: "lines", connectgaps: false,
@@ -62,7 +69,7 @@ function mapTraces(docs) {
     const doc = docOf(docs, panel.activation, depth);
     const axis = PANELS.length + p * DEPTHS.length + d + 1;
     return {
-      type: "heatmap", name: `${panel.label}, ${layers(depth)}`, z: correlationMap(doc, panel.key), x: angles(doc),
+      type: "heatmap", name: `${panel.label}, ${layers(depth)}`, z: correlationMap(doc, panel.kind), x: angles(doc),
       y: angles(doc), xaxis: `x${axis}`, yaxis: `y${axis}`, zmin: -1, zmax: 1, colorscale: DIVERGING,
       showscale: p === 0 && d === 0, colorbar: { thickness: 10, title: { text: "k(γ, γ′)/k(γ, γ)", side: "right" } },
       hovertemplate: `${panel.label}, ${layers(depth)}<br>γ = %{x}°, γ′ = %{y}°: %{z:.3f}<extra></extra>`,
@@ -74,9 +81,9 @@ function mapTraces(docs) {
 function spectrumRange(docs) {
   const values = PANELS.flatMap((panel) => DEPTHS.flatMap((depth) => {
     const doc = docOf(docs, panel.activation, depth);
-    return ks(doc).map((k) => normalised(doc, panel.key)[k]);
+    return ks(doc).map((k) => normalised(doc, panel.kind)[k]);
   })).filter((v) => v !== null && v > 0);
-  return [Math.floor(Math.log10(Math.min(...values))), 0.2];
+  return [Math.floor(Math.log10(Math.min(...values))) - 0.6, 0.2]; // room under the lowest tick label
 }
 
 export function spec(...args) {
@@ -91,7 +98,7 @@ export function spec(...args) {
 }
 
 const MARGIN = { l: 64, r: 70, t: 84, b: 50 }; // t: the legend, above the spectra's titles; r: the colour bar
-const PHONE = { l: 44, r: 12, t: 84, b: 110 }; // under 480 px: the colour bar lies under the maps
+const PHONE = { l: 58, r: 12, t: 84, b: 110 }; // under 480 px: the colour bar lies under the maps
 const GAP = 14;  // px between heatmaps
 const BAND = 76; // px between the spectra and the maps: the spectra's x title, the maps' column titles
 const ROW_GAP = 64; // px between two rows of spectra: the upper one's x title, the lower one's title
@@ -126,7 +133,8 @@ export function fit({ data, layout }, width) {
       type: "log", range: [-0.05, Math.log10(128) + 0.05], tickvals: [1, 10, 100], title: { text: "k", standoff: 2 },
       fixedrange: true };
     laidOut[`yaxis${suffix}`] = { domain: [fromTop(top + spectrumHeight), fromTop(top)], anchor: `x${suffix}`, type: "log",
-      range: layout.spectrumRange, exponentformat: "power", dtick: 3, fixedrange: true,
+      range: layout.spectrumRange, exponentformat: "power", dtick: phone ? 6 : 3, tickfont: { size: phone ? 10 : 12 },
+      fixedrange: true,
       title: { text: column === 0 && !phone ? "μ<sub>k</sub>/μ<sub>max</sub>" : "", standoff: 2 }, showticklabels: column === 0 };
     laidOut.annotations.push({ text: panel.label, showarrow: false, xref: `x${suffix} domain`, yref: `y${suffix} domain`,
       x: 0.5, y: 1, yanchor: "bottom", font: { size: 12 } });
@@ -141,7 +149,8 @@ export function fit({ data, layout }, width) {
       title: { text: bottom ? "γ (°)" : "", standoff: 2, font: { size: 11 } }, fixedrange: true };
     laidOut[`yaxis${axis}`] = { domain: [fromTop(top + side), fromTop(top)], anchor: `x${axis}`,
       tickvals: phone ? [0] : [-90, 0, 90], tickfont: { size: 10 }, showticklabels: d === 0 && !phone,
-      title: { text: d === 0 ? panel.label : "", standoff: 2, font: { size: phone ? 10 : 11 } }, fixedrange: true };
+      title: { text: d === 0 ? (phone ? panel.label.replace(" ", "<br>") : panel.label) : "", standoff: 2,
+        font: { size: phone ? 10 : 11 } }, fixedrange: true };
     if (p === 0) {
       laidOut.annotations.push({ text: phone ? `${depth}` : layers(depth), showarrow: false, xref: `x${axis} domain`,
         yref: `y${axis} domain`, x: 0.5, y: 1, yanchor: "bottom", font: { size: 11 } });
@@ -160,7 +169,7 @@ export function fit({ data, layout }, width) {
 }
 
 // The fit of a kernel that the summary quotes: its even k's, or its only one.
-const mainFit = (doc, key) => doc[key].fits.find((f) => f.parity === "even") ?? doc[key].fits[0] ?? null;
+const mainFit = (part) => part.fits.find((f) => f.parity === "even") ?? part.fits[0] ?? null;
 const fitWords = (fit) => (fit === null ? "no fit" : `${lawText(fit)}${fit.parity === "odd" ? " (odd k)" : ""}`);
 const share = (value) => value.toFixed(2).replace("-", "−");
 
@@ -170,14 +179,14 @@ export function summary(...args) {
   const { w_std: w, b_std: b } = docs[0].query;
   const decays = ACTIVATIONS.map((activation) => {
     const [shallow, deep] = [docOf(docs, activation, first), docOf(docs, activation, last)];
-    return `${NAMES[activation]}: the NTK's spectrum falls ${fitWords(mainFit(shallow, "ntk"))} with ${layers(first)} and `
-      + `${fitWords(mainFit(deep, "ntk"))} with ${last}, the NNGP's ${fitWords(mainFit(shallow, "nngp"))} and `
-      + `${fitWords(mainFit(deep, "nngp"))}`;
+    return `${NAMES[activation]}: the NTK's spectrum falls ${fitWords(mainFit(shallow.ntk))} with ${layers(first)} and `
+      + `${fitWords(mainFit(deep.ntk))} with ${last}, the NNGP's ${fitWords(mainFit(shallow.nngp))} and `
+      + `${fitWords(mainFit(deep.nngp))}`;
   }).join("; ");
-  const across = ACTIVATIONS.map((activation) => `${share(opposite(docOf(docs, activation, first), "ntk"))} (${NAMES[activation]}, `
-    + `${layers(first)}) and ${share(opposite(docOf(docs, activation, last), "ntk"))} (${last})`).join(", ");
-  const zeros = ACTIVATIONS.map((activation) => `${NAMES[activation]}, ${layers(first)}: ${zerosText(docOf(docs, activation, first), "ntk")}; `
-    + `${last}: ${zerosText(docOf(docs, activation, last), "ntk")}`).join("; ");
+  const across = ACTIVATIONS.map((activation) => `${share(opposite(docOf(docs, activation, first), NTK))} (${NAMES[activation]}, `
+    + `${layers(first)}) and ${share(opposite(docOf(docs, activation, last), NTK))} (${last})`).join(", ");
+  const zeros = ACTIVATIONS.map((activation) => `${NAMES[activation]}, ${layers(first)}: ${zerosText(docOf(docs, activation, first), docOf(docs, activation, first).ntk)}; `
+    + `${last}: ${zerosText(docOf(docs, activation, last), docOf(docs, activation, last).ntk)}`).join("; ");
   return `At σw = ${w}, σb = ${b}, fitted over k = ${docs[0].fit_range[0]} … ${docs[0].fit_range[1]} (even k unless `
     + `marked). ${decays}. At the opposite district the `
     + `NTK's map is ${across} of its value on the diagonal. Frequencies zero to rounding (NTK): ${zeros}.`;
@@ -186,8 +195,8 @@ export function summary(...args) {
 export function table(...args) {
   const docs = args.slice(0, MEMBERS.length);
   const kernels = PANELS.flatMap((panel) => DEPTHS.map((depth) => ({ panel, depth, doc: docOf(docs, panel.activation, depth) })));
-  const spectra = kernels.map(({ panel, doc }) => normalised(doc, panel.key));
-  const maps = kernels.map(({ panel, doc }) => doc[panel.key].profile.map((v) => v / doc[panel.key].profile[0]));
+  const spectra = kernels.map(({ panel, doc }) => normalised(doc, panel.kind));
+  const maps = kernels.map(({ panel, doc }) => panel.kind.part(doc).profile.map((v, _, all) => v / all[0]));
   const rowsCount = Math.max(docs[0].frequencies.length, docs[0].profile_angles.length);
   const rows = [];
   for (let i = 0; i < rowsCount; i += 1) {
