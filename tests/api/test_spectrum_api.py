@@ -3,13 +3,16 @@ with 422s that say what is allowed."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from app.api.schemas import bias_steps, plot_round
+from app.api.schemas import SpectralBiasQuery, SpectrumQuery, bias_steps, plot_round
 from app.ntk import MLP
 from app.ntk.spectrum import BIAS_WIDTHS, SpectralBiasConfig, ring_spectrum, spectral_bias
+from tests.conftest import ClientFactory
 
 SPECTRUM = "/api/v1/spectrum"
 BIAS = "/api/v1/spectral-bias"
@@ -113,3 +116,16 @@ def test_the_openapi_document_describes_both_endpoints(client: TestClient) -> No
     assert {p["name"] for p in paths[SPECTRUM]["get"]["parameters"]} == {"depth", "activation", "w_std", "b_std"}
     assert np.isclose(next(p for p in paths[BIAS]["get"]["parameters"] if p["name"] == "lr_fraction")["schema"]["default"],
                       0.25)
+
+
+def test_a_warmed_worker_has_the_default_pages_spectrum_documents_before_anyone_asks(make_client: ClientFactory) -> None:
+    client = make_client(warm_presets="default", store_url="", compute_in="threads")
+    deadline = time.monotonic() + 240
+    while client.get("/readyz").json()["warm_up"]["state"] != "done":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    responses = client.app.state.compute.responses  # type: ignore[attr-defined]
+    assert responses.get("spectral-bias:" + SpectralBiasQuery(seed=0).model_dump_json()) is not None
+    for depth in range(1, 5):
+        for activation in ("relu", "erf"):
+            assert responses.get("spectrum:" + SpectrumQuery(depth=depth, activation=activation).model_dump_json())

@@ -3,11 +3,13 @@ frequency against the kernel's forecast (app/ntk/spectrum.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
 from app.api.budget import check_budget
+from app.api.compute import ComputeService
 from app.api.deps import ServiceDep, SettingsDep
 from app.api.errors import InvalidInput, responses
 from app.api.http import cached_json
@@ -23,7 +25,7 @@ from app.api.schemas import (
 )
 from app.ntk.checks import Checkpoint
 from app.ntk.cost import spectral_bias_cost
-from app.ntk.mlp import MLP
+from app.ntk.mlp import ACTIVATIONS, MAX_DEPTH, MLP
 from app.ntk.spectrum import SpectralBiasConfig, ring_spectrum, spectral_bias
 
 router = APIRouter(tags=["spectrum"])
@@ -73,3 +75,20 @@ async def spectral_bias_experiment(query: Annotated[SpectralBiasQuery, Query()],
 
 def _bias(checkpoint: Checkpoint, query: SpectralBiasQuery, config: SpectralBiasConfig) -> bytes:
     return dumps(spectral_bias_document(query, spectral_bias(config, checkpoint)))
+
+
+async def keep_page_documents(service: ComputeService, depth: int, activation: str, w_std: float, b_std: float,
+                              seed: int, idle: Callable[[], Awaitable[None]]) -> None:
+    """Compute into this worker's response cache the documents the page's spectrum figures ask for on a first visit
+    with this architecture and seed (its spectrum, the kernel zoo's sixteen kernels at its σw and σb, its spectral-bias
+    experiment), under the keys the handlers above use; ``await idle()`` before each (the warm-up gives way to
+    requests, app/api/warmup.py)."""
+    queries = [SpectrumQuery(depth=d, activation=a, w_std=w_std, b_std=b_std)
+               for a in ACTIVATIONS for d in range(1, MAX_DEPTH + 1)]
+    for query in queries:
+        await idle()
+        mlp = MLP(depth=query.depth, activation=query.activation, w_std=query.w_std, b_std=query.b_std)
+        await service.body("spectrum:" + query.model_dump_json(), _spectrum, query, mlp)
+    bias = SpectralBiasQuery(depth=depth, activation=activation, w_std=w_std, b_std=b_std, seed=seed)
+    await idle()
+    await service.body("spectral-bias:" + bias.model_dump_json(), _bias, bias, bias.to_config())
