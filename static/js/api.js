@@ -264,17 +264,25 @@ export const getSpectrum = (params, signal) => getDocument(SPECTRUM, params, sig
 export const getSpectralBias = (params, signal) => getDocument(SPECTRAL_BIAS, params, signal);
 
 // A GET of the API, or in a static copy the file data/index.json names for that path and query (its "documents"):
-// NeedsServer when it holds none.
+// NeedsServer when it holds none. A live API that cannot be reached or is too busy is answered from the saved copy
+// beside the page when there is one (a server started with LANES_FALLBACK_DIR), as the scenarios are.
 async function getDocument(url, params, signal) {
-  if (STATIC) {
-    const key = `${url.slice(ROOT.length)}?${params}`;
-    const file = (await savedIndex()).documents?.[key];
-    if (!file) throw new NeedsServer();
-    return readSaved(file);
+  const key = `${url.slice(ROOT.length)}?${params}`;
+  if (STATIC) return savedDocument(key);
+  try {
+    const response = await request(`${url}?${params}`, { signal });
+    if (!response.ok) throw await errorFrom(response);
+    return await response.json();
+  } catch (error) {
+    if (!unreachable(error)) throw error;
+    return savedDocument(key).catch(() => { throw error; });
   }
-  const response = await request(`${url}?${params}`, { signal });
-  if (!response.ok) throw await errorFrom(response);
-  return response.json();
+}
+
+async function savedDocument(key) {
+  const file = (await savedIndex()).documents?.[key];
+  if (!file) throw new NeedsServer();
+  return readSaved(file);
 }
 
 // Where the embeds live: /embed/<figure> on the server, embed/<figure>/ in a static export.

@@ -529,7 +529,7 @@ async function showSaved(error, signal) {
   savedNote = `${why}, so this shows the saved results of the scenario “${title}”. `
     + "Changing the settings needs the server; the other scenarios still work.";
   show(result);
-  await showComparisons(signal, preset);
+  await Promise.all([showComparisons(signal, preset), showLoaded(signal)]);
   return true;
 }
 
