@@ -68,7 +68,7 @@ def test_the_spectrum_draws_the_apis_eigenvalues_which_are_the_kernel_matrixs(br
     (even, odd) = document["ntk"]["fits"]
     summary = page.locator("#spectrum-summary").inner_text()
     assert summary.startswith(f"1 hidden ReLU layer, σw = 1, σb = 0.1: over k = 8 … 64 the NTK's eigenvalues fall like "
-                              f"k^{even['slope']:.2f} ± {even['stderr']:.2f} over even k and like k^{odd['slope']:.2f}"
+                              f"k^{even['slope']:.2f} ± {even['stderr']:.2f} (even k) and k^{odd['slope']:.2f}"
                               .replace("-", "−")), summary
     assert "for the NTK none of k = 0 … 128" in summary
     assert page.evaluate(AXIS, "spectrum")["title"]["text"] == "NTK: steps to fit (1/e)"
@@ -87,7 +87,7 @@ def test_without_biases_the_odd_frequencies_are_marked_zero_not_drawn(browser: B
     assert all(drawn["NTK μ_k"]["y"][k - 1] is None for k in odd)  # a gap in the curve, not a number
     summary = page.locator("#spectrum-summary").inner_text()
     assert "for the NTK every odd k from 3, for the NNGP every odd k from 3" in summary, summary
-    assert "k^−2.02 ± 0.00 over even k" in summary  # the known exponent (docs/maths.md §8): −2
+    assert "k^−2.02 ± 0.00 (even k)" in summary  # the known exponent (docs/maths.md §8): −2
     page.close()
 
 

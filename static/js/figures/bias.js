@@ -130,7 +130,7 @@ const asDrift = (doc) => ({ widths: doc.networks });
 export function summary(doc) {
   const { narrow, wide } = roads(doc);
   const kernel = list(doc.frequencies.map((k) => (doc.kernel.fit_steps[k] === null ? "never (a zero eigenvalue)"
-    : `${doc.kernel.fit_steps[k]}`)));
+    : doc.kernel.fit_steps[k].toLocaleString("en-GB"))));
   const target = doc.frequencies.map((k) => `cos ${k === 1 ? "" : k}γ`).join(" + ");
   const networks = narrow === wide ? `the networks (${lanes(wide)}) take ${networkSteps(doc, wide)}`
     : `the wide networks (${lanes(wide)}) take ${networkSteps(doc, wide)}, the narrow ones (${lanes(narrow)}) `

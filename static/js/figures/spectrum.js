@@ -105,13 +105,21 @@ function powers(from, to) {
 export const architecture = (query) => `${query.depth} hidden ${query.activation === "relu" ? "ReLU" : "erf"} `
   + `layer${query.depth > 1 ? "s" : ""}, σw = ${query.w_std}, σb = ${query.b_std}`;
 
-// "2.02 ± 0.01 (even k)": the fits of one kernel in words, for the summary.
+// The fits of one kernel in words, for the summary: "like k^−2.08 ± 0.01 (even k) and k^−1.95 ± 0.01 (odd k)", or
+// "geometrically, each frequency 3.66 (even k) and 3.93 (odd k) times smaller than the one before".
 function decay(part) {
   if (!part.fits.length) return "too few nonzero frequencies to fit";
-  return part.fits.map((fit) => (fit.law === "power"
-    ? `like k^${signed(fit.slope)} ± ${fit.stderr.toFixed(2)} over ${fit.parity} k`
-    : `geometrically over ${fit.parity} k, each frequency ${Math.exp(-fit.slope).toFixed(2)} times smaller than the one before`))
-    .join(" and ");
+  const power = part.fits.filter((fit) => fit.law === "power");
+  const geometric = part.fits.filter((fit) => fit.law === "geometric");
+  const texts = [];
+  if (power.length) {
+    texts.push(`like ${power.map((fit) => `k^${signed(fit.slope)} ± ${fit.stderr.toFixed(2)} (${fit.parity} k)`).join(" and ")}`);
+  }
+  if (geometric.length) {
+    texts.push(`geometrically, each frequency ${geometric.map((fit) => `${Math.exp(-fit.slope).toFixed(2)} (${fit.parity} k)`)
+      .join(" and ")} times smaller than the one before`);
+  }
+  return texts.join(", and ");
 }
 
 // The zero frequencies among those shown, in words: a parity the kernel misses ("every odd k from 3", "every even k
@@ -136,7 +144,8 @@ export function zerosText(doc, part) {
 export function summary(doc) {
   const ntk = doc.ntk;
   const fastest = LR_FRACTION * 2; // ηλ_max/N
-  const steps = (k) => (ntk.zero[k] ? "never" : `${Math.ceil(doc.max_eigenvalue.ntk / (fastest * ntk.eigenvalues[k]))}`);
+  const steps = (k) => (ntk.zero[k] ? "never"
+    : Math.ceil(doc.max_eigenvalue.ntk / (fastest * ntk.eigenvalues[k])).toLocaleString("en-GB"));
   return `${architecture(doc.query)}: over k = ${doc.fit_range[0]} … ${doc.fit_range[1]} the NTK's eigenvalues fall `
     + `${decay(ntk)}, the NNGP's ${decay(doc.nngp)}. Zero to rounding (|λ_k| ≤ ${doc.zero_rtol.toExponential(0)} λ_max): `
     + `for the NTK ${zerosText(doc, doc.ntk)}, for the NNGP ${zerosText(doc, doc.nngp)}. At η = N/(2λ_max) gradient descent `
