@@ -72,7 +72,7 @@ function kernelTraces(doc, [pick, label, color, symbol], floor) {
 
 export function spec(doc) {
   const [low, high] = range(doc);
-  const floor = 10 ** (low + 0.5);
+  const floor = (i) => 10 ** (low + 0.35 + 0.35 * i); // each kernel's row of crosses, the NTK's above the NNGP's
   const top = Math.max(doc.ntk.per_point[0], ...positive(doc)); // μ_max among the frequencies shown… and k = 0
   const muMax = doc.max_eigenvalue.ntk / doc.points;
   const steps = (mu) => Math.log10(muMax / (LR_FRACTION * 2 * mu)); // N/(ηλ_k) with η = lr_fraction · 2N/λ_max
@@ -92,7 +92,7 @@ export function spec(doc) {
   // An invisible trace on the right axis, so plotly draws it (an axis without traces is not shown).
   const anchor = { x: [1], y: [10 ** steps(muMax)], yaxis: "y2", type: "scatter", mode: "markers", showlegend: false,
     hoverinfo: "skip", marker: { opacity: 0 } };
-  return { data: [...KERNELS.flatMap((kernel) => kernelTraces(doc, kernel, floor)), anchor], layout };
+  return { data: [...KERNELS.flatMap((kernel, i) => kernelTraces(doc, kernel, floor(KERNELS.length - 1 - i))), anchor], layout };
 }
 
 // Every power of ten between 10^from and 10^to (log10 values), for an axis's ticks.
