@@ -365,7 +365,7 @@ async function run(options = {}) {
       if (signal.aborted) return;
       shownScenario = preset;
       show(result);
-      await showComparisons(signal, preset);
+      await Promise.all([showComparisons(signal, preset), showLoaded(signal)]);
       return;
     }
     // Another kernel width of the experiment on show is already computed: one cached, gzipped GET, no stream.
@@ -400,7 +400,7 @@ async function run(options = {}) {
         if (!signal.aborted && cost?.runs === "job") showJobResult(); // computed by a job earlier
       });
     }
-    await Promise.all([showOverlays(signal), showComparisons(signal, null)]);
+    await Promise.all([showOverlays(signal), showComparisons(signal, null), showLoaded(signal)]);
   } catch (error) {
     if (signal.aborted || error.name === "AbortError") return;
     if (!STATIC && unreachable(error) && await showSaved(error, signal)) return;
@@ -544,7 +544,7 @@ async function showSaved(error, signal) {
   savedNote = `${why}, so this shows the saved results of the scenario “${title}”. `
     + "Changing the settings needs the server; the other scenarios still work.";
   show(result);
-  await showComparisons(signal, preset);
+  await Promise.all([showComparisons(signal, preset), showLoaded(signal)]);
   return true;
 }
 
@@ -619,6 +619,37 @@ async function showComparison(figure, signal, savedId) {
     if (signal.aborted) return;
     if (job) status(figure.id, `Not drawn for these settings: it compares them with the same experiment under another scaling, which ${job}.`, "note");
     else status(figure.id, explain(error), "error");
+  }
+}
+
+// Figures that fetch documents of their own (needs.load(state, signal): a promise of the documents they draw, asked of
+// api.js), drawn once the experiment is on show, and asked for again only when needs.key(state) changes: the spectrum
+// figures depend on the network's architecture alone, not on the experiment.
+const loaded = new Map(); // figure id → the key of the documents it drew last
+
+async function showLoaded(signal) {
+  await Promise.all(figures.filter((figure) => figure.needs.load).map((figure) => showLoad(figure, signal)));
+}
+
+async function showLoad(figure, signal) {
+  const state = store.get();
+  const key = figure.needs.key(state);
+  if (loaded.get(figure.id) === key) { // drawn for these settings already
+    status(figure.id, savedNote ?? "", savedNote ? "note" : "info");
+    return;
+  }
+  try {
+    const documents = await figure.needs.load(state, signal);
+    if (signal.aborted) return;
+    loaded.set(figure.id, key);
+    fade(figure, false);
+    render(figure, ...documents);
+  } catch (error) {
+    if (signal.aborted || error.name === "AbortError") return;
+    loaded.delete(figure.id);
+    fade(figure, true);
+    status(figure.id, error instanceof NeedsServer ? "This static copy holds this figure for the saved scenarios only: "
+      + "these settings need the live server." : explain(error), error instanceof NeedsServer ? "note" : "error");
   }
 }
 
