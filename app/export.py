@@ -11,11 +11,20 @@
     OUTDIR/data/<preset>/kernels/<width>.json    that width's kernel on the grid (the document's ``kernel``)
     OUTDIR/data/<preset>/compare-<id>.json       a comparison of 'When the analogy breaks' (app/parameters.COMPARISONS)
     OUTDIR/data/<preset>/ntk-scaling.json        the scenario under the NTK scaling they are drawn against
+    OUTDIR/data/spectrum/<architecture>.json     GET /api/v1/spectrum of each architecture a scenario's page shows
+                                                 (its own, and the kernel zoo's: depth 1–4, ReLU and erf, at its σw, σb)
+    OUTDIR/data/spectral-bias/<architecture>-seed<seed>.json   GET /api/v1/spectral-bias of each scenario's settings
 
 The experiment is written once per scenario, not once per width: only the kernels differ between widths. A document
 is written once however many places need it: a comparison that is a scenario's own experiment (the mean-field
 comparison of 'Planners who rebuild the roads', the NTK scaling of every NTK scenario) and one that two scenarios
 share point at the same file in ``index.json``; such experiments are computed once too.
+
+The spectrum documents depend on the network's architecture alone, not on the experiment, so they are listed apart:
+``index.json``'s ``documents`` maps each request the page would send, written as ``static/js/api.js`` writes it
+(``api/v1/spectrum?depth=1&activation=relu&w_std=1&b_std=0.1``: the path and the query in that order, numbers as
+JavaScript's ``String()`` writes them), to its file, and each scenario lists the requests its page sends
+(``requests``), so ``check_saved`` can tell that none is missing.
 
 The page notices ``data-static`` and reads these files instead of the API; settings that are not a saved scenario,
 and the scenarios that run as jobs (listed in ``index.json``'s ``live_only``), say that they need the live server and
@@ -34,9 +43,20 @@ from pathlib import Path
 from typing import Any
 
 from app.api.compute import limit_blas_threads
-from app.api.schemas import DriftQuery, drift_document, dumps, kernel_document
+from app.api.schemas import (
+    DriftQuery,
+    SpectralBiasQuery,
+    SpectrumQuery,
+    drift_document,
+    dumps,
+    kernel_document,
+    spectral_bias_document,
+    spectrum_document,
+)
 from app.content.presets import PRESETS, Preset
-from app.ntk import DriftResult, drift_experiment
+from app.ntk import MLP, DriftResult, drift_experiment
+from app.ntk.mlp import ACTIVATIONS, MAX_DEPTH
+from app.ntk.spectrum import ring_spectrum, spectral_bias
 from app.parameters import COMPARISONS, NTK_SCALING
 from app.web.routes import ASSETS_VERSION, EMBEDDABLE, PLOTLY_JS, PLOTLY_URL, ROOT, TEMPLATES, embed_context, page_context
 
@@ -69,7 +89,9 @@ def export_site(outdir: Path, presets: tuple[Preset, ...] = PRESETS) -> list[Pat
     scenarios = {preset.id: saved.experiment(preset) for preset in kept}  # first: a comparison may be a scenario
     for preset in kept:
         scenarios[preset.id] |= saved.comparisons(preset)
-    index = {"version": INDEX_VERSION, "scenarios": scenarios, "live_only": {p.id: "job" for p in presets if p.job}}
+        scenarios[preset.id]["requests"] = saved.spectra(preset)
+    index = {"version": INDEX_VERSION, "scenarios": scenarios, "live_only": {p.id: "job" for p in presets if p.job},
+             "documents": saved.documents}
     written += saved.written
     written.append(_write(data / INDEX, json.dumps(index, indent=1)))
     problems = check_saved(data)
@@ -86,6 +108,7 @@ class _Saved:
     by_experiment: dict[str, str] = field(default_factory=dict)  # experiment key → its document's path
     by_content: dict[str, str] = field(default_factory=dict)     # sha-256 of the bytes → path
     results: dict[str, DriftResult] = field(default_factory=dict)
+    documents: dict[str, str] = field(default_factory=dict)     # a request of static/js/api.js → its file
     written: list[Path] = field(default_factory=list)
 
     def experiment(self, preset: Preset) -> dict[str, Any]:
@@ -111,6 +134,30 @@ class _Saved:
                 "comparisons": {c.id: self.document(f"{preset.id}/compare-{c.id}.json", _scaled(query, c.overrides))
                                 for c in COMPARISONS}}
 
+    def spectra(self, preset: Preset) -> list[str]:
+        """The spectrum figures' documents of the scenario's page (app/api/routes/spectrum.py): its architecture's
+        spectrum and spectral-bias experiment, and the kernel zoo's spectra at its σw and σb; each written once,
+        named in ``documents`` by its request. The requests, in the page's order."""
+        query = DriftQuery(**preset.changes)
+        arch = {"depth": query.depth, "activation": query.activation, "w_std": query.w_std, "b_std": query.b_std}
+        zoo = [{**arch, "depth": depth, "activation": activation} for activation in ACTIVATIONS
+               for depth in range(1, MAX_DEPTH + 1)]
+        requests = [self.spectrum(SpectrumQuery(**fields)) for fields in [arch, *zoo]]
+        bias = SpectralBiasQuery(**arch, seed=query.seed)
+        key = request_key("api/v1/spectral-bias", bias, ("depth", "activation", "w_std", "b_std", "seed"))
+        if key not in self.documents:
+            body = dumps(spectral_bias_document(bias, spectral_bias(bias.to_config())))
+            self.documents[key] = self.save(f"spectral-bias/{_architecture(bias)}-seed{bias.seed}.json", body)
+        return [*requests, key]
+
+    def spectrum(self, query: SpectrumQuery) -> str:
+        key = request_key("api/v1/spectrum", query, ("depth", "activation", "w_std", "b_std"))
+        if key not in self.documents:
+            mlp = MLP(depth=query.depth, activation=query.activation, w_std=query.w_std, b_std=query.b_std)
+            self.documents[key] = self.save(f"spectrum/{_architecture(query)}.json",
+                                            dumps(spectrum_document(query, ring_spectrum(mlp))))
+        return key
+
     def document(self, name: str, query: DriftQuery) -> str:
         key = _key(query)
         if key not in self.by_experiment:
@@ -131,6 +178,24 @@ class _Saved:
         return self.by_content[digest]
 
 
+def _js_number(value: object) -> str:
+    """A query value as JavaScript's ``String()`` writes it (``1.0`` → ``1``, ``0.1`` → ``0.1``), for the values the
+    page sends here (within the parameters' ranges, where both languages write the shortest round-trip decimal)."""
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)
+
+
+def request_key(path: str, query: SpectrumQuery, names: tuple[str, ...]) -> str:
+    """The request ``static/js/api.js`` sends for ``query``'s fields ``names`` on ``path``: how ``documents`` names
+    it."""
+    return f"{path}?" + "&".join(f"{name}={_js_number(getattr(query, name))}" for name in names)
+
+
+def _architecture(query: SpectrumQuery) -> str:
+    return f"{query.depth}-{query.activation}-w{_js_number(query.w_std)}-b{_js_number(query.b_std)}"
+
+
 def _scaled(query: DriftQuery, overrides: Mapping[str, int | float | str]) -> DriftQuery:
     """The scenario's experiment with a scaling's settings, validated as the API validates the page's request."""
     return DriftQuery(**{**query.model_dump(exclude_none=True), **overrides, "kernel_width": None})
@@ -144,7 +209,8 @@ def _key(query: DriftQuery) -> str:
 def check_saved(data: Path) -> list[str]:
     """What a static copy's ``data/`` folder lacks, in sentences (none: every scenario of ``presets.json`` is saved or
     listed as live-only, and every saved one names an existing file for its experiment, the kernel of each of its
-    widths, its NTK scaling and each comparison of ``app/parameters.COMPARISONS``)."""
+    widths, its NTK scaling, each comparison of ``app/parameters.COMPARISONS`` and each request of its spectrum
+    figures)."""
     index = json.loads((data / INDEX).read_text(encoding="utf-8"))
     problems = [] if index.get("version") == INDEX_VERSION else [f"{INDEX} is version {index.get('version')}"]
     scenarios, live_only = index["scenarios"], index["live_only"]
@@ -157,6 +223,8 @@ def check_saved(data: Path) -> list[str]:
         names = {"experiment": entry.get("experiment"), "NTK scaling": entry.get("ntk_scaling")}
         names |= {f"kernel {w}": entry.get("kernels", {}).get(w) for w in str(preset["query"]["widths"]).split(",")}
         names |= {f"comparison {c.id}": entry.get("comparisons", {}).get(c.id) for c in COMPARISONS}
+        documents = index.get("documents", {})
+        names |= {f"request {request}": documents.get(request) for request in entry.get("requests", [None])}
         for what, name in names.items():
             if name is None:
                 problems.append(f"{preset['id']}: no {what} in {INDEX}")

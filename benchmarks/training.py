@@ -9,7 +9,11 @@ Prints, in one run, on one BLAS thread (as the server computes):
    did before), the least of several runs; the bytes a step must move (each hidden-to-hidden matrix read twice:
    forward and backward), the time that takes at the measured bandwidth, and the ratio limit ÷ step; and the four
    matrix products of a step timed alone, the floor this layout cannot go under;
-3. float32 against float64 training from the same (float32-exact) weights on the default scenario and the Jacot
+3. what the interactive budget could admit at best: for 3 seeds and 500 steps (the defaults) at depths 2 and 3 and
+   widths 1024 and 2048, the cost model's estimate of the whole experiment against the least time its widest width's
+   training could take (its hidden-to-hidden matrices read twice a step at the measured bandwidth, float64 and
+   float32) — the reason a ~5 s budget cannot hold 2048 lanes on this machine;
+4. float32 against float64 training from the same (float32-exact) weights on the default scenario and the Jacot
    scenario: the largest relative difference of the loss at every step, the final kernel drift and each layer's
    weight change — the measurement behind training in float64 (docs/performance.md).
 """
@@ -29,6 +33,7 @@ import app.ntk.deferred as deferral
 from app.api.schemas import DriftQuery
 from app.content.presets import PRESETS
 from app.ntk import MLP, DriftConfig, empirical_ntk, init_params, stack_params, train
+from app.ntk.cost import drift_cost
 from app.ntk.experiments import initial_networks
 
 SEEDS, DEPTH, DISTRICTS, STEPS = 3, 3, 8, 16
@@ -100,6 +105,30 @@ def speed(bandwidth: dict[str, float]) -> None:
               f"| {limit_gemv * 1e3:.1f} ms | {limit_gemv / after:.0%} |", flush=True)
 
 
+def least_training_seconds(depth: int, width: int, steps: int, bandwidth: float, itemsize: int = 8) -> float:
+    """The least time ``steps`` training steps of ``SEEDS`` stacked networks can take at ``bandwidth`` bytes/s: each
+    hidden-to-hidden matrix read twice a step (forward, backward), nothing else counted."""
+    return 2 * SEEDS * (depth - 1) * width * width * itemsize * steps / bandwidth
+
+
+def budget_floor(bandwidth: dict[str, float]) -> None:
+    steps = DriftConfig().steps
+    print(f"\n## What the budget could admit: {SEEDS} seeds, {steps} steps, widths doubling from 16, float64\n")
+    print("The cost model's estimate of the whole experiment (reference CPU seconds), against the least time the "
+          "widest width's training alone could take at the measured bandwidths.\n")
+    print("| depth | widest | estimate, whole experiment | floor at sum's bandwidth | at matrix–vector's "
+          "| at matrix–vector's, float32 |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    for depth in (2, 3):
+        for width in (1024, 2048):
+            widths = tuple(16 * 2**k for k in range(int(math.log2(width // 16)) + 1))
+            estimate = drift_cost(DriftConfig(depth=depth, widths=widths)).seconds
+            floors = [least_training_seconds(depth, width, steps, bandwidth[k]) for k in ("sum", "matrix–vector")]
+            single = least_training_seconds(depth, width, steps, bandwidth["matrix–vector"], itemsize=4)
+            print(f"| {depth} | {width} | {estimate:.1f} s | {floors[0]:.1f} s | {floors[1]:.1f} s | {single:.1f} s |",
+                  flush=True)
+
+
 def relative_difference(a: np.ndarray, b: np.ndarray) -> float:
     both = np.isfinite(a) & np.isfinite(b)
     return float(np.max(np.abs(a[both] - b[both]) / np.abs(a[both])))
@@ -143,6 +172,7 @@ def main() -> None:
     bandwidth = stream_bandwidth()
     print("streaming bandwidth over 400 MiB: " + ", ".join(f"{k} {v / 1e9:.1f} GB/s" for k, v in bandwidth.items()))
     speed(bandwidth)
+    budget_floor(bandwidth)
     fidelity()
 
 

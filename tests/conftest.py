@@ -32,15 +32,6 @@ os.environ["LANES_COMPUTE_IN"] = "threads"
 os.environ["LANES_WARM_PRESETS"] = ""
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Two groups for ``pytest -n 2 --dist loadgroup`` (make test): the browser tests in one worker process, the rest in
-    the other. The suite mostly waits (for pages to draw, servers to answer, processes to end), so two run in about
-    two thirds of the time; and no test shares its process with Playwright's event loop or a browser's traffic
-    unless it is a browser test itself."""
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group("browser" if item.nodeid.startswith("tests/web/") else "rest"))
-
-
 @pytest.fixture(scope="module")
 def redis_url() -> Iterator[str]:
     """A real redis-server (Debian's), started for the module that asks and stopped after it."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api.routes import experiments, health, jobs, kernels, presets
+from app.api.routes import experiments, health, jobs, kernels, presets, spectrum
 
 API_PREFIX = "/api/v1"
 
@@ -13,5 +13,6 @@ api_router.include_router(presets.router)
 api_router.include_router(kernels.router)
 api_router.include_router(experiments.router)
 api_router.include_router(jobs.router)
+api_router.include_router(spectrum.router)
 
 health_router = health.router

@@ -16,6 +16,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from pydantic_core import PydanticCustomError
 
 from app.ntk import MLP, DriftConfig, DriftResult, KernelPrediction, WidthResult
+from app.ntk.spectrum import (
+    BIAS_FREQUENCIES,
+    BIAS_WIDTHS,
+    FIT_FRACTION,
+    FIT_RANGE,
+    ZERO_RTOL,
+    KernelSpectrum,
+    RingSpectrum,
+    SpectralBiasConfig,
+    SpectralBiasResult,
+    bias_widths,
+)
 from app.ntk.training import LearningSpeeds
 from app.parameters import API_PARAMETERS, IDENTITY, MAX_WIDTH, parameter
 
@@ -37,7 +49,7 @@ def declared(name: str, **overrides: Any) -> Any:
     """The pydantic field of the parameter ``name`` as ``app/parameters.py`` declares it: default, bounds, choices, help.
 
     Choices are plain strings listed as the schema's ``enum`` and checked by :meth:`Declared._one_of`, so the
-    allowed values are written only in the declaration (and the core).
+    allowed values are written only in the declaration (and the core). ``overrides`` may replace the default too.
     """
     p = parameter(name)
     options: dict[str, Any] = {"description": p.help}
@@ -49,7 +61,8 @@ def declared(name: str, **overrides: Any) -> Any:
         options["json_schema_extra"] = {"pattern": p.pattern}
         if p.kind == "numbers":
             options["max_length"] = MAX_VALUES_CHARS
-    return Field(p.default, **(options | overrides))
+    default = overrides.pop("default", p.default)  # another endpoint's default for the same field (its own meaning)
+    return Field(default, **(options | overrides))
 
 
 class Declared(BaseModel):
@@ -68,7 +81,9 @@ class Declared(BaseModel):
 
     @field_validator("widths", check_fields=False)
     @classmethod
-    def _widths_in_range(cls, widths: str) -> str:
+    def _widths_in_range(cls, widths: str | None) -> str | None:
+        if widths is None:  # optional where a default is chosen from other fields (SpectralBiasQuery)
+            return widths
         p = parameter("widths")
         assert p.pattern is not None and p.minimum is not None and p.maximum is not None
         if not re.fullmatch(p.pattern, widths):
@@ -247,6 +262,48 @@ class PredictionRequest(Architecture):
         return np.array([math.inf if t == "inf" else t for t in self.times], dtype=float)
 
 
+class SpectrumQuery(Declared):
+    """The infinite-width kernels whose spectrum on the ring is asked for (NTK parameterization: the only one with a
+    kernel limit besides mean-field, whose kernel at init is the same)."""
+
+    depth: int = declared("depth")
+    activation: str = declared("activation")
+    w_std: float = declared("w_std")
+    b_std: float = declared("b_std")
+
+
+FREQUENCIES_PATTERN = "^[0-9]{1,2}(,[0-9]{1,2}){0,7}$"
+
+
+class SpectralBiasQuery(SpectrumQuery):
+    """Networks trained on a target of several frequencies, each frequency's residual against the kernel's forecast.
+
+    ``widths`` omitted: the narrow and the wide width the page trains at this depth (``app.ntk.spectrum.BIAS_WIDTHS``).
+    """
+
+    widths: str | None = declared("widths", default=None, description=(
+        "Comma-separated, increasing widths (at most 12, each 1–10000); omitted: "
+        + "; ".join(f"{', '.join(map(str, w))} lanes at depth {d}" for d, w in BIAS_WIDTHS.items()) + "."))
+    seeds: int = declared("seeds", default=SpectralBiasConfig.seeds)
+    districts: int = declared("districts", default=SpectralBiasConfig.districts)
+    frequencies: str = Field(",".join(map(str, BIAS_FREQUENCIES)), pattern=FREQUENCIES_PATTERN,
+                             description="The target's frequencies k, comma-separated and increasing, each from 1 to "
+                                         "below districts/2 (at most 8): the target is the sum of their cos kγ.")
+    steps: int = declared("steps", default=SpectralBiasConfig.steps)
+    lr_fraction: float = Field(SpectralBiasConfig.lr_fraction, gt=0, lt=1,
+                               description="The learning rate as a fraction of the infinite-width kernel's stable "
+                                           "limit on the districts: η = lr_fraction · 2N/λ_max.")
+    seed: int = declared("seed")
+
+    def to_config(self) -> SpectralBiasConfig:
+        """The core's config (its own checks may refuse it with ValueError: a frequency the districts cannot resolve)."""
+        widths = bias_widths(self.depth) if self.widths is None else tuple(int(w) for w in self.widths.split(","))
+        return SpectralBiasConfig(depth=self.depth, activation=self.activation, w_std=self.w_std, b_std=self.b_std,
+                                  widths=widths, seeds=self.seeds, districts=self.districts,
+                                  frequencies=tuple(int(k) for k in self.frequencies.split(",")), steps=self.steps,
+                                  lr_fraction=self.lr_fraction, seed=self.seed)
+
+
 # --- responses ------------------------------------------------------------------------------
 
 Matrix = list[list[float]]
@@ -390,6 +447,73 @@ class KernelsResponse(BaseModel):
     nngp: Matrix | None = Field(description="Analytic NNGP kernel (N1 × N2), full precision.")
     ntk: Matrix | None = Field(description="Analytic NTK (N1 × N2), full precision.")
     empirical_ntk: Matrix | None = Field(description="Empirical NTK of one sampled network of the given width.")
+
+
+class DecayFitModel(BaseModel):
+    parity: Literal["even", "odd"] = Field(description="The frequencies fitted: even or odd k.")
+    law: Literal["power", "geometric"] = Field(description="power: log μ_k = intercept + slope · log k; geometric: "
+                                                            "log μ_k = intercept + slope · k. The one with the smaller "
+                                                            "rms is reported.")
+    slope: float
+    stderr: float = Field(description="Standard error of the slope.")
+    intercept: float
+    rms: float = Field(description="Root mean square of the residuals of log μ_k.")
+    other_rms: float = Field(description="The same for the other law.")
+    k_min: int
+    k_max: int
+    points: int = Field(description="Nonzero modes of this parity between k_min and k_max.")
+
+
+class KernelSpectrumModel(BaseModel):
+    eigenvalues: list[float] = Field(description="λ_k, the eigenvalue of the points × points kernel matrix for "
+                                                 "frequency k (the cos kγ and sin kγ modes), k = 0 … max_frequency.")
+    per_point: list[float] = Field(description="μ_k = λ_k / points: per point, the kernel operator's eigenvalue up "
+                                               "to aliasing; mode k's residual decays like e^{−η μ_k t}.")
+    zero: list[bool] = Field(description="|λ_k| ≤ zero_rtol · λ_max: zero to rounding.")
+    fits: list[DecayFitModel] = Field(description="The decay of μ_k over fit_range, even and odd k apart.")
+    profile: list[float] = Field(description="k(Δγ), the kernel between two ring points Δγ apart, at profile_angles.")
+
+
+class SpectrumResponse(BaseModel):
+    version: str
+    query: dict[str, Any]
+    points: int = Field(description="Equispaced ring points M whose kernel matrix is diagonalised.")
+    frequencies: list[int] = Field(description="k = 0 … max_frequency (M/8, where aliasing stays small).")
+    multiplicity: list[int] = Field(description="2 (a cos and a sin mode), 1 for k = 0.")
+    zero_rtol: float
+    fit_range: list[int] = Field(description="[k_min, k_max] of the decay fits.")
+    max_eigenvalue: dict[str, float] = Field(description="λ_max of each kernel over all M/2 + 1 frequencies.")
+    profile_angles: list[float] = Field(description="Δγ = 2πj/P in radians.")
+    ntk: KernelSpectrumModel
+    nngp: KernelSpectrumModel
+
+
+class BiasWidthModel(BaseModel):
+    width: int
+    initial: list[list[MaybeFloat]] = Field(description="A_k(0), each target frequency's amplitude in the initial "
+                                                        "residual f₀(X) − y, seeds × frequencies.")
+    relative: list[list[list[MaybeFloat]]] = Field(description="A_k(t) / A_k(0) at steps, seeds × frequencies × steps "
+                                                               "(null after a divergence).")
+    fit_steps: list[list[int | None]] = Field(description="The first step with A_k(t) ≤ A_k(0)/e, seeds × frequencies "
+                                                           "(null: not within the steps).")
+    diverged_at: list[int] = Field(description="Step at which each seed diverged, −1 if it did not.")
+    divergence: list[str | None]
+
+
+class SpectralBiasResponse(BaseModel):
+    version: str
+    query: dict[str, Any]
+    widths: list[int]
+    learning_rate: float = Field(description="η = lr_fraction · 2N/λ_max.")
+    frequencies: list[int] = Field(description="The target's frequencies: y = Σ_k cos kγ on the districts.")
+    steps: list[int] = Field(description="The steps returned (about 100, log-spaced, with 0 and the last).")
+    fit_fraction: float = Field(description="1/e: a frequency counts as fitted once this much of it is left.")
+    forecast: list[list[float]] = Field(description="The infinite-width kernel's forecast |1 − ηλ_k/N|^t of "
+                                                    "A_k(t)/A_k(0), frequencies × steps.")
+    kernel: dict[str, list[Any]] = Field(description="The analytic NTK on the districts, per frequency k = 0 … N/2: "
+                                                     "frequencies, eigenvalues λ_k, per_point λ_k/N, zero, fit_steps "
+                                                     "(the forecast's first step at 1/e; null: never).")
+    networks: list[BiasWidthModel]
 
 
 class PredictionResponse(BaseModel):
@@ -587,6 +711,51 @@ def prediction_document(request: PredictionRequest, prediction: KernelPrediction
     return {"times": request.times, "f_train": prediction.f_train, "f_test": prediction.f_test,
             "rank": prediction.rank, "unlearnable_fraction": prediction.unlearnable_fraction,
             "lr_limit": prediction.lr_limit if math.isfinite(prediction.lr_limit) else None, "note": prediction.note}
+
+
+def spectrum_document(query: SpectrumQuery, spectrum: RingSpectrum) -> dict[str, Any]:
+    """The spectrum of both kernels in full precision, frequencies 0 … M/8 (see :class:`SpectrumResponse`)."""
+    shown = spectrum.points // 8 + 1
+
+    def kernel(part: KernelSpectrum) -> dict[str, Any]:
+        return {"eigenvalues": part.eigenvalues[:shown], "per_point": part.per_point[:shown],
+                "zero": part.zero[:shown].tolist(), "profile": part.profile,
+                "fits": [{"parity": f.parity, "law": f.law, "slope": f.slope, "stderr": f.stderr,
+                          "intercept": f.intercept, "rms": f.rms, "other_rms": f.other_rms, "k_min": f.k_min,
+                          "k_max": f.k_max, "points": f.points} for f in part.fits]}
+
+    return {"version": API_VERSION, "query": query.model_dump(), "points": spectrum.points,
+            "frequencies": spectrum.frequencies[:shown], "multiplicity": spectrum.multiplicity[:shown],
+            "zero_rtol": ZERO_RTOL, "fit_range": list(FIT_RANGE),
+            "max_eigenvalue": {"ntk": float(spectrum.ntk.eigenvalues.max()), "nngp": float(spectrum.nngp.eigenvalues.max())},
+            "profile_angles": spectrum.profile_angles, "ntk": kernel(spectrum.ntk), "nngp": kernel(spectrum.nngp)}
+
+
+BIAS_PLOT_STEPS = 100  # log-spaced steps returned by the spectral-bias document
+
+
+def bias_steps(steps: int) -> np.ndarray:
+    """About ``BIAS_PLOT_STEPS`` steps from 0 to ``steps``, log-spaced (the figure's time axis is logarithmic)."""
+    return np.unique(np.concatenate([[0], np.round(np.geomspace(1, steps, BIAS_PLOT_STEPS)), [steps]]).astype(int))
+
+
+def spectral_bias_document(query: SpectralBiasQuery, result: SpectralBiasResult) -> dict[str, Any]:
+    """The spectral-bias experiment, rounded for plotting (see :class:`SpectralBiasResponse`)."""
+    shown = bias_steps(result.config.steps)
+    n = result.config.districts
+    fit = result.kernel_fit_steps
+    return {
+        "version": API_VERSION, "query": query.model_dump(), "widths": list(result.config.widths),
+        "learning_rate": result.learning_rate, "frequencies": list(result.config.frequencies), "steps": shown,
+        "fit_fraction": FIT_FRACTION, "forecast": plot_round(result.forecast[:, shown]),
+        "kernel": {"frequencies": list(range(n // 2 + 1)), "eigenvalues": result.eigenvalues,
+                   "per_point": result.eigenvalues / n, "zero": result.zero.tolist(),
+                   "fit_steps": [None if math.isinf(t) else int(t) for t in fit]},
+        "networks": [{"width": w.width, "initial": plot_round(w.amplitude[..., 0]),
+                      "relative": plot_round(w.amplitude[..., shown] / w.amplitude[..., :1]),
+                      "fit_steps": [[None if t < 0 else int(t) for t in seed] for seed in w.fit_steps],
+                      "diverged_at": w.diverged_at, "divergence": list(w.reasons)} for w in result.widths],
+    }
 
 
 def job_document(status: Any, result_path: str) -> dict[str, Any]:

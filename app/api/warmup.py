@@ -6,7 +6,9 @@ server has started: ``/healthz`` and the page answer meanwhile). For every scena
 the drift figure's erf overlay and "When the analogy breaks"'s mean-field comparison — are in the shared result store:
 through :meth:`ComputeService.drift`, so the store's claims let one worker compute each while the others wait for it,
 and a restart (or another replica on the same store) finds them kept. Then it encodes the default page's documents
-into this worker's response cache, so a first visit is answered without decoding or serializing anything.
+into this worker's response cache, so a first visit is answered without decoding or serializing anything, and
+computes there the default page's spectrum documents (app/api/routes/spectrum.py: they depend on the architecture
+alone, and no store keeps them).
 
 Low priority: the warm-up computes only while the worker computes nothing else, and one experiment at a time. A request
 for any other computation that arrives meanwhile makes it give up its experiment at the next training step (it tries
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from app.api.budget import runs_as
 from app.api.compute import ClientGone, ComputeService, result_key
 from app.api.routes.experiments import document_body, document_key, replay_body
+from app.api.routes.spectrum import keep_page_documents
 from app.api.schemas import DriftQuery
 from app.config import Settings
 from app.content.presets import PRESETS, PRESETS_BY_ID, Preset
@@ -109,6 +112,7 @@ async def warm_up(service: ComputeService, presets: tuple[Preset, ...], status: 
                 status.kept += 1
         if presets:
             await _encode_first_visit(service, presets[0])
+            await _keep_spectra(service, presets[0])
     except Exception:  # a bug here must not go unseen, nor stop the server
         log.exception("warm-up: stopped")
     status.state, status.seconds = "done", round(time.perf_counter() - started, 2)
@@ -150,6 +154,22 @@ async def _stored(service: ComputeService, config: DriftConfig) -> bool:
         return await asyncio.to_thread(store.get, result_key(config)) is not None
     except Exception:  # a store that fails: computed (and kept in memory) instead
         return False
+
+
+async def _keep_spectra(service: ComputeService, preset: Preset) -> None:
+    """The spectrum figures' documents of ``preset``'s first visit, computed into this worker's response cache (they
+    depend on the architecture alone: a few milliseconds each, the spectral-bias experiment a second or two), each
+    once the worker is idle. A failure is logged and skipped: the page's request computes it instead."""
+    query = DriftQuery(**preset.changes)
+
+    async def idle() -> None:
+        while service.admitted > 0:  # a request is computing: it goes first
+            await asyncio.sleep(IDLE_POLL_S)
+
+    try:
+        await keep_page_documents(service, query.depth, query.activation, query.w_std, query.b_std, query.seed, idle)
+    except Exception as error:  # Overloaded, a failed computation: the page's request computes it
+        log.warning("warm-up: the spectrum documents of %s failed (%s)", preset.id, error)
 
 
 async def _encode_first_visit(service: ComputeService, preset: Preset) -> None:

@@ -255,3 +255,28 @@ def prediction_work(depth: int, activation: str, train: int, test: int, times: i
     work.add("eigen", train**3)
     work.add("matmul_flop", 2 * test * train * train + 4 * times * train * (train + test))
     return work
+
+
+def spectral_bias_work(depth: int, activation: str, widths: tuple[int, ...], seeds: int, districts: int,
+                       steps: int) -> Work:
+    """``spectral_bias`` (app/ntk/spectrum.py): per width, the networks drawn, ``train``'s kernel at init on the districts
+    (for ``2N/λ_max``) and ``steps`` training steps; once, the analytic NTK's row on the districts (its transform and
+    the per-step projections are a few FFTs of ``N`` numbers, far below the rest)."""
+    work = Work()
+    analytic_work(work, activation, depth, 1, districts)
+    for width in widths:
+        work.add("width", 1)
+        work.add("weight_draw", seeds * parameter_count(depth, width, INPUT_DIM))
+        kernel_work(work, activation, depth, width, INPUT_DIM, seeds, districts)
+        work.add("eigen", seeds * districts**3)
+        training_work(work, activation, depth, width, seeds, districts, steps + 1)
+    return work
+
+
+def spectral_bias_cost(depth: int, activation: str, widths: tuple[int, ...], seeds: int, districts: int, steps: int,
+                       frequencies: int, plotted_steps: int) -> Cost:
+    """The cost of ``spectral_bias``: its seconds, the widest width's stacked parameters, and the numbers the API
+    returns (per width and seed, each target frequency at ``plotted_steps`` steps; the kernel's ``N/2 + 1`` modes)."""
+    seconds = spectral_bias_work(depth, activation, widths, seeds, districts, steps).seconds()
+    numbers = len(widths) * seeds * frequencies * (plotted_steps + 2) + 4 * (districts // 2 + 1)
+    return Cost(seconds, seeds * parameter_count(depth, max(widths), INPUT_DIM), numbers)

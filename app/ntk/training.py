@@ -282,13 +282,17 @@ class TrainingHistory:
 
     ``loss`` ``(S, steps + 1)`` (NaN after a network diverged), ``diverged_at`` ``(S,)``
     (the first step whose loss exploded, −1 if none), ``reasons`` a plain-words cause per
-    network (``None`` if it did not diverge), ``lr_limit`` ``(S,)`` ``2N/λ_max`` at init.
+    network (``None`` if it did not diverge), ``lr_limit`` ``(S,)`` ``2N/λ_max`` at init. ``residuals``
+    ``(S, steps + 1, N)``: ``f_α(x_i) − y_i`` at every step (NaN from a network's divergence on), only when
+    ``train(..., keep_residuals=True)`` (else None): what the spectral-bias experiment projects on the ring's
+    Fourier modes (app/ntk/spectrum.py).
     """
 
     loss: Array
     diverged_at: np.ndarray
     reasons: tuple[str | None, ...]
     lr_limit: Array
+    residuals: Array | None = None
 
 
 SnapshotFn = Callable[[int, Params], None]  # called as on_snapshot(step, stacked params)
@@ -305,6 +309,7 @@ def train(
     snapshot_steps: tuple[int, ...] = (),
     on_snapshot: SnapshotFn | None = None,
     checkpoint: Checkpoint | None = None,
+    keep_residuals: bool = False,
 ) -> TrainingHistory:
     """Full-batch gradient descent on ``L(f_α) / α²`` for stacked networks (params with a leading axis S).
 
@@ -315,7 +320,8 @@ def train(
     becomes non-finite or exceeds ``DIVERGENCE_FACTOR`` × its initial loss is frozen at its
     last good parameters, its later losses are NaN and the reason is recorded.
     ``checkpoint()`` is called before every step; it may raise to abandon the training (the API
-    cancels the computations nobody waits for any more this way).
+    cancels the computations nobody waits for any more this way). ``keep_residuals``: also return the residual
+    ``f_α(X) − y`` of every step (``TrainingHistory.residuals``), the one the step is computed from.
 
     Hidden-to-hidden matrices at least ``DEFERRED_MIN_WIDTH`` wide (``keeps_factors``) keep their steps as low-rank
     factors, folded in every few steps (:mod:`app.ntk.deferred`): the same arithmetic up to rounding, without reading and writing
@@ -338,6 +344,7 @@ def train(
     offset = (1 - mlp.alpha) * f0 - y  # so that f_α − y = α f + offset
     step_size = learning_rate / (mlp.alpha * x.shape[0])  # θ ← θ − step_size · rate_p · Σ_i r_i ∂f(x_i)/∂θ
     loss = np.empty((f0.shape[0], steps + 1))
+    residuals = np.empty((f0.shape[0], steps + 1, x.shape[0])) if keep_residuals else None
     ceiling = np.full(f0.shape[0], np.inf)  # set after step 0
     diverged_at = np.full(f0.shape[0], -1)
     alive = np.ones(f0.shape[0], dtype=bool)
@@ -352,6 +359,8 @@ def train(
                 trace = forward_trace(mlp, current, x)
                 residual = trace.output + offset if mlp.alpha == 1 else mlp.alpha * trace.output + offset  # (S, N)
                 loss[:, step] = np.einsum("sn,sn->s", residual, residual) / (2 * x.shape[0])
+                if residuals is not None:
+                    residuals[:, step] = residual
                 if not ((loss[:, step] <= ceiling) & np.isfinite(loss[:, step])).all():  # NaN and inf too
                     exploded = alive & ~((loss[:, step] <= ceiling) & np.isfinite(loss[:, step]))
                     alive &= ~exploded
@@ -372,9 +381,11 @@ def train(
     for k, step in enumerate(diverged_at):
         if step >= 0:
             loss[k, step:] = np.nan
+            if residuals is not None:
+                residuals[k, step:] = np.nan
     reasons = tuple(None if k < 0 else _divergence_reason(learning_rate, float(limit), int(k))
                     for k, limit in zip(diverged_at, lr_limit, strict=True))
-    return TrainingHistory(loss=loss, diverged_at=diverged_at, reasons=reasons, lr_limit=lr_limit)
+    return TrainingHistory(loss=loss, diverged_at=diverged_at, reasons=reasons, lr_limit=lr_limit, residuals=residuals)
 
 
 def _deferring(params: Params, points: int) -> TrainingParams:

@@ -5,6 +5,8 @@ const ROOT = document.body.dataset.root ?? "/";
 export const STATIC = document.body.hasAttribute("data-static");
 const DRIFT = `${ROOT}api/v1/experiments/drift`;
 const JOBS = `${ROOT}api/v1/jobs`;
+const SPECTRUM = `${ROOT}api/v1/spectrum`;
+const SPECTRAL_BIAS = `${ROOT}api/v1/spectral-bias`;
 
 export class ApiError extends Error {
   constructor(status, message, retryAfter = null) {
@@ -243,6 +245,45 @@ export async function getSavedDrift(preset, width) {
 export async function getSavedComparison(preset, compare) {
   const files = await savedScenario(preset);
   return Promise.all([readSaved(files.ntk_scaling), readSaved(files.comparisons[compare])]);
+}
+
+// --- the kernels' spectrum on the ring: documents of the architecture alone, not of an experiment ----------------
+
+// The network's fields of a state (plus overrides), in the order app/export.py names the saved copies of these
+// documents: the infinite-width kernels depend on nothing else.
+export function architectureParams(state, overrides = {}) {
+  const params = new URLSearchParams();
+  for (const name of ["depth", "activation", "w_std", "b_std"]) params.set(name, String(overrides[name] ?? state[name]));
+  return params;
+}
+
+// The spectrum of the NTK and the NNGP on the ring (GET /api/v1/spectrum) for these architecture parameters.
+export const getSpectrum = (params, signal) => getDocument(SPECTRUM, params, signal);
+
+// Networks trained on several frequencies against the kernel's forecast (GET /api/v1/spectral-bias): the
+// architecture's parameters and the state's seed, every other setting the endpoint's default.
+export const getSpectralBias = (params, signal) => getDocument(SPECTRAL_BIAS, params, signal);
+
+// A GET of the API, or in a static copy the file data/index.json names for that path and query (its "documents"):
+// NeedsServer when it holds none. A live API that cannot be reached or is too busy is answered from the saved copy
+// beside the page when there is one (a server started with LANES_FALLBACK_DIR), as the scenarios are.
+async function getDocument(url, params, signal) {
+  const key = `${url.slice(ROOT.length)}?${params}`;
+  if (STATIC) return savedDocument(key);
+  try {
+    const response = await request(`${url}?${params}`, { signal });
+    if (!response.ok) throw await errorFrom(response);
+    return await response.json();
+  } catch (error) {
+    if (!unreachable(error)) throw error;
+    return savedDocument(key).catch(() => { throw error; });
+  }
+}
+
+async function savedDocument(key) {
+  const file = (await savedIndex()).documents?.[key];
+  if (!file) throw new NeedsServer();
+  return readSaved(file);
 }
 
 // Where the embeds live: /embed/<figure> on the server, embed/<figure>/ in a static export.

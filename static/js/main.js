@@ -20,8 +20,22 @@ const embedded = document.body.classList.contains("embed");
 const locked = new URLSearchParams(location.search).get("lock") === "1"; // an embed whose state is fixed
 
 if (STATIC && embedded) applyEmbedOptions(); // a static copy's embed is one file for every ?hide= and ?card=
+// The API parameters of the state's experiment (with overrides: null drops one), its scenario's own included.
+const apiParams = (state, overrides = {}) => driftParams(state, { ...offPageSettings(state), ...overrides });
+
+// What names the state's experiment on this server: the parameters of its request, whatever width is on show.
+const experimentOf = (state) => apiParams(state, { kernel_width: null }).toString();
+
+// The second experiment a figure draws over the state's (needs.overlay), as query parameters (no kernels asked for).
+const overlayParams = (figure, state) => apiParams(state, { ...figure.needs.overlay(state), kernel_width: null });
+
 const linked = parseState(location.search);
 const store = createStore(linked.state);
+// The first experiment is asked for before the figures are mounted (their modules load and build meanwhile) when the
+// URL names its state whole (a scenario's link waits for the scenarios): a kept one is on its way at once. run() takes
+// the answer if the state is still that one (keptDrift).
+let firstKept = STATIC || linked.state.preset ? null
+  : { params: apiParams(linked.state).toString(), answer: getKeptDrift(apiParams(linked.state)) };
 const figures = await mountFigures();
 const jobs = createJobs({ onDone: () => run({ job: true }) }); // settings too long for one request, run as a job
 // The reader's own target (drawn, typed or read from a CSV): each commit changes the state like a control does.
@@ -288,15 +302,6 @@ function playDay() {
 
 // --- fetching and drawing ------------------------------------------------------------------------
 
-// The API parameters of the state's experiment (with overrides: null drops one), its scenario's own included.
-const apiParams = (state, overrides = {}) => driftParams(state, { ...offPageSettings(state), ...overrides });
-
-// What names the state's experiment on this server: the parameters of its request, whatever width is on show.
-const experimentOf = (state) => apiParams(state, { kernel_width: null }).toString();
-
-// The second experiment a figure draws over the state's (needs.overlay), as query parameters (no kernels asked for).
-const overlayParams = (figure, state) => apiParams(state, { ...figure.needs.overlay(state), kernel_width: null });
-
 // The documents a figure of the state's experiment is drawn from: that experiment's, and with needs.overlay the
 // overlay's for the state now, or null (not arrived yet, or it could not be had).
 function documentsFor(figure, main) {
@@ -345,6 +350,14 @@ function explain(error) {
   return `Something went wrong on this page (${error.message}); reloading may help.`;
 }
 
+// The kept experiment of params (getKeptDrift): the page's first, asked for while the figures were mounted, if these are
+// its parameters, else asked for now.
+function keptDrift(params, signal) {
+  const first = firstKept;
+  firstKept = null;
+  return first?.params === params.toString() ? first.answer : getKeptDrift(params, signal);
+}
+
 // Fetch the state's experiment and draw it. options.job: the job of these settings has just finished (its result is
 // now in the server's store), and the estimate on show still holds.
 async function run(options = {}) {
@@ -364,15 +377,17 @@ async function run(options = {}) {
       if (signal.aborted) return;
       shownScenario = preset;
       show(result);
-      await showComparisons(signal, preset);
+      await Promise.all([showComparisons(signal, preset), showLoaded(signal)]);
       return;
     }
     // Another kernel width of the experiment on show is already computed: one cached, gzipped GET, no stream.
     const params = apiParams(store.get());
     const computed = doc !== null && !wasSaved && experimentOf(store.get()) === shownExperiment;
-    costing = computed || options.job ? costing : estimate(signal);
     // Kept by the server (a preset's, a job's): its one gzipped document, not the stream, which sends each width twice.
-    const kept = computed ? null : await getKeptDrift(params, signal);
+    // Asked for before the estimate, whose requests would otherwise keep the server busy first.
+    const keptAnswer = computed ? null : keptDrift(params, signal);
+    costing = computed || options.job ? costing : estimate(signal);
+    const kept = await keptAnswer;
     const result = computed ? await getDrift(params, signal) : kept ?? await streamDrift(params, {
       signal,
       onWidth: (width) => {
@@ -397,7 +412,7 @@ async function run(options = {}) {
         if (!signal.aborted && cost?.runs === "job") showJobResult(); // computed by a job earlier
       });
     }
-    await Promise.all([showOverlays(signal), showComparisons(signal, null)]);
+    await Promise.all([showOverlays(signal), showComparisons(signal, null), showLoaded(signal)]);
   } catch (error) {
     if (signal.aborted || error.name === "AbortError") return;
     if (!STATIC && unreachable(error) && await showSaved(error, signal)) return;
@@ -542,7 +557,7 @@ async function showSaved(error, signal) {
   savedNote = `${why}, so this shows the saved results of the scenario “${title}”. `
     + "Changing the settings needs the server; the other scenarios still work.";
   show(result);
-  await showComparisons(signal, preset);
+  await Promise.all([showComparisons(signal, preset), showLoaded(signal)]);
   return true;
 }
 
@@ -617,6 +632,37 @@ async function showComparison(figure, signal, savedId) {
     if (signal.aborted) return;
     if (job) status(figure.id, `Not drawn for these settings: it compares them with the same experiment under another scaling, which ${job}.`, "note");
     else status(figure.id, explain(error), "error");
+  }
+}
+
+// Figures that fetch documents of their own (needs.load(state, signal): a promise of the documents they draw, asked of
+// api.js), drawn once the experiment is on show, and asked for again only when needs.key(state) changes: the spectrum
+// figures depend on the network's architecture alone, not on the experiment.
+const loaded = new Map(); // figure id → the key of the documents it drew last
+
+async function showLoaded(signal) {
+  await Promise.all(figures.filter((figure) => figure.needs.load).map((figure) => showLoad(figure, signal)));
+}
+
+async function showLoad(figure, signal) {
+  const state = store.get();
+  const key = figure.needs.key(state);
+  if (loaded.get(figure.id) === key) { // drawn for these settings already
+    status(figure.id, savedNote ?? "", savedNote ? "note" : "info");
+    return;
+  }
+  try {
+    const documents = await figure.needs.load(state, signal);
+    if (signal.aborted) return;
+    loaded.set(figure.id, key);
+    fade(figure, false);
+    render(figure, ...documents);
+  } catch (error) {
+    if (signal.aborted || error.name === "AbortError") return;
+    loaded.delete(figure.id);
+    fade(figure, true);
+    status(figure.id, error instanceof NeedsServer ? "This static copy holds this figure for the saved scenarios only: "
+      + "these settings need the live server." : explain(error), error instanceof NeedsServer ? "note" : "error");
   }
 }
 

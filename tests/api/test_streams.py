@@ -5,7 +5,6 @@ kernel per connection, and a client that reads nothing for ``send_timeout_s`` is
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import importlib
 import json
@@ -23,7 +22,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.config import Settings
-from tests.servers import peak_rss_mib, serve, uvicorn_workers, worker_pids
+from tests.servers import peak_rss_mib, run_async, serve, uvicorn_workers, worker_pids
 
 BIG = "widths=16,32,64&seeds=2&steps=50&grid=128&snapshots=16&kernel_width=16"  # a 2.3 MB document in ~1 s
 STREAM = "/api/v1/experiments/drift/stream"
@@ -88,7 +87,7 @@ def test_a_gzipped_stream_gives_each_piece_back_as_soon_as_it_is_sent() -> None:
     async def collect() -> list[bytes]:
         return [piece async for piece in gzip_pieces(produce())]
 
-    sent = asyncio.run(collect())
+    sent = run_async(collect())  # not asyncio.run: Playwright's loop may be running in this process
     reader = zlib.decompressobj(31)
     assert [reader.decompress(piece) for piece in sent[:-1]] == events  # the last piece: gzip's trailer alone
     assert reader.decompress(sent[-1]) == b"" and reader.eof

@@ -127,6 +127,24 @@ def test_a_saved_document_is_the_one_the_api_answers(static_copy: StaticCopy, cl
     assert response.status_code == 200 and saved == response.json()
 
 
+def test_the_spectrum_figures_documents_are_saved_for_every_scenario_as_the_api_answers_them(
+        static_copy: StaticCopy, client: TestClient) -> None:
+    """Each scenario lists the requests its spectrum figures send (its architecture's spectrum and spectral-bias
+    experiment, and the kernel zoo's sixteen spectra at its σw and σb); each names a saved file, which is the API's
+    answer to that request, byte for byte."""
+    data = static_copy.folder / "data"
+    index = _index(data)
+    documents: dict[str, str] = index["documents"]  # type: ignore[assignment]
+    for id, query in _saved(static_copy):
+        requests = index["scenarios"][id]["requests"]
+        arch = f"depth={query.depth}&activation={query.activation}"
+        assert len(requests) == 10 and requests[0].startswith(f"api/v1/spectrum?{arch}&")  # type: ignore[union-attr,index]
+        assert requests[-1].startswith(f"api/v1/spectral-bias?{arch}&") and requests[-1].endswith(f"&seed={query.seed}")  # type: ignore[index]
+    for request, name in documents.items():
+        response = client.get("/" + request)
+        assert response.status_code == 200 and response.content == (data / name).read_bytes(), request
+
+
 # --- in Chromium ----------------------------------------------------------------------------------------------------
 
 def test_every_saved_scenario_draws_every_figure(browser: Browser, static_copy: StaticCopy) -> None:

@@ -23,10 +23,6 @@ from app.config import Settings
 from tests.servers import serve
 from tests.web.conftest import ALL_DRAWN, ARTIFACTS, PageLog, wait_until
 
-# Run in the serial pass (`make test`'s `-m alone`): in the parallel pass the link to a finished job found its result not
-# kept in most runs since 2026-12-02 (never alone, nor beside busy loops); the cause is open (issue 15's note).
-pytestmark = pytest.mark.alone
-
 # 0.3 s of reference CPU time per request: the default widths run now up to 100 steps, as a job at 2000 steps (~2.7 s);
 # four hidden layers (estimated 43 s; two layers, 14 s since the wide layers' steps are kept as factors, could finish
 # within the test under load) are a job too, long enough to hold the one job worker while the page's job waits.
@@ -156,7 +152,8 @@ def test_a_job_is_offered_refused_queued_run_cancelled_and_drawn(browser: Browse
 
 
 def test_a_link_to_a_finished_job_draws_it(browser: Browser, job_url: str) -> None:
-    """Runs after the test above (same module, same store): its experiment is kept, so the link draws at once."""
+    """Runs after the test above (same module, same store): its experiment is kept, so the link draws at once. (`make
+    test` runs a module's tests in one process, in order: tests/test_suite_groups.py.)"""
     page = browser.new_page(viewport={"width": 390, "height": 844})
     try:
         page.goto(f"{job_url}/?steps=2000")

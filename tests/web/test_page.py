@@ -135,7 +135,7 @@ def test_every_control_is_reachable_by_keyboard_with_a_visible_focus(browser: Br
     page, _ = open_page(browser, base_url)
     wait_until(page, ALL_DRAWN)
     reached, outlines = set(), set()
-    for _ in range(100):  # the settings, then each figure's controls, data table, downloads and Embed button
+    for _ in range(130):  # the settings, then each figure's controls, data table, downloads and Embed button
         page.keyboard.press("Tab")
         focused = page.evaluate("() => [document.activeElement.id, getComputedStyle(document.activeElement).outlineStyle,"
                                 " document.activeElement === document.body]")
