@@ -20,7 +20,7 @@ from app.api.jobs import JobStatus, QueueFull, TooManyJobs
 from app.api.rq_jobs import Keys, RqJobs
 from app.config import Settings
 from tests.conftest import job_for
-from tests.servers import ROOT, run_async, serve, stop
+from tests.servers import ROOT, redis_server, run_async, serve, stop
 
 QUICK = {"widths": "16,64", "steps": 200, "seeds": 1}
 LONG = {"widths": "1024,2048", "steps": 10000, "seeds": 4}  # tens of seconds: cancelled or killed, never finished
@@ -131,19 +131,21 @@ def test_cancel_stops_a_job_only_when_no_ticket_wants_it(redis_url: str, worker:
     assert run_async(jobs.cancel("no-such-ticket")) is None
 
 
-def test_bounds_per_client_and_for_the_queue(redis_url: str) -> None:
-    settings = Settings(queue_url=redis_url, store_url=redis_url, max_jobs=2, max_jobs_per_client=1)
-    jobs = RqJobs(settings)
-    jobs.queue.empty()
-    run_async(jobs.submit(job_for({**QUICK, "seed": 41}, settings, "10.1.0.1")))
-    with pytest.raises(TooManyJobs) as too_many:
-        run_async(jobs.submit(job_for({**QUICK, "seed": 42}, settings, "10.1.0.1")))
-    assert too_many.value.retry_after >= 1
-    run_async(jobs.submit(job_for({**QUICK, "seed": 43}, settings, "10.1.0.2")))
-    with pytest.raises(QueueFull) as full:
-        run_async(jobs.submit(job_for({**QUICK, "seed": 44}, settings, "10.1.0.3")))
-    assert not isinstance(full.value, TooManyJobs) and full.value.retry_after >= 1
-    jobs.queue.empty()  # no worker here: leave nothing for the others
+def test_bounds_per_client_and_for_the_queue() -> None:
+    """On a Redis of its own: the module's worker (started by the tests before) would take the jobs off the queue
+    before it is full."""
+    with redis_server() as redis_url:
+        settings = Settings(queue_url=redis_url, store_url=redis_url, max_jobs=2, max_jobs_per_client=1)
+        jobs = RqJobs(settings)
+        jobs.queue.empty()
+        run_async(jobs.submit(job_for({**QUICK, "seed": 41}, settings, "10.1.0.1")))
+        with pytest.raises(TooManyJobs) as too_many:
+            run_async(jobs.submit(job_for({**QUICK, "seed": 42}, settings, "10.1.0.1")))
+        assert too_many.value.retry_after >= 1
+        run_async(jobs.submit(job_for({**QUICK, "seed": 43}, settings, "10.1.0.2")))
+        with pytest.raises(QueueFull) as full:
+            run_async(jobs.submit(job_for({**QUICK, "seed": 44}, settings, "10.1.0.3")))
+        assert not isinstance(full.value, TooManyJobs) and full.value.retry_after >= 1
 
 
 def test_a_killed_work_horse_is_retried_once_then_reported_failed(redis_url: str, worker: subprocess.Popen[bytes]) -> None:
