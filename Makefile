@@ -29,7 +29,7 @@ typecheck: $(VENV)/.dev ## mypy --strict on app/
 	$(BIN)/mypy
 
 pytest: $(VENV)/.dev browser redis ## The test suite (browser tests drive Debian's Chromium; store tests a redis-server they start)
-	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not alone"
+	$(BIN)/python -m pytest -n 2 -m "not alone"
 	$(BIN)/python -m pytest -m alone
 
 screenshots: $(VENV)/.dev browser ## Record the figures' reference images (tests/web/screenshots/) after an intended change of look

@@ -6,7 +6,7 @@ import { ApiError, NeedsServer, STATIC, driftParams, getCost, getDrift, getKeptD
 import { createDrawing } from "./drawing.js";
 import { applyEmbedOptions, embedSuffix, openEmbedDialog, reportHeight } from "./embed.js";
 import { duration, hideCostNote, showEstimate } from "./estimate.js";
-import { announce, status } from "./figures/plot.js";
+import { announce, plotlyAsked, status } from "./figures/plot.js";
 import { createJobs } from "./jobs.js";
 import { meterText } from "./meter.js";
 import { findPreset, linkedScenario, loadPresets, matchingPreset, offPageSettings, presetTitle, savedPreset, scenarioSettings } from "./scenarios.js";
@@ -412,6 +412,8 @@ async function run(options = {}) {
         if (!signal.aborted && cost?.runs === "job") showJobResult(); // computed by a job earlier
       });
     }
+    await plotlyAsked(); // the charts' library first: then the other documents (figures/plot.js plotlyAsked)
+    if (signal.aborted) return;
     await Promise.all([showOverlays(signal), showComparisons(signal, null), showLoaded(signal)]);
   } catch (error) {
     if (signal.aborted || error.name === "AbortError") return;

@@ -150,11 +150,13 @@ def test_a_job_is_offered_refused_queued_run_cancelled_and_drawn(browser: Browse
         assert [e for e in log.errors if not re.search(r"\b(422|429)\b", e)] == []  # the browser logs those itself
     finally:
         page.close()
+    a_link_to_the_finished_job_draws_it(browser, job_url)
 
 
-def test_a_link_to_a_finished_job_draws_it(browser: Browser, job_url: str) -> None:
-    """Runs after the test above (same module, same store): its experiment is kept, so the link draws at once. (`make
-    test` runs a module's tests in one process, in order: tests/test_suite_groups.py.)"""
+def a_link_to_the_finished_job_draws_it(browser: Browser, job_url: str) -> None:
+    """After the job above, on the same server and store: its experiment is kept, so a link to it draws at once. (A part
+    of the test above, not a test of its own: pytest-xdist may run two tests of one module in two processes, each with
+    its own server and empty store.)"""
     page = browser.new_page(viewport={"width": 390, "height": 844})
     try:
         page.goto(f"{job_url}/?steps=2000")

@@ -61,6 +61,14 @@ function ownFigureDrawn() {
   if (!plotly && charts) afterPaint().then(loadPlotly);
 }
 
+// Resolves once plotly.js has been asked for, or at once on a page without a chart. The page asks for its other
+// documents (overlays, comparisons, spectra: a dozen requests) only then, so the browser's six connections to the server
+// do not all wait on computations while plotly.js, which every chart needs, waits for a free one.
+export function plotlyAsked() {
+  if (plotly || !charts) return Promise.resolve();
+  return Promise.race([askedFor, new Promise((resolve) => { setTimeout(resolve, SKETCH_WAIT_MS); })]);
+}
+
 // window.Plotly, for a chart about to be drawn (see above for when it is loaded).
 export function plotlyReady() {
   if (plotly) return plotly;
