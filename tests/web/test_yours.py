@@ -192,6 +192,15 @@ def test_a_finger_draws_on_a_phone(browser: Browser, base_url: str) -> None:
 
 # --- a CSV -------------------------------------------------------------------------------------------------------------
 
+# Every text the drawing panel's status line shows from now on, in window.drawingSaid.
+RECORD_STATUS = """() => {
+  window.drawingSaid = [];
+  const line = document.querySelector('[data-drawing-status]');
+  new MutationObserver(() => window.drawingSaid.push(line.textContent))
+    .observe(line, { childList: true, characterData: true, subtree: true });
+}"""
+
+
 def upload(page: Page, content: str, name: str = "target.csv") -> None:
     page.set_input_files("[data-drawing-file]", files=[{"name": name, "mimeType": "text/csv", "buffer": content.encode()}])
 
@@ -203,13 +212,15 @@ def test_a_csv_is_read_at_the_knots_by_the_curves_own_rule(browser: Browser, bas
     wait_until(page, ALL_DRAWN, seconds=120)
     rows = [(-150.0, 1.0), (-100.0, -0.5), (10.0, 1.75), (95.5, -2.0), (180.0, 0.25)]
     page.locator(".drawing-csv summary").click()
+    page.evaluate(RECORD_STATUS)
     upload(page, "angle,value\n" + "\n".join(f"{a},{v}" for a, v in reversed(rows)) + "\n")
     wait_until(page, "() => new URL(location.href).searchParams.get('target') === 'drawn'")
     # The oracle: numpy's periodic linear interpolation of the rows, at the knots; the page keeps two decimals.
     angles, values = np.radians([a for a, _ in rows]), [v for _, v in rows]
     expected = np.interp(KNOT_ANGLES, angles, values, period=2 * math.pi)
     np.testing.assert_allclose(knots_in_url(page), expected, atol=0.0050001)
-    assert "read: training on its curve" in page.locator("[data-drawing-status]").inner_text()
+    # Said once the rows are read; the line is cleared again when the figure is drawn, which may come first here.
+    wait_until(page, "() => window.drawingSaid.some((text) => text.includes('read: training on its curve'))")
     drawn_for(page, state(page)["drawing"])
     check_figure_draws_the_api(page, base_url)
     # Pasted rows work the same way.
