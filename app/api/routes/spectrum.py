@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from app.api.budget import check_budget
-from app.api.compute import ComputeService
+from app.api.compute import ComputeService, Gone
 from app.api.deps import ServiceDep, SettingsDep
 from app.api.errors import InvalidInput, responses
 from app.api.http import cached_json
@@ -27,6 +27,7 @@ from app.ntk.checks import Checkpoint
 from app.ntk.cost import spectral_bias_cost
 from app.ntk.mlp import ACTIVATIONS, MAX_DEPTH, MLP
 from app.ntk.spectrum import SpectralBiasConfig, ring_spectrum, spectral_bias
+from app.serving.cache import CachedBody
 
 router = APIRouter(tags=["spectrum"])
 ADVICE = "use narrower widths, fewer steps, seeds or districts, or fewer hidden layers"
@@ -43,8 +44,13 @@ async def spectrum(query: Annotated[SpectrumQuery, Query()], request: Request, s
         mlp = MLP(depth=query.depth, activation=query.activation, w_std=query.w_std, b_std=query.b_std)
     except ValueError as error:
         raise InvalidInput(str(error)) from None
-    entry = await service.body("spectrum:" + query.model_dump_json(), _spectrum, query, mlp, gone=request.is_disconnected)
-    return cached_json(request.headers, entry)
+    return cached_json(request.headers, await _spectrum_entry(service, query, mlp, gone=request.is_disconnected))
+
+
+async def _spectrum_entry(service: ComputeService, query: SpectrumQuery, mlp: MLP, gone: Gone | None = None) -> CachedBody:
+    """The spectrum document of ``query`` from this worker's response cache, computed there if it is not: the one
+    place that knows its key (the handler and the warm-up both ask here)."""
+    return await service.body("spectrum:" + query.model_dump_json(), _spectrum, query, mlp, gone=gone)
 
 
 def _spectrum(checkpoint: Checkpoint, query: SpectrumQuery, mlp: MLP) -> bytes:
@@ -68,9 +74,14 @@ async def spectral_bias_experiment(query: Annotated[SpectralBiasQuery, Query()],
     cost = spectral_bias_cost(config.depth, config.activation, config.widths, config.seeds, config.districts,
                               config.steps, len(config.frequencies), len(bias_steps(config.steps)))
     check_budget(cost, settings, ADVICE, result_advice="use fewer widths, seeds or frequencies")
-    entry = await service.body("spectral-bias:" + query.model_dump_json(), _bias, query, config,
-                               gone=request.is_disconnected)
-    return cached_json(request.headers, entry)
+    return cached_json(request.headers, await _bias_entry(service, query, config, gone=request.is_disconnected))
+
+
+async def _bias_entry(service: ComputeService, query: SpectralBiasQuery, config: SpectralBiasConfig,
+                      gone: Gone | None = None) -> CachedBody:
+    """The spectral-bias document of ``query`` from this worker's response cache, computed there if it is not (its
+    key, like the spectrum's, known only here)."""
+    return await service.body("spectral-bias:" + query.model_dump_json(), _bias, query, config, gone=gone)
 
 
 def _bias(checkpoint: Checkpoint, query: SpectralBiasQuery, config: SpectralBiasConfig) -> bytes:
@@ -87,8 +98,8 @@ async def keep_page_documents(service: ComputeService, depth: int, activation: s
                for a in ACTIVATIONS for d in range(1, MAX_DEPTH + 1)]
     for query in queries:
         await idle()
-        mlp = MLP(depth=query.depth, activation=query.activation, w_std=query.w_std, b_std=query.b_std)
-        await service.body("spectrum:" + query.model_dump_json(), _spectrum, query, mlp)
+        await _spectrum_entry(service, query, MLP(depth=query.depth, activation=query.activation, w_std=query.w_std,
+                                                  b_std=query.b_std))
     bias = SpectralBiasQuery(depth=depth, activation=activation, w_std=w_std, b_std=b_std, seed=seed)
     await idle()
-    await service.body("spectral-bias:" + bias.model_dump_json(), _bias, bias, bias.to_config())
+    await _bias_entry(service, bias, bias.to_config())
