@@ -59,17 +59,16 @@ async function errorFrom(response) {
 }
 
 // What the experiment of these parameters would cost on this server, and the nearest settings that fit (no training).
-export async function getCost(params, signal) {
-  const response = await request(`${DRIFT}/cost?${params}`, { signal });
+// A request's JSON answer, or the ApiError its status and message make.
+async function requestJson(url, options = {}) {
+  const response = await request(url, options);
   if (!response.ok) throw await errorFrom(response);
   return response.json();
 }
 
-export async function getDrift(params, signal) {
-  const response = await request(`${DRIFT}?${params}`, { signal });
-  if (!response.ok) throw await errorFrom(response);
-  return response.json();
-}
+export const getCost = (params, signal) => requestJson(`${DRIFT}/cost?${params}`, { signal });
+
+export const getDrift = (params, signal) => requestJson(`${DRIFT}?${params}`, { signal });
 
 // The experiment if the server has computed it already (it computes its presets' at start-up), else null, and nothing is
 // computed for it (Cache-Control: only-if-cached: a 204). A refusal or failure is null too: the stream asked next says why.
@@ -108,20 +107,15 @@ export async function streamDrift(params, { onWidth, signal }) {
 // { widths_done, widths, width, step, steps, fraction }, estimate_seconds, elapsed_seconds, detail, query, result }.
 export const FINISHED = ["done", "failed", "cancelled"];
 
-async function jobStatus(url, options = {}) {
-  const response = await request(url, options);
-  if (!response.ok) throw await errorFrom(response);
-  return response.json();
-}
 
 // Queue the experiment of these parameters as a job (or join it: the same client asking again gets the same job, and
 // clients asking for the same experiment share one). ApiError 422 (over the job budget), 429 (this client has too many
 // jobs) and 503 (the queue is full) carry the server's words, the last two a Retry-After.
-export const startJob = (params, signal) => jobStatus(`${JOBS}?${params}`, { method: "POST", signal });
+export const startJob = (params, signal) => requestJson(`${JOBS}?${params}`, { method: "POST", signal });
 
-export const getJob = (id, signal) => jobStatus(`${JOBS}/${encodeURIComponent(id)}`, { signal });
+export const getJob = (id, signal) => requestJson(`${JOBS}/${encodeURIComponent(id)}`, { signal });
 
-export const cancelJob = (id) => jobStatus(`${JOBS}/${encodeURIComponent(id)}`, { method: "DELETE" });
+export const cancelJob = (id) => requestJson(`${JOBS}/${encodeURIComponent(id)}`, { method: "DELETE" });
 
 // The job's changes as Server-Sent Events over fetch: onStatus(status) per change; resolves with the last status when
 // the server ends the stream (after a finished state), ApiError(0) if the connection breaks.
@@ -205,10 +199,7 @@ const savedFiles = new Map(); // file under data/ → a promise of its JSON: eac
 
 function readSaved(name) {
   if (!savedFiles.has(name)) {
-    const reading = request(`${DATA}${name}`).then(async (response) => {
-      if (!response.ok) throw await errorFrom(response);
-      return response.json();
-    });
+    const reading = requestJson(`${DATA}${name}`);
     reading.catch(() => savedFiles.delete(name));
     savedFiles.set(name, reading);
   }
@@ -271,9 +262,7 @@ async function getDocument(url, params, signal) {
   const key = `${url.slice(ROOT.length)}?${params}`;
   if (STATIC) return savedDocument(key);
   try {
-    const response = await request(`${url}?${params}`, { signal });
-    if (!response.ok) throw await errorFrom(response);
-    return await response.json();
+    return await requestJson(`${url}?${params}`, { signal });
   } catch (error) {
     if (!unreachable(error)) throw error;
     return savedDocument(key).catch(() => { throw error; });
