@@ -17,7 +17,7 @@ import time
 from playwright.sync_api import Page, sync_playwright
 
 from tests.servers import uvicorn_workers
-from tests.web.conftest import ALL_DRAWN, CHROMIUM, CHROMIUM_ARGS, wait_until
+from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, draw_figures
 
 # Starts recording frame timestamps into window.frames until the animation's button is no longer pressed.
 RECORD = """(button) => new Promise((resolve) => {
@@ -61,7 +61,7 @@ def main() -> None:
         for name, (width, height), slowdown, query, button in CASES:
             page = browser.new_page(viewport={"width": width, "height": height})
             page.goto(base_url + query)
-            wait_until(page, ALL_DRAWN, seconds=180)
+            draw_figures(page, seconds=180)
             if slowdown > 1:
                 page.context.new_cdp_session(page).send("Emulation.setCPUThrottlingRate", {"rate": slowdown})
             lines.append(row(name, frames(page, button)))

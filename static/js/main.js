@@ -6,7 +6,7 @@ import { ApiError, NeedsServer, STATIC, driftParams, getCost, getDrift, getKeptD
 import { createDrawing } from "./drawing.js";
 import { applyEmbedOptions, embedSuffix, openEmbedDialog, reportHeight } from "./embed.js";
 import { duration, hideCostNote, showEstimate } from "./estimate.js";
-import { announce, plotlyAsked, status } from "./figures/plot.js";
+import { announce, nearView, plotlyAsked, status } from "./figures/plot.js";
 import { createJobs } from "./jobs.js";
 import { meterText } from "./meter.js";
 import { findPreset, linkedScenario, loadPresets, matchingPreset, offPageSettings, presetTitle, savedPreset, scenarioSettings } from "./scenarios.js";
@@ -563,13 +563,21 @@ async function showSaved(error, signal) {
   return true;
 }
 
+// A figure's own documents (an overlay, a comparison, needs.load's) are asked for once it nears the viewport, when its
+// chart is drawn (figures/plot.js nearView): a reader who stays at the top fetches none of those further down.
+async function nearFigure(figure, signal) {
+  await nearView(document.querySelector(`[data-figure="${figure.id}"]`));
+  return !signal.aborted;
+}
+
 // The overlays of the live experiment on show (needs.overlay), each fetched once and drawn when it arrives (a saved copy
 // has none: those figures are drawn without). An overlay that is the experiment itself is not fetched again.
 async function showOverlays(signal) {
-  for (const figure of figures) if (figure.needs.overlay) await showOverlay(figure, signal);
+  await Promise.all(figures.filter((figure) => figure.needs.overlay).map((figure) => showOverlay(figure, signal)));
 }
 
 async function showOverlay(figure, signal) {
+  if (!await nearFigure(figure, signal)) return;
   const state = store.get();
   const params = overlayParams(figure, state);
   const key = params.toString();
@@ -605,10 +613,12 @@ function fade(figure, faded) {
 // The figures that compare two scalings (needs.document "comparison"), once the drift document is on show; savedId:
 // the saved scenario to read them from, or null for the live API.
 async function showComparisons(signal, savedId) {
-  for (const figure of figures) if (figure.needs.document === "comparison") await showComparison(figure, signal, savedId);
+  await Promise.all(figures.filter((figure) => figure.needs.document === "comparison")
+    .map((figure) => showComparison(figure, signal, savedId)));
 }
 
 async function showComparison(figure, signal, savedId) {
+  if (!await nearFigure(figure, signal)) return;
   const state = store.get();
   let asking = null; // the parameters of the experiment asked for last
   const ntk = Object.entries(NTK_SCALING).every(([name, value]) => state[name] === value);
@@ -647,6 +657,7 @@ async function showLoaded(signal) {
 }
 
 async function showLoad(figure, signal) {
+  if (!await nearFigure(figure, signal)) return;
   const state = store.get();
   const key = figure.needs.key(state);
   if (loaded.get(figure.id) === key) { // drawn for these settings already

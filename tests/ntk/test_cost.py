@@ -79,6 +79,7 @@ def measured() -> list[Measured]:
         return [Measured(case, case.work.seconds(), cpu_seconds(case.run, repeats=5, budget_s=0.4)) for case in cases]
 
 
+@pytest.mark.alone  # CPU time of Python-bound work grows when the other core is busy: measured in the quiet pass
 def test_every_estimate_is_within_2x_of_the_measured_cpu_time_at_this_machines_speed(measured: list[Measured]) -> None:
     speed = machine_speed(measured)
     table = "\n".join(f"{m.case.name}: {m.ratio / speed:.2f}" for m in sorted(measured, key=lambda m: m.ratio))

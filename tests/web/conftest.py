@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Frame, Page, sync_playwright
 
 from app.api.schemas import DriftQuery
 from app.config import Settings
@@ -79,18 +79,51 @@ class PageLog:
         page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
 
 
-def wait_until(page: Page, predicate: str, seconds: float = 60) -> None:
-    """Poll a JS arrow function (page.wait_for_function would need 'unsafe-eval', which our CSP forbids)."""
+def wait_until(page: Page | Frame, predicate: str, seconds: float = 60, near: tuple[str, ...] | None = None) -> None:
+    """Poll a JS arrow function (page.wait_for_function would need 'unsafe-eval', which our CSP forbids). near: the
+    figures the predicate waits on (() for every one), scrolled past meanwhile: a chart is drawn once it nears the
+    viewport. Again each second, in case the page had not mounted its figures yet."""
     deadline = time.monotonic() + seconds
+    scrolled = 0.0
     while not page.evaluate(predicate):
         assert time.monotonic() < deadline, f"timed out waiting for {predicate}"
+        if near is not None and time.monotonic() - scrolled > 1:
+            page.evaluate(SCROLL_PAST, list(near) or None)
+            scrolled = time.monotonic()
         time.sleep(0.05)
 
 
-# Every figure drawn: a plotly chart has its traces (element.data), a figure drawn by our own code (static/js/city.js)
-# says so (data-drawn, set by plot.js mountDrawnFigure).
-ALL_DRAWN = ("() => [...document.querySelectorAll('[data-figure]')]"
-             ".every(e => (e.data && e.data.length > 0) || e.dataset.drawn === 'true')")
+# Scroll the figures named (a list of ids; null: every one) into view in turn, a frame or two each, and back to the top:
+# a chart and its documents wait until it nears the viewport (static/js/figures/plot.js nearView), as for a reader.
+SCROLL_PAST = """async (ids) => {
+  const frame = () => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+  const top = window.scrollY;
+  for (const element of document.querySelectorAll('[data-figure]')) {
+    if (ids && !ids.includes(element.dataset.figure)) continue;
+    element.scrollIntoView({ block: 'center', behavior: 'instant' });
+    await frame();
+  }
+  window.scrollTo({ top, behavior: 'instant' });
+  await frame();
+}"""
+
+
+def drawn(ids: tuple[str, ...] | None) -> str:
+    """A JS predicate: the figures named (None: every one) are drawn: a plotly chart has its traces (element.data), a
+    figure drawn by our own code (static/js/city.js) says so (data-drawn, set by plot.js mountDrawnFigure)."""
+    chosen = "true" if ids is None else f"{list(ids)!r}.includes(e.dataset.figure)"
+    return ("() => [...document.querySelectorAll('[data-figure]')].filter(e => " + chosen + ")"
+            ".every(e => (e.data && e.data.length > 0) || e.dataset.drawn === 'true')")
+
+
+def draw_figures(page: Page | Frame, *ids: str, seconds: float = 60) -> None:
+    """Bring the figures named (none named: every figure of the page) near the viewport, as a reader scrolling past them
+    would, and wait until each is drawn; the page is left scrolled where it was."""
+    wait_until(page, drawn(ids or None), seconds, near=ids)
+
+
+# Every figure of a page or frame drawn (an embed in its frame: tests/web/test_embed.py).
+ALL_DRAWN = drawn(None)
 
 
 def road_label(page: Page, figure: str = "ring") -> str:

@@ -35,7 +35,7 @@ def minus(value: float) -> str:
 
 def show(page: Page, compare: str, label: str) -> tuple[str, list[dict[str, Any]]]:
     page.select_option("#control-compare", compare)
-    wait_until(page, DRAWN % json.dumps(f"; {label}: "), seconds=120)
+    wait_until(page, DRAWN % json.dumps(f"; {label}: "), seconds=120, near=("breaks",))
     traces = page.evaluate(TRACES)
     return page.locator("#breaks-summary").inner_text(), traces
 
@@ -55,7 +55,7 @@ def test_the_new_comparisons_say_what_their_documents_measured(browser: Browser,
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     log = PageLog(page)
     page.goto(f"{base_url}/embed/breaks?{QUERY}")
-    wait_until(page, DRAWN % json.dumps("; mean-field scaling: "), seconds=120)
+    wait_until(page, DRAWN % json.dumps("; mean-field scaling: "), seconds=120, near=("breaks",))
 
     # α = 1/√width: the kernel keeps moving.
     summary, traces = show(page, "alpha_inverse_sqrt_width", "α = 1/√width")

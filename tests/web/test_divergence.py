@@ -8,14 +8,14 @@ import urllib.request
 
 from playwright.sync_api import Browser
 
-from tests.web.conftest import ALL_DRAWN, PageLog, wait_until
+from tests.web.conftest import PageLog, draw_figures
 
 
 def test_each_figure_a_diverged_network_affects_says_which_and_why(browser: Browser, base_url: str) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     log = PageLog(page)
     page.goto(f"{base_url}/?v=1&preset=too-fast")
-    wait_until(page, ALL_DRAWN)
+    draw_figures(page)
     shown_width = int(page.evaluate("() => new URLSearchParams(location.search).get('width')"))  # the narrowest, 16
     with urllib.request.urlopen(f"{base_url}/api/v1/experiments/drift?widths=16,256,4096&learning_rate=30&steps=100",
                                 timeout=120) as response:

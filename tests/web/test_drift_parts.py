@@ -20,7 +20,7 @@ def test_the_drift_figure_draws_the_switching_and_smooth_parts_and_the_erf_overl
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     log = PageLog(page)
     page.goto(base_url + URL)
-    wait_until(page, f"() => ({TRACES})().some((t) => t.name.startsWith('{SERIES[-1]}'))", seconds=120)
+    wait_until(page, f"() => ({TRACES})().some((t) => t.name.startsWith('{SERIES[-1]}'))", seconds=120, near=("drift",))
     traces = page.evaluate(TRACES)
     for series in SERIES:
         drawn = [t for t in traces if t["name"].startswith(series)]

@@ -21,7 +21,7 @@ from app.serving.cors import is_public
 from app.web.routes import EMBEDDABLE, SECTIONS_BY_ID
 from tests.conftest import ClientFactory
 from tests.servers import free_port, serve
-from tests.web.conftest import ALL_DRAWN, wait_until
+from tests.web.conftest import ALL_DRAWN, draw_figures, wait_until
 from tests.web.test_shared_urls import SETTLED
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -236,7 +236,7 @@ def test_a_course_page_outside_the_allow_list_is_refused_by_the_browser(browser:
 def test_the_embed_dialog_offers_a_ready_snippet(browser: Browser, base_url: str) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.goto(f"{base_url}/?{SMALL}")
-    wait_until(page, ALL_DRAWN)
+    draw_figures(page)
     page.click("button[data-embed=forecast]")
     assert page.is_visible("#embed-dialog")
     snippet = page.input_value("#embed-snippet")
@@ -268,7 +268,7 @@ def test_the_embed_dialog_offers_a_ready_snippet(browser: Browser, base_url: str
 def test_a_locked_embed_keeps_its_settings_fixed(browser: Browser, base_url: str) -> None:
     page = browser.new_page()
     page.goto(f"{base_url}/embed/explainer?{SMALL}&lock=1")
-    wait_until(page, ALL_DRAWN)
+    draw_figures(page)
     assert page.evaluate("() => [...document.getElementById('controls').elements].every(e => e.disabled)")
     assert page.locator("[data-try]").count() > 0 and not page.locator("[data-try]").first.is_visible()  # no scenarios
     page.close()
@@ -277,7 +277,7 @@ def test_a_locked_embed_keeps_its_settings_fixed(browser: Browser, base_url: str
 def _content_height(page: Page, src: str) -> int:
     """The height of an embed's content in the page's frame width, once every figure in it has settled."""
     page.goto(src)
-    wait_until(page, SETTLED)
+    wait_until(page, SETTLED, near=())
     return int(page.evaluate("() => document.documentElement.scrollHeight"))
 
 

@@ -11,7 +11,7 @@ import urllib.request
 
 from playwright.sync_api import Browser
 
-from tests.web.conftest import ALL_DRAWN, PageLog, wait_until
+from tests.web.conftest import PageLog, draw_figures, wait_until
 
 STALE = "() => [...document.querySelectorAll('.story-figure')].every((f) => f.classList.contains('stale'))"
 FRESH = "() => ![...document.querySelectorAll('.story-figure')].some((f) => f.classList.contains('stale'))"
@@ -26,7 +26,7 @@ def test_a_choice_over_the_limit_is_said_at_its_control_with_what_runs_now(brows
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     log = PageLog(page)
     page.goto(f"{base_url}/?v=1")
-    wait_until(page, ALL_DRAWN)
+    draw_figures(page)
     wait_until(page, "() => document.getElementById('cost-estimate').textContent !== ''")
     assert re.fullmatch(r"Estimated time on this server: about \d\.\d+\xa0s\. Runs now\.", page.inner_text("#cost-estimate"))
     # The depth menu says which depths run only as a job and which not at all with these widths, before any is chosen.

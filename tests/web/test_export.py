@@ -155,7 +155,7 @@ def test_every_saved_scenario_draws_every_figure(browser: Browser, static_copy: 
     for id, query in _saved(static_copy):
         if id != "default":
             page.select_option("#control-preset", id)
-        wait_until(page, DRAWN)
+        wait_until(page, DRAWN, near=())
         assert page.evaluate(TICKS) == list(query.width_list) and page.input_value("#control-preset") == id
     assert log.errors == []
     _no_api(static_copy)
@@ -216,7 +216,7 @@ def test_every_embed_draws_from_the_static_copy_with_the_documented_options(brow
     log = PageLog(page)
     for path, figure in cases:
         page.goto(static_copy.url + path)
-        wait_until(page, DRAWN)
+        wait_until(page, DRAWN, near=())
         options = dict(part.split("=") for part in path.split("?")[1].split("&") if part)
         hidden = options.get("hide", "").split(",")
         cards = (0 if "cards" in hidden else len(SECTIONS_BY_ID)) if figure == "explainer" else int(options.get("card") == "1")
@@ -254,7 +254,7 @@ def test_settings_that_need_the_server_say_so_and_always_lead_back(browser: Brow
     assert "need the live server" in text and f"Show the scenario “{titles['default']}”" in text
     assert page.locator("#controls").count() == 0 and not page.locator("[data-figure=drift]").is_visible()  # no empty plot
     page.click("[data-status=drift] .way-back")
-    wait_until(page, DRAWN)
+    wait_until(page, DRAWN, near=())
     assert "preset=default" in page.url and "hide=controls" in page.url and "lock=1" in page.url
 
     # A scenario that runs as a job on the live server: each figure says so.
@@ -264,18 +264,18 @@ def test_settings_that_need_the_server_say_so_and_always_lead_back(browser: Brow
     said = f"The scenario “{job.title}” runs as a job on the live server"
     assert all(said in page.locator(f"[data-status={figure}]").inner_text() for figure in FIGURES)
     page.click("[data-status=breaks] .way-back")
-    wait_until(page, DRAWN)
+    wait_until(page, DRAWN, near=())
     assert page.input_value("#control-preset") == "default"
 
     # A saved scenario changed by hand: its figures stay, faded, and the way back leads to it.
     page.goto(f"{static_copy.url}/index.html?preset=mean-field")
-    wait_until(page, DRAWN)
+    wait_until(page, DRAWN, near=())
     page.locator("#controls-panel summary").click()  # folded on a phone
     page.select_option("#control-activation", "erf")
     assert f"Back to the scenario “{titles['mean-field']}”" in _way_back(page, "breaks")
     assert page.locator(".story-figure.stale").count() == len(FIGURES) and page.locator(".unavailable").count() == 0
     page.click("[data-status=maps] .way-back")
-    wait_until(page, DRAWN)
+    wait_until(page, DRAWN, near=())
     assert page.input_value("#control-preset") == "mean-field" and page.input_value("#control-activation") == "relu"
     assert log.errors == []
     _no_api(static_copy)

@@ -11,7 +11,7 @@ from playwright.sync_api import Browser, Page, Route
 
 from app.config import Settings
 from tests.servers import serve
-from tests.web.conftest import ALL_DRAWN, StaticCopy, road_label, wait_until
+from tests.web.conftest import StaticCopy, draw_figures, road_label, wait_until
 
 FIGURES = ["ring", "maps", "drift", "forecast", "breaks"]
 
@@ -37,7 +37,7 @@ def test_with_the_api_unreachable_a_saved_scenario_is_drawn_and_labelled(browser
     page = browser.new_page()
     api_down(page)
     page.goto(saved_url + "/")
-    wait_until(page, ALL_DRAWN)
+    draw_figures(page)
     for figure, (text, kind) in statuses(page).items():
         assert kind == "note", figure
         assert text.startswith("The server could not be reached, so this shows the saved results of the scenario "
@@ -73,7 +73,7 @@ def test_a_busy_server_is_said_to_be_busy_and_the_saved_results_shown(browser: B
 
     page.route("**/api/v1/experiments/**", busy)
     page.goto(saved_url + "/?v=1&width=256")
-    wait_until(page, ALL_DRAWN)
+    draw_figures(page)
     text, kind = statuses(page)["ring"]
     assert kind == "note" and text.startswith("The server is busy, so this shows the saved results")
     assert road_label(page).startswith("256 lanes")

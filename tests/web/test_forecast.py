@@ -11,7 +11,7 @@ from typing import Any
 
 from playwright.sync_api import Browser, Page
 
-from tests.web.conftest import ALL_DRAWN, PageLog, wait_until
+from tests.web.conftest import PageLog, draw_figures
 
 QUERY = "widths=16,64,256&steps=60"  # the page shows the narrowest, the chosen (64) and the widest road: all three
 TRACES = """(id) => document.querySelector(`[data-figure=${id}]`).data.map((t) => ({ name: t.name,
@@ -33,7 +33,7 @@ def test_each_network_is_drawn_against_both_forecasts_and_every_seeds_distances_
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     log = PageLog(page)
     page.goto(f"{base_url}/embed/forecast?v=1&{QUERY}&width=64")
-    wait_until(page, ALL_DRAWN)
+    draw_figures(page)
     doc, drawn = document(base_url, QUERY), traces(page, "forecast")
     t = len(doc["snapshot_steps"]) - 1  # the page shows the evening (time 5 of 6 snapshots)
     for width in doc["widths"]:
@@ -63,7 +63,7 @@ def test_the_catapult_draws_no_diverging_forecast_says_why_and_shows_the_kernels
     page = browser.new_page(viewport={"width": 390, "height": 844})
     log = PageLog(page)
     page.goto(f"{base_url}/embed/forecast?v=1&preset=catapult")
-    wait_until(page, ALL_DRAWN, seconds=120)
+    draw_figures(page, seconds=120)
     forecast = traces(page, "forecast")
     assert not [n for n in forecast if "forecast" in n or "linearisation" in n], "a diverging forecast was drawn"
     assert all(math.isfinite(y) and abs(y) < 10 for t in forecast.values() for y in t["y"] if y is not None)
@@ -72,7 +72,7 @@ def test_the_catapult_draws_no_diverging_forecast_says_why_and_shows_the_kernels
     assert "it is not drawn" in summary and "none of these networks diverged" in summary and "%" not in summary
     # The limits figure: below the losses, each width's 2N/λ_max(t) (first seed) against η.
     page.goto(f"{base_url}/embed/limits?v=1&preset=catapult")
-    wait_until(page, ALL_DRAWN, seconds=120)
+    draw_figures(page, seconds=120)
     limits = traces(page, "limits")
     eta = limits["learning rate η = 14"]
     assert eta["axis"] == "y2" and eta["y"] == [14, 14]

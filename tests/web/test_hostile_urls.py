@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from app.web.routes import ASSETS_VERSION
-from tests.web.conftest import ALL_DRAWN, wait_until
+from tests.web.conftest import draw_figures
 
 PARAMETERS = ["preset", "widths", "width", "depth", "activation", "w_std", "b_std", "parameterization", "alpha",
               "alpha_scaling", "learning_rate", "lr_scaling", "steps", "districts", "target", "frequency", "seed",
@@ -52,7 +52,7 @@ def visit(browser: Browser, url: str) -> tuple[Page, list[str]]:
 
 
 def assert_unharmed(page: Page, problems: list[str]) -> None:
-    wait_until(page, ALL_DRAWN)  # ignored values fall back to defaults: the figures are drawn
+    draw_figures(page)  # ignored values fall back to defaults: the figures are drawn
     assert problems == []
     assert page.evaluate("() => window.__pwned") is None
     assert page.evaluate("() => ({}).polluted") is None

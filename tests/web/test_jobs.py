@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, Page
 
 from app.config import Settings
 from tests.servers import serve
-from tests.web.conftest import ALL_DRAWN, ARTIFACTS, PageLog, wait_until
+from tests.web.conftest import ARTIFACTS, PageLog, draw_figures, wait_until
 
 # 0.8 s of reference CPU time per request: the default widths run now at 100 steps, as a job at 2000 steps (~2.7 s), and
 # the spectral-bias figure's own training (~0.6 s) runs now (at 0.3 s it was refused, and that figure never drew);
@@ -86,7 +86,7 @@ def test_a_job_is_offered_refused_queued_run_cancelled_and_drawn(browser: Browse
     log = PageLog(page)
     try:
         page.goto(f"{job_url}/?steps=100")
-        wait_until(page, ALL_DRAWN)
+        draw_figures(page)
         page.evaluate(RECORD)
         # §1: 2000 steps run only as a job, said at the steps control with what runs now, before anything runs.
         page.fill("#control-steps", "2000")
@@ -130,7 +130,7 @@ def test_a_job_is_offered_refused_queued_run_cancelled_and_drawn(browser: Browse
         # The blocker goes: the page's job runs, its progress shown and labelled, and when it is done the figures are
         # drawn from its result by the page's usual request.
         call("DELETE", f"{job_url}/api/v1/jobs/{blocker}")
-        wait_until(page, ANSWERED, seconds=120)
+        wait_until(page, ANSWERED, seconds=120, near=())
         job_text_starts(page, "Done in ")
         assert page.is_hidden("#cost-note") and page.is_hidden("#job-cancel") and page.is_hidden("#job-run")
         assert page.inner_text("[data-status=widen]") == "" and page.evaluate(ANSWERED)
@@ -160,7 +160,7 @@ def a_link_to_the_finished_job_draws_it(browser: Browser, job_url: str) -> None:
     page = browser.new_page(viewport={"width": 390, "height": 844})
     try:
         page.goto(f"{job_url}/?steps=2000")
-        wait_until(page, ANSWERED)
+        wait_until(page, ANSWERED, near=())
         # A comparison of other scalings is a second experiment, job-only here too: not drawn, and saying so.
         assert page.evaluate("() => [...document.querySelectorAll('.story-figure.stale [data-status]')]"
                              ".some((e) => e.textContent.startsWith('Not drawn for these settings: it compares them'))")

@@ -47,7 +47,7 @@ def settled_page(browser: Browser, base_url: str, width: int) -> Page:
     """The default page at ``width`` px, every figure drawn and settled, fonts loaded, motion reduced."""
     page = browser.new_page(viewport={"width": width, "height": VIEWPORTS.get(width, 800)}, reduced_motion="reduce")
     page.goto(f"{base_url}/?v=1")
-    wait_until(page, SETTLED)
+    wait_until(page, SETTLED, near=())
     page.evaluate("() => document.fonts.ready")
     return page
 

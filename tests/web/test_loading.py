@@ -1,12 +1,12 @@
 """The page's loading order (issue 15): the city is drawn by our own code before plotly.js is loaded, and plotly.js,
 loaded after that first paint, still draws every chart. plotly.js's request is held back here, so the order does not
-depend on how fast anything is."""
+depend on how fast anything is. A chart further down, and its documents, wait until a reader nears it."""
 
 from __future__ import annotations
 
 from playwright.sync_api import Browser, Route
 
-from tests.web.conftest import ALL_DRAWN, PageLog, wait_until
+from tests.web.conftest import ALL_DRAWN, PageLog, draw_figures, wait_until
 
 OWN = ("widen", "ring")  # drawn by static/js/city.js
 CHARTS = ("maps", "freeze", "drift", "forecast", "nngp", "breaks", "limits")  # drawn by plotly.js
@@ -19,7 +19,7 @@ def test_the_city_is_drawn_while_plotly_js_is_held_back_and_every_chart_once_it_
     # The experiment computed first, as on a warm server: while it is still computing, the charts' sketches may ask for
     # plotly.js before the city can be drawn (plot.js SKETCH_WAIT_MS), which is the better use of an idle line.
     page.goto(base_url)
-    wait_until(page, ALL_DRAWN)
+    draw_figures(page)
     held: list[Route] = []
     page.route("**/vendor/plotly-*.js", lambda route: held.append(route))  # answered when the test lets it go
     page.goto(base_url)
@@ -33,7 +33,7 @@ def test_the_city_is_drawn_while_plotly_js_is_held_back_and_every_chart_once_it_
                          ".map((m) => m.name.slice(7)).sort()") == sorted(OWN)
     assert len(held) == 1  # one request for plotly.js, however many charts wait for it
     held[0].continue_()
-    wait_until(page, ALL_DRAWN)
+    draw_figures(page)
     assert page.evaluate("() => typeof window.Plotly") == "object"
     # Asked for after the city was drawn (not merely answered after it): the two share no slow line.
     city, asked = page.evaluate("() => [Math.min(...performance.getEntriesByType('mark').filter((m) => "
@@ -56,12 +56,38 @@ def test_an_embed_of_one_chart_loads_plotly_js_at_once_and_one_of_the_city_never
     page = browser.new_page()
     log = PageLog(page)
     page.goto(f"{base_url}/embed/drift")
-    wait_until(page, ALL_DRAWN)
+    draw_figures(page)
     page.goto(f"{base_url}/embed/ring")
-    wait_until(page, ALL_DRAWN)
+    draw_figures(page)
     # Past the moment a page with a chart asks for plotly.js (the frame after the city's has been painted):
     page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(done, 0))))")
     assert page.evaluate("() => [document.querySelector('script[data-plotly]'), typeof window.Plotly]") == [None,
                                                                                                          "undefined"]
+    assert log.errors == []
+    page.close()
+
+
+def test_a_chart_and_its_documents_wait_until_a_reader_nears_it_and_printing_draws_every_one(browser: Browser,
+                                                                                            base_url: str) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    log = PageLog(page)
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/v1/spectrum" in r.url else None)
+    page.goto(base_url)
+    draw_figures(page, "widen", "ring", "maps")  # the first screens: the city, then its traffic maps
+    page.wait_for_timeout(1500)  # time enough for anything else the page would do unasked
+    # The zoo lies a dozen screens down: neither drawn nor fetched (its 8 spectra) while the reader stays at the top.
+    zoo_top = page.evaluate("() => document.querySelector('[data-figure=zoo]').getBoundingClientRect().top")
+    assert zoo_top > 4 * 800, zoo_top
+    assert page.evaluate("() => document.querySelector('[data-figure=zoo]').data") is None
+    assert not any("/api/v1/spectrum?" in url for url in asked), asked
+    # Scrolled to, it fetches its spectra and draws.
+    page.evaluate("() => document.querySelector('[data-figure=zoo]').scrollIntoView({ block: 'center' })")
+    wait_until(page, "() => document.querySelector('[data-figure=zoo]').data?.length > 0")
+    assert sum("/api/v1/spectrum?" in url for url in asked) >= 8
+    # Printing draws every chart the reader never reached, before the print is laid out.
+    page.evaluate("() => window.scrollTo(0, 0)")
+    page.evaluate("() => window.dispatchEvent(new Event('beforeprint'))")
+    wait_until(page, ALL_DRAWN)
     assert log.errors == []
     page.close()

@@ -12,7 +12,7 @@ import numpy as np
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page
 
-from tests.web.conftest import ALL_DRAWN, PageLog, wait_until
+from tests.web.conftest import PageLog, draw_figures
 
 QUERY = "widths=16,256&steps=60"
 TRACES = "() => document.querySelector('[data-figure=nngp]').data.map((t) => ({ name: t.name ?? null, y: t.y }))"
@@ -34,7 +34,7 @@ def test_the_figure_draws_the_documents_band_initial_networks_and_both_means(bro
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     log = PageLog(page)
     page.goto(f"{base_url}/?{QUERY}")
-    wait_until(page, ALL_DRAWN)
+    draw_figures(page, "nngp")
     document, traces = drift_document(base_url), drawn(page)
     reference, widest = document["reference"], document["widths"][-1]
     band = [2 * math.sqrt(v) for v in reference["nngp_variance"]]
@@ -61,7 +61,7 @@ def test_the_embed_draws_the_figure_alone_and_passes_axe(browser: Browser, base_
     page = browser.new_page(viewport={"width": 390, "height": 844})
     log = PageLog(page)
     page.goto(f"{base_url}/embed/nngp?{QUERY}")
-    wait_until(page, ALL_DRAWN)
+    draw_figures(page)
     assert page.locator("[data-figure]").count() == 1 and len(drawn(page)) == 9  # band ×2, 3 seeds, 2 means, trained, districts
     assert page.locator("#nngp-summary").inner_text().strip()
     results = Axe().run(page)
@@ -74,7 +74,7 @@ def test_the_standard_parameterization_draws_the_networks_and_says_why_there_is_
                                                                                          base_url: str) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(f"{base_url}/embed/nngp?{QUERY}&parameterization=standard&learning_rate=0.01")
-    wait_until(page, ALL_DRAWN)
+    draw_figures(page)
     names = set(drawn(page))
     assert "NNGP prior ±2σ" not in names and "NTK forecast, t = ∞" not in names and "initial, seed 0" in names
     assert "no infinite-width kernel limit" in page.locator("#nngp-summary").inner_text()

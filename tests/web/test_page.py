@@ -12,7 +12,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page
 
 from app.content.presets import PRESETS_BY_ID
-from tests.web.conftest import ALL_DRAWN, ARTIFACTS, PageLog, road_label, wait_until
+from tests.web.conftest import ARTIFACTS, PageLog, draw_figures, road_label, wait_until
 
 FIGURES = ["widen", "ring", "maps", "drift", "forecast", "breaks"]
 DRAWN_FIGURES = {"widen", "ring"}  # drawn by our own code (static/js/city.js), not plotly.js
@@ -31,7 +31,7 @@ def ring_label(page: Page) -> str:
 
 def test_the_page_draws_every_figure_from_real_data_with_no_console_error(browser: Browser, base_url: str) -> None:
     page, log = open_page(browser, base_url)
-    wait_until(page, ALL_DRAWN)
+    draw_figures(page)
     for figure in FIGURES:
         if figure in DRAWN_FIGURES:  # drawn by our own code: the road's traffic, one arc per grid point, coloured
             points = page.evaluate(f"() => [...document.querySelectorAll('[data-figure={figure}] .road path')]"
@@ -89,7 +89,7 @@ def check_images_for_slides(page: Page, figure: str) -> None:
 
 def test_moving_the_width_control_updates_figures_and_url_and_a_reload_restores_it(browser: Browser, base_url: str) -> None:
     page, log = open_page(browser, base_url)
-    wait_until(page, ALL_DRAWN)
+    draw_figures(page)
     assert ring_label(page).startswith("64 lanes")
     requests: list[str] = []
     page.on("request", lambda r: requests.append(urlparse(r.url).path) if "/api/" in r.url else None)
@@ -101,7 +101,7 @@ def test_moving_the_width_control_updates_figures_and_url_and_a_reload_restores_
     assert requests and set(requests) == {"/api/v1/experiments/drift"}
     assert page.get_attribute("#control-width", "aria-valuetext") == "128 lanes"
     page.reload()
-    wait_until(page, ALL_DRAWN)
+    draw_figures(page)
     assert ring_label(page).startswith("128 lanes") and page.input_value("#control-width") == "3"
     page.go_back()  # the width change replaced the entry; back leaves the page's first state, not a blank one
     assert log.errors == []
@@ -110,7 +110,7 @@ def test_moving_the_width_control_updates_figures_and_url_and_a_reload_restores_
 
 def test_a_fresh_page_is_the_default_scenario_and_a_try_it_button_applies_its_own(browser: Browser, base_url: str) -> None:
     page, log = open_page(browser, base_url)
-    wait_until(page, ALL_DRAWN)
+    draw_figures(page)
     wait_until(page, "() => document.getElementById('control-preset').value === 'default'")  # its settings are that one's
     assert page.inner_text("#scenario-description") == PRESETS_BY_ID["default"].description
     page.click("button[data-try=narrow-vs-wide]")
@@ -133,7 +133,7 @@ def test_a_fresh_page_is_the_default_scenario_and_a_try_it_button_applies_its_ow
 
 def test_every_control_is_reachable_by_keyboard_with_a_visible_focus(browser: Browser, base_url: str) -> None:
     page, _ = open_page(browser, base_url)
-    wait_until(page, ALL_DRAWN)
+    draw_figures(page)
     reached, outlines = set(), set()
     for _ in range(130):  # the settings, then each figure's controls, data table, downloads and Embed button
         page.keyboard.press("Tab")
@@ -152,7 +152,7 @@ def test_every_control_is_reachable_by_keyboard_with_a_visible_focus(browser: Br
 
 def test_under_reduced_motion_playing_jumps_without_animating(browser: Browser, base_url: str) -> None:
     page, _ = open_page(browser, base_url + "/?time=0", reduced_motion="reduce")
-    wait_until(page, ALL_DRAWN)
+    draw_figures(page)
     assert page.input_value("#control-time") == "0"  # nothing plays on its own
     page.click("#play-time")
     assert page.input_value("#control-time") == "5" and page.get_attribute("#play-time", "aria-pressed") != "true"
@@ -180,7 +180,7 @@ LEGEND_CUT = """() => {
 def test_axe_finds_no_accessibility_violation(browser: Browser, base_url: str, width: int, height: int) -> None:
     """And at each size, no select cuts its options short and the drift legend fits (with the road on the ring)."""
     page, _ = open_page(browser, base_url, width, height)
-    wait_until(page, ALL_DRAWN)
+    draw_figures(page)
     folded = not page.evaluate("() => document.getElementById('controls-panel').open")
     if folded:
         page.click("#controls-panel > summary")
@@ -211,7 +211,7 @@ def test_a_refused_request_is_explained_next_to_each_figure(browser: Browser, ba
 
 def test_hostile_url_values_are_ignored_and_reported(browser: Browser, base_url: str) -> None:
     page, log = open_page(browser, base_url + "/?width=<script>alert(1)</script>&depth=99&activation=tanh&v=1")
-    wait_until(page, ALL_DRAWN)
+    draw_figures(page)
     status = page.locator("#controls-status").inner_text()
     assert "Ignored width" in status and "Ignored depth" in status and "Ignored activation" in status
     assert page.input_value("#control-depth") == "1"
@@ -221,7 +221,7 @@ def test_hostile_url_values_are_ignored_and_reported(browser: Browser, base_url:
 
 def test_a_phone_sees_the_city_first_and_nothing_overflows_sideways(browser: Browser, base_url: str) -> None:
     page, log = open_page(browser, base_url, 360, 740)
-    wait_until(page, ALL_DRAWN)
+    draw_figures(page)
     assert page.evaluate("() => document.getElementById('controls-panel').open") is False
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 360
     page.click("#controls-panel > summary")
@@ -233,7 +233,7 @@ def test_a_phone_sees_the_city_first_and_nothing_overflows_sideways(browser: Bro
 
 def test_choosing_a_scenario_sets_every_control_and_the_url(browser: Browser, base_url: str) -> None:
     page, log = open_page(browser, base_url)
-    wait_until(page, ALL_DRAWN)
+    draw_figures(page, "drift")
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url) if "/experiments/drift" in r.url else None)
     page.select_option("#control-preset", "blind-spot")
@@ -252,7 +252,7 @@ def test_choosing_a_scenario_sets_every_control_and_the_url(browser: Browser, ba
 
 def test_screen_readers_hear_one_sentence_per_change_not_one_per_figure(browser: Browser, base_url: str) -> None:
     page, log = open_page(browser, base_url)
-    wait_until(page, ALL_DRAWN)
+    draw_figures(page)
     live = page.evaluate("() => [...document.querySelectorAll('[aria-live], [role=status]')].map(e => e.id)")
     assert sorted(live) == ["announcer", "controls-status", "embed-status"]
     wait_until(page, "() => document.getElementById('announcer').textContent.startsWith('64 lanes, step 500: drift meter')")
@@ -262,7 +262,7 @@ def test_screen_readers_hear_one_sentence_per_change_not_one_per_figure(browser:
     page.focus("#control-width")
     page.keyboard.press("ArrowRight")  # a new experiment view: five figures redrawn
     wait_until(page, "() => document.getElementById('announcer').textContent.startsWith('128 lanes')")
-    wait_until(page, ALL_DRAWN)
+    draw_figures(page)
     page.wait_for_timeout(500)
     heard = page.evaluate("() => window.heard")
     assert len(heard) == 1 and re.fullmatch(r"128 lanes, step 500: drift meter: [\d.]+ % since morning\.", heard[0]), heard
@@ -272,7 +272,7 @@ def test_screen_readers_hear_one_sentence_per_change_not_one_per_figure(browser:
 
 def test_a_preset_link_applies_its_scenario_and_a_changed_one_keeps_the_change(browser: Browser, base_url: str) -> None:
     page, log = open_page(browser, base_url + "/?preset=jacot-2018")
-    wait_until(page, ALL_DRAWN)
+    draw_figures(page, "ring")
     assert page.input_value("#control-depth") == "3" and page.input_value("#control-target") == "xy"
     assert page.input_value("#control-steps") == "200" and page.input_value("#control-preset") == "jacot-2018"
     assert ring_label(page).startswith("128 lanes")
@@ -280,12 +280,12 @@ def test_a_preset_link_applies_its_scenario_and_a_changed_one_keeps_the_change(b
     assert query["preset"] == ["jacot-2018"] and query["depth"] == ["3"] and query["widths"] == ["128,512"]
     page.close()
     page, _ = open_page(browser, base_url + "/?preset=jacot-2018&steps=50")
-    wait_until(page, ALL_DRAWN)
+    draw_figures(page, "ring")
     assert page.input_value("#control-steps") == "50" and page.input_value("#control-depth") == "3"
     assert "preset" not in parse_qs(urlparse(page.url).query)  # no longer the scenario as published
     page.close()
     page, _ = open_page(browser, base_url + "/?preset=no-such-scenario")
-    wait_until(page, ALL_DRAWN)
+    draw_figures(page, "ring")
     assert "Ignored preset: there is no scenario “no-such-scenario”." in page.locator("#controls-status").inner_text()
     assert log.errors == []
     page.close()

@@ -65,7 +65,7 @@ def capture(page: Page, base_url: str, url: str) -> dict[str, Any]:
 
     page.on("request", note)
     page.goto(base_url + url)
-    wait_until(page, SETTLED, seconds=120)
+    wait_until(page, SETTLED, seconds=120, near=())
     shown: dict[str, Any] = page.evaluate(SNAPSHOT)
     for figure in shown["figures"].values():  # the numbers themselves, as digests: the recording stays small
         figure["table"], figure["data"] = (None if figure[k] is None else _digest(figure[k]) for k in ("table", "data"))

@@ -14,7 +14,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page
 
 from app.ntk import MLP, analytic_kernels, ring_angles, ring_points
-from tests.web.conftest import ALL_DRAWN, PageLog, wait_until
+from tests.web.conftest import PageLog, draw_figures
 
 QUERY = "widths=16,256&steps=60"
 TRACES = "(id) => document.querySelector(`[data-figure=${id}]`).data.map((t) => ({ name: t.name ?? null, x: t.x, y: t.y }))"
@@ -45,7 +45,7 @@ def test_the_spectrum_draws_the_apis_eigenvalues_which_are_the_kernel_matrixs(br
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     log = PageLog(page)
     page.goto(f"{base_url}/?{QUERY}")
-    wait_until(page, ALL_DRAWN, 180)
+    draw_figures(page, "spectrum", seconds=180)
     document = api(base_url, "spectrum?depth=1&activation=relu&w_std=1&b_std=0.1")
     drawn = traces(page, "spectrum")
     ks = list(range(1, 129))
@@ -80,7 +80,7 @@ def test_the_spectrum_draws_the_apis_eigenvalues_which_are_the_kernel_matrixs(br
 def test_without_biases_the_odd_frequencies_are_marked_zero_not_drawn(browser: Browser, base_url: str) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(f"{base_url}/embed/spectrum?{QUERY}&b_std=0")
-    wait_until(page, ALL_DRAWN, 180)
+    draw_figures(page, seconds=180)
     drawn = traces(page, "spectrum")
     odd = list(range(3, 129, 2))
     assert drawn["NTK: zero to rounding"]["x"] == odd and drawn["NNGP: zero to rounding"]["x"] == odd
@@ -101,7 +101,7 @@ def test_training_frequency_by_frequency_draws_the_networks_beside_the_kernels_f
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     log = PageLog(page)
     page.goto(f"{base_url}/?{QUERY}")
-    wait_until(page, ALL_DRAWN, 180)
+    draw_figures(page, "bias", seconds=180)
     document = api(base_url, "spectral-bias?depth=1&activation=relu&w_std=1&b_std=0.1&seed=0")
     drawn = traces(page, "bias")
     narrow, wide = document["networks"]
@@ -131,7 +131,7 @@ def test_the_embeds_draw_alone_and_pass_axe(browser: Browser, base_url: str) -> 
     log = PageLog(page)
     for figure in ("spectrum", "bias"):
         page.goto(f"{base_url}/embed/{figure}?{QUERY}")
-        wait_until(page, ALL_DRAWN, 180)
+        draw_figures(page, seconds=180)
         assert page.locator("[data-figure]").count() == 1
         assert page.locator(f"#{figure}-summary").inner_text().strip()
         results = Axe().run(page)

@@ -8,7 +8,7 @@ import urllib.request
 
 from playwright.sync_api import Browser
 
-from tests.web.conftest import ALL_DRAWN, PageLog, wait_until
+from tests.web.conftest import PageLog, draw_figures, wait_until
 
 BOXES = """() => [...document.querySelectorAll('section.story')].map((section) => {
   const box = (selector) => { const r = section.querySelector(selector)?.getBoundingClientRect();
@@ -21,7 +21,7 @@ def _boxes(browser: Browser, base_url: str, width: int) -> list[dict[str, object
     page = browser.new_page(viewport={"width": width, "height": 900})
     log = PageLog(page)
     page.goto(base_url)
-    wait_until(page, ALL_DRAWN)
+    draw_figures(page)
     boxes: list[dict[str, object]] = page.evaluate(BOXES)
     assert log.errors == []
     page.close()
@@ -54,7 +54,7 @@ def test_on_a_phone_each_card_comes_directly_before_its_figure(browser: Browser,
 def test_a_figure_stays_in_view_while_its_longer_text_scrolls(browser: Browser, base_url: str) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(base_url)
-    wait_until(page, ALL_DRAWN)
+    draw_figures(page)
     longer = [b for b in page.evaluate(BOXES)
               if b["figure"] and b["text"]["bottom"] - b["text"]["top"] > b["figure"]["bottom"] - b["figure"]["top"] + 100]
     assert longer, "no section has more text than figure: nothing to check"
@@ -71,7 +71,7 @@ def test_choosing_a_scenario_shows_what_it_is(browser: Browser, base_url: str) -
         described = {p["id"]: p["description"] for p in json.load(response)}
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(base_url)
-    wait_until(page, ALL_DRAWN)
+    draw_figures(page, "ring")
     # A fresh page is the default scenario, described as such.
     wait_until(page, f"() => document.querySelector('#scenario-description').textContent === {json.dumps(described['default'])}")
     page.select_option("#control-preset", "catapult")

@@ -14,7 +14,7 @@ from typing import Any
 
 from playwright.sync_api import Browser, Page
 
-from tests.web.conftest import ALL_DRAWN, PageLog, road_label, wait_until
+from tests.web.conftest import PageLog, draw_figures, road_label, wait_until
 
 # ColorBrewer's RdBu, written out here independently of static/js/city.js.
 RDBU = [(33, 102, 172), (103, 169, 207), (209, 229, 240), (247, 247, 247), (253, 219, 199), (239, 138, 98), (178, 24, 43)]
@@ -47,7 +47,7 @@ def open_widen(browser: Browser, base_url: str, query: str = "", **options: Any)
     page = browser.new_page(viewport={"width": 1280, "height": 900}, **options)
     log = PageLog(page)
     page.goto(f"{base_url}/embed/widen?v=1{query}")
-    wait_until(page, ALL_DRAWN, seconds=180)
+    draw_figures(page, seconds=180)
     return page, log
 
 
@@ -157,7 +157,7 @@ def test_a_phones_first_screen_shows_the_city_and_its_width_control_moves_it_the
     page = browser.new_page(viewport={"width": 390, "height": 844}, reduced_motion="reduce")  # a common phone's viewport
     log = PageLog(page)
     page.goto(f"{base_url}/?v=1")
-    wait_until(page, ALL_DRAWN, seconds=180)  # the whole page: its experiments may be cold, the machine busy
+    draw_figures(page, "widen", "ring", seconds=180)  # its experiment may be cold, the machine busy
     road = "[data-figure=widen] .road > circle"  # the asphalt
     for selector in (road, "#widen-scrub", "[data-widen-play]", "[data-widen-meter]"):
         box = page.locator(selector).first.bounding_box()

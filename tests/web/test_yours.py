@@ -16,7 +16,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page
 
 from app.parameters import KNOTS
-from tests.web.conftest import ALL_DRAWN, PageLog, StaticCopy, wait_until
+from tests.web.conftest import PageLog, StaticCopy, draw_figures, wait_until
 
 QUERY = "widths=16,256&steps=60"
 FIGURE = "document.querySelector('[data-figure=yours]')"
@@ -51,7 +51,7 @@ def drawn_for(page: Page, drawing: str) -> None:
     """Wait until the figure shows the document of this drawing."""
     wait_until(page, f"() => {FIGURE}.data?.length > 0 && document.querySelector('#yours-summary').textContent"
                      f".startsWith('Your drawing') && new URL(location.href).searchParams.get('drawing') === '{drawing}'"
-                     " && !document.querySelector('[data-status=yours]').textContent", seconds=120)
+                     " && !document.querySelector('[data-status=yours]').textContent", seconds=120, near=("yours",))
 
 
 def check_figure_draws_the_api(page: Page, base_url: str) -> dict[str, Any]:
@@ -86,7 +86,7 @@ def test_drawing_with_the_mouse_trains_on_the_drawn_curve(browser: Browser, base
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     log = PageLog(page)
     page.goto(f"{base_url}/?{QUERY}")
-    wait_until(page, ALL_DRAWN, seconds=120)
+    draw_figures(page, "yours", seconds=120)
     surface = page.locator("[data-drawing-surface]")
     surface.scroll_into_view_if_needed()
 
@@ -125,7 +125,7 @@ def test_drawing_with_the_keyboard_through_the_table(browser: Browser, base_url:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     log = PageLog(page)
     page.goto(f"{base_url}/?{QUERY}")
-    wait_until(page, ALL_DRAWN, seconds=120)
+    draw_figures(page, "yours", seconds=120)
     page.locator(".drawing-table summary").focus()
     page.keyboard.press("Enter")  # opens the table
     page.keyboard.press("Tab")  # the value at −180°
@@ -168,7 +168,7 @@ def test_a_finger_draws_on_a_phone(browser: Browser, base_url: str) -> None:
     page = context.new_page()
     log = PageLog(page)
     page.goto(f"{base_url}/?{QUERY}")
-    wait_until(page, ALL_DRAWN, seconds=120)
+    draw_figures(page, "yours", seconds=120)
     surface = page.locator("[data-drawing-surface]")
     surface.scroll_into_view_if_needed()
     box = surface.bounding_box()
@@ -209,7 +209,7 @@ def test_a_csv_is_read_at_the_knots_by_the_curves_own_rule(browser: Browser, bas
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     log = PageLog(page)
     page.goto(f"{base_url}/?{QUERY}")
-    wait_until(page, ALL_DRAWN, seconds=120)
+    draw_figures(page, "yours", seconds=120)
     rows = [(-150.0, 1.0), (-100.0, -0.5), (10.0, 1.75), (95.5, -2.0), (180.0, 0.25)]
     page.locator(".drawing-csv summary").click()
     page.evaluate(RECORD_STATUS)
@@ -249,7 +249,7 @@ def test_a_bad_csv_says_what_is_wrong_and_changes_nothing(browser: Browser, base
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     log = PageLog(page)
     page.goto(f"{base_url}/?{QUERY}")
-    wait_until(page, ALL_DRAWN, seconds=120)
+    draw_figures(page, "yours", seconds=120)
     url = page.url
     message = page.locator("[data-drawing-status]")
     page.locator(".drawing-csv summary").click()
@@ -313,13 +313,13 @@ def test_a_link_with_another_count_of_knots_shows_the_same_curve(browser: Browse
 def test_a_bad_drawing_in_a_link_is_reported_and_ignored(browser: Browser, base_url: str) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(f"{base_url}/?{QUERY}&target=drawn&drawing=9,9,9,9")
-    wait_until(page, ALL_DRAWN, seconds=120)
+    draw_figures(page, "yours", seconds=120)
     problems = page.locator("#controls-status").inner_text()
     assert "Ignored drawing: expected 4 to 64 numbers from -2 to 2 with at most two decimals" in problems, problems
     assert "Ignored target drawn: the link gives no valid drawing." in problems
     assert page.input_value("#control-target") == "sin"  # (the link stays in the address bar until the next change)
     page.goto(f"{base_url}/?{QUERY}&drawing=0,0,0,0")
-    wait_until(page, ALL_DRAWN, seconds=120)
+    draw_figures(page, "yours", seconds=120)
     assert "Ignored drawing: it is used only with target drawn." in page.locator("#controls-status").inner_text()
     page.close()
 
@@ -341,7 +341,7 @@ def test_the_embed_draws_and_passes_axe_on_a_phone(browser: Browser, base_url: s
 def test_the_section_passes_axe_on_the_page(browser: Browser, base_url: str) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(f"{base_url}/?{QUERY}")
-    wait_until(page, ALL_DRAWN, seconds=120)
+    draw_figures(page, "yours", seconds=120)
     page.locator(".drawing-table summary").click()
     results = Axe().run(page, context="#yours")
     assert results.violations_count == 0, results.generate_report()
@@ -352,7 +352,7 @@ def test_the_static_copy_says_drawing_needs_the_server(browser: Browser, static_
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     log = PageLog(page)
     page.goto(f"{static_copy.url}/index.html")
-    wait_until(page, ALL_DRAWN, seconds=120)
+    draw_figures(page, "yours", seconds=120)
     # The saved scenario's target is drawn, with its speeds, from the saved document.
     assert page.evaluate(f"() => {FIGURE}.data.some((t) => t.name === 'still to learn')")
     assert "needs the live server" in page.locator("[data-drawing-status]").inner_text()
@@ -363,7 +363,7 @@ def test_the_static_copy_says_drawing_needs_the_server(browser: Browser, static_
     wait_until(page, "() => document.querySelector('[data-status=yours] .way-back') !== null")
     assert "need the live server" in page.locator("[data-status=yours]").inner_text()
     page.locator("[data-status=yours] .way-back").click()
-    wait_until(page, ALL_DRAWN, seconds=120)
+    draw_figures(page, "yours", seconds=120)
     assert "drawing" not in state(page)
     assert log.errors == []
     page.close()
@@ -373,7 +373,7 @@ def test_choosing_your_own_drawing_in_the_settings_starts_from_the_target_on_sho
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     log = PageLog(page)
     page.goto(f"{base_url}/?{QUERY}&target=cos&frequency=2")
-    wait_until(page, ALL_DRAWN, seconds=120)
+    draw_figures(page, "yours", seconds=120)
     page.select_option("#control-target", "drawn")
     wait_until(page, "() => new URL(location.href).searchParams.get('target') === 'drawn'")
     np.testing.assert_allclose(knots_in_url(page), np.cos(2 * KNOT_ANGLES), atol=0.0050001)  # two decimals
@@ -389,7 +389,7 @@ def test_choosing_your_own_drawing_in_the_settings_starts_from_the_target_on_sho
 def test_a_step_too_large_says_the_forecast_diverges(browser: Browser, base_url: str) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(f"{base_url}/embed/yours?widths=16,64&steps=20&learning_rate=30")
-    wait_until(page, ALL_DRAWN, seconds=120)
+    draw_figures(page, "yours", seconds=120)
     summary = page.locator("#yours-summary").inner_text()
     assert "every network of 64 lanes diverged before step 20" in summary, summary
     assert "at η = 30 the infinite-width forecast diverges (η ≥ 2N/λ_max ≈ " in summary, summary

@@ -10,7 +10,7 @@ import numpy as np
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser
 
-from tests.web.conftest import ALL_DRAWN, PageLog, wait_until
+from tests.web.conftest import PageLog, draw_figures
 from tests.web.test_spectrum import api, check_table_and_csv
 
 QUERY = "widths=16,256&steps=60"
@@ -28,7 +28,7 @@ def test_the_zoo_draws_every_kernels_spectrum_and_map_from_the_api(browser: Brow
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     log = PageLog(page)
     page.goto(f"{base_url}/?{QUERY}")
-    wait_until(page, ALL_DRAWN, 180)
+    draw_figures(page, "zoo", seconds=180)
     documents = zoo(base_url, "1", "0.1")
     drawn = page.evaluate(TRACES)
     spectra = [t for t in drawn if t["type"] == "scatter"]
@@ -68,7 +68,7 @@ def test_the_zoo_follows_the_pages_biases_and_its_embed_passes_axe(browser: Brow
     page = browser.new_page(viewport={"width": 390, "height": 844})
     log = PageLog(page)
     page.goto(f"{base_url}/embed/zoo?{QUERY}&b_std=0")
-    wait_until(page, ALL_DRAWN, 180)
+    draw_figures(page, seconds=180)
     summary = page.locator("#zoo-summary").inner_text()
     assert "σb = 0" in summary and "ReLU, 1 hidden layer: every odd k from 3" in summary, summary
     erf = zoo(base_url, "1", "0")[("erf", 1)]

@@ -86,12 +86,43 @@ export const baseLayout = (extra = {}) => ({
   ...extra,
 });
 
-// Draw or update a figure; Plotly.react diffs against the previous call. Container-only resizes are
+// A chart is drawn once it nears the viewport (within NEAR_MARGIN of it), and from then on whenever asked: a reader
+// who opens the page draws the charts of the first screen and those scrolled to, not the dozen further down (on a
+// phone, seconds of work). The figures' documents wait for it too (static/js/main.js). Printing draws them all first.
+const NEAR_MARGIN = "100% 0px"; // a viewport's height above and below the one in view
+const near = new WeakMap(); // element → the promise that it has been near the viewport
+const waiting = new Set(); // the resolvers of elements not yet near, for printing
+
+// Resolves once the element has been within NEAR_MARGIN of the viewport (a hidden element never is).
+export function nearView(element) {
+  if (!near.has(element)) {
+    near.set(element, new Promise((resolve) => {
+      const observer = new IntersectionObserver((entries) => {
+        if (!entries.some((entry) => entry.isIntersecting)) return;
+        observer.disconnect();
+        waiting.delete(resolve);
+        resolve();
+      }, { rootMargin: NEAR_MARGIN });
+      observer.observe(element);
+      waiting.add(resolve);
+    }));
+  }
+  return near.get(element);
+}
+
+window.addEventListener("beforeprint", () => {
+  for (const resolve of waiting) resolve();
+  waiting.clear();
+});
+
+// Draw or update a figure once it is near the viewport; Plotly.react diffs against the previous call. Container-only resizes are
 // followed with a ResizeObserver (plotly's own `responsive` only listens to the window); a figure with a fit()
 // (its layout for the width it has) is laid out again for its new width.
 // Only the latest figure asked of an element is drawn: sketches made while plotly.js was still arriving are skipped.
 async function draw(element, figure, fit) {
   latest.set(element, figure);
+  await nearView(element);
+  if (latest.get(element) !== figure) return;
   if (!window.Plotly) element.setAttribute("aria-busy", "true"); // its summary is there; the chart is coming
   try {
     await plotlyReady();
@@ -130,6 +161,7 @@ const sizeOf = (element) => `${element.clientWidth}×${element.clientHeight}`;
 export function mountFigure(element, { spec, summary, table, fit = null }) {
   const id = element.dataset.figure;
   charts += 1;
+  nearView(element); // watched from now: a reader may scroll past before its documents arrive
   const drawn = { figure: null, state: null }; // the chart on show (spec()'s) and its state, for its images
   for (const button of document.querySelectorAll(`[data-image-of="${id}"]`)) {
     button.addEventListener("click", () => saveImage(id, button, drawn, fit));
