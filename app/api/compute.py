@@ -419,7 +419,8 @@ class ComputeService:
         client is ``gone`` or the computation's ``clock`` has passed the CPU limit (then 503)."""
         while True:
             try:
-                return await asyncio.wait_for(wait(), max(min(POLL_S, deadline - time.monotonic()), 0))
+                async with asyncio.timeout(max(min(POLL_S, deadline - time.monotonic()), 0)):  # (jobs.py: why not wait_for)
+                    return await wait()
             except TimeoutError:
                 if gone is not None and await gone():
                     raise ClientGone from None

@@ -413,8 +413,11 @@ class LocalJobs:
         """Take queued jobs while a runner is free; write progress; take over jobs of workers that died."""
         swept = 0.0
         while True:
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancellation that arrives as the wait
+            # ends (the wake-up and close() in one turn of the loop), and close() then waited for this loop forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_S)
+                async with asyncio.timeout(POLL_S):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 if time.monotonic() - swept > STALE_S / 2:

@@ -148,6 +148,31 @@ def test_a_job_queued_by_one_worker_is_run_by_another_sharing_its_table(tmp_path
     assert status is not None and status.state == "done" and len(kept) == 1
 
 
+def test_closing_as_the_job_loop_wakes_stops_it(tmp_path: Path) -> None:
+    """close() in the same turn of the event loop as a wake-up (a job finishing, say): under Python 3.11's
+    asyncio.wait_for the loop swallowed the cancellation and close() waited forever (seen once in the suite)."""
+    settings = Settings(**SMALL_BUDGET, compute_in="threads")
+
+    async def keep(config: DriftConfig, _: DriftResult) -> None:
+        return None
+
+    async def close_as_it_wakes() -> bool:
+        jobs = LocalJobs(settings, tmp_path / "r.jobs.sqlite3", keep, runners=1)
+        await jobs.start()
+        await asyncio.sleep(0.3)  # the loop is waiting for its next wake-up
+        loop = jobs._loop_task
+        assert loop is not None
+        jobs._wake.set()
+        closing = asyncio.ensure_future(jobs.close())
+        done, _ = await asyncio.wait({closing}, timeout=10)  # (not wait_for, which could swallow this test's own wait)
+        if not done:  # the loop survived its cancellation: cancel it again, so the test fails rather than hangs
+            loop.cancel()
+            await asyncio.wait({closing}, timeout=5)
+        return closing in done
+
+    assert run_async(close_as_it_wakes())
+
+
 def test_a_job_whose_process_is_killed_runs_again(make_client: ClientFactory) -> None:
     client = make_client(**SMALL_BUDGET)
     jobs = _jobs(client)

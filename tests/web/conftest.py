@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,10 +54,17 @@ class StaticCopy:
 
 
 @pytest.fixture(scope="session")
-def static_copy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StaticCopy]:
-    folder = tmp_path_factory.mktemp("static-copy")
+def static_copy(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[StaticCopy]:
+    """Written once per test run: pytest-xdist's processes share one folder (their base folders' parent, new for each
+    run), the first to come writes it under a lock while the others wait; each serves it with its own file server."""
     presets = tuple(as_tested(preset) for preset in PRESETS)
-    export_site(folder, presets)
+    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    folder = shared / "static-copy"
+    with (shared / "static-copy.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / "static-copy.written").exists():
+            export_site(folder, presets)
+            (shared / "static-copy.written").touch()
     with static_files(folder) as (url, asked):
         yield StaticCopy(folder, url, asked, presets)
 
