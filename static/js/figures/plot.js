@@ -16,7 +16,9 @@ export { DIVERGING } from "../city.js";
 // DIVERGING scale runs from its negative to it.
 export const symmetric = (values) => Math.max(...values.filter((v) => v !== null).map(Math.abs), 1e-12);
 
-const CONFIG = { displayModeBar: false, responsive: true };
+// Not plotly's own `responsive`: it lays a chart out again on a window resize, ignoring its fit() (the zoo came out squeezed
+// when a screenshot resized the window); the ResizeObserver in draw() follows every size change, fit() included.
+const CONFIG = { displayModeBar: false, responsive: false };
 const observed = new WeakSet();
 const fitted = new WeakMap(); // element → () => its figure laid out for its width now (figures with a fit())
 const latest = new WeakMap(); // element → the figure it was last asked to draw
@@ -134,25 +136,40 @@ async function draw(element, figure, fit) {
   }
   if (latest.get(element) !== figure) return;
   const laidOut = () => (fit ? fit(figure, element.clientWidth) : figure);
-  const { data, layout } = laidOut();
-  window.Plotly.react(element, data, layout, CONFIG);
   fitted.set(element, fit ? laidOut : null);
+  // A fitted chart's key is the width it was laid out for, read before drawing: had the element another width once
+  // drawn, the observer's first report differs and lays it out again (a zoo laid out for a passing width stayed so).
   sized.set(element, sizeOf(element));
-  if (!observed.has(element)) {
-    observed.add(element);
+  const { data, layout } = laidOut();
+  const first = !observed.has(element);
+  observed.add(element);
+  await react(element, data, layout);
+  if (!fit) sized.set(element, sizeOf(element));
+  if (first) {
     performance.mark(`figure:${element.dataset.figure}`); // first drawing, for benchmarks/page.py
     // An observer reports the size it finds when it starts: the chart just drawn at that size is not drawn again.
     new ResizeObserver(() => {
       if (sized.get(element) === sizeOf(element)) return;
       sized.set(element, sizeOf(element));
       const again = fitted.get(element)?.();
-      if (again) window.Plotly.react(element, again.data, again.layout, CONFIG);
+      if (again) react(element, again.data, again.layout);
       else window.Plotly.Plots.resize(element);
     }).observe(element);
   }
 }
 
-const sizeOf = (element) => `${element.clientWidth}×${element.clientHeight}`;
+// Plotly.react, one at a time per element: a call made while the last is still drawing (it returns a promise) waits for
+// it. Two at once left the zoo's twenty panels laid out for a width it no longer had, now and then.
+const reacting = new WeakMap(); // element → the promise of its last Plotly.react
+function react(element, data, layout) {
+  const done = (reacting.get(element) ?? Promise.resolve()).catch(() => undefined)
+    .then(() => window.Plotly.react(element, data, layout, CONFIG));
+  reacting.set(element, done);
+  return done;
+}
+
+// What a change of size is measured by: a fitted chart's width (its fit() sets the height), another chart's both.
+const sizeOf = (element) => (fitted.get(element) ? `${element.clientWidth}` : `${element.clientWidth}×${element.clientHeight}`);
 
 // The mount() of a figure module whose figure is a plotly chart: figure.draw(...documents, state) draws the chart,
 // the one-sentence summary and the data table from the module's pure spec(), summary() and table() of the same
