@@ -13,11 +13,11 @@ default scenario's experiments, visited once its own warm-up is done: app/api/wa
 fresh server with no store and no warm-up: every experiment is computed for the visit).
 
 A visit: the page is opened and left at its top until every figure of its first screen (those whose box meets the
-viewport once the document is parsed) is drawn; its bytes are counted then (``first visit``). Then each further figure
-in page order is scrolled to (its centre to the viewport's) once the one before it is drawn, and the time from that
-scroll to its drawing is taken (``scrolled to → drawn``: the worst of them; charts and their documents wait until they
-near the viewport: static/js/figures/plot.js nearView). ``every figure`` is when the last was drawn in that
-scroll-through, started at once: no reader reads that fast, so it is an upper bound of what the page does.
+viewport once the document is parsed; none there, the first figure below it) is drawn; its bytes are counted then
+(``first visit``). Then each further figure in page order is scrolled to (its centre to the viewport's) once the one
+before it is drawn, and the time from that scroll to its drawing is taken (``scrolled to → drawn``: the worst of them;
+charts and their documents wait until they near the viewport: static/js/figures/plot.js nearView). ``every figure``
+is when the last was drawn in that scroll-through, started at once: no reader reads that fast.
 
 Figures mark their first drawing with ``performance.mark("figure:<id>")``; times are from navigation start. Also
 printed: when plotly.js had arrived (its resource entry's end), so the order of the two shows. Prints Markdown.
@@ -106,8 +106,11 @@ def visit(browser: Any, url: str, profile: Profile) -> dict[str, float]:
     while (first_screen := page.evaluate(FIRST_SCREEN)) is None:  # known once the whole document is parsed
         assert time.monotonic() < deadline, "the page did not load"
         time.sleep(POLL_S)
+    if not first_screen:  # the page's text and settings fill the first screen: the first figure is the one below it
+        first_screen = page.evaluate("() => [document.querySelector('[data-figure]').dataset.figure]")
     marks = wait_for_marks(page, first_screen, deadline)
-    time.sleep(1)  # requests made just after the first screen's last figure still count
+    page.wait_for_timeout(1000)  # requests made just after the first screen's last figure still count (and Playwright
+    # hands over the network events it holds: a plain sleep would not)
     first_visit = received()
     plotly = page.evaluate("() => performance.getEntriesByType('resource').filter(r => r.name.includes('plotly'))"
                            ".map(r => r.responseEnd)")
