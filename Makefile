@@ -68,7 +68,7 @@ bench-cost: $(VENV)/.runtime ## The cost model against measured CPU time over a 
 bench-slopes: $(VENV)/.runtime ## The ReLU drift's slope and its two parts' (units switching, the rest), and erf's, widths 16…8192
 	$(BIN)/python -m benchmarks.drift_parts
 
-bench-page: $(VENV)/.dev browser ## A first visit's bytes and time to the first and all figures (1280 px; Lighthouse's mobile profile), warm and cold server, targets beside
+bench-page: $(VENV)/.dev browser ## A first visit's bytes, time to the first figure and first screen, each chart's delay once scrolled to (1280 px; Lighthouse's mobile profile), warm and cold server, targets beside
 	$(BIN)/python -m benchmarks.page
 
 bench-animation: $(VENV)/.dev browser ## Frames per second of "Widen the road" and "Play the day" in headless Chromium

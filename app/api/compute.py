@@ -419,8 +419,7 @@ class ComputeService:
         client is ``gone`` or the computation's ``clock`` has passed the CPU limit (then 503)."""
         while True:
             try:
-                async with asyncio.timeout(max(min(POLL_S, deadline - time.monotonic()), 0)):  # (jobs.py: why not wait_for)
-                    return await wait()
+                return await asyncio.wait_for(wait(), max(min(POLL_S, deadline - time.monotonic()), 0))
             except TimeoutError:
                 if gone is not None and await gone():
                     raise ClientGone from None

@@ -144,4 +144,6 @@ def test_a_client_that_leaves_a_post_stops_its_computation(monkeypatch: pytest.M
             _until(lambda: _get_json(f"{base}/readyz")["computations"] == 1, seconds=60)
             cpu = time.process_time()  # the server runs in this process: CPU time, which other processes cannot eat
         _until(lambda: _get_json(f"{base}/readyz")["computations"] == 0, seconds=60)
-        assert time.process_time() - cpu < 1.0  # a poll and one layer (~0.35 s), not the ~3 s (or 10 s) left
+        # A poll and the layer under way (0.35 s on the reference machine; 1.0–1.15 s measured on the 2-core VM, which
+        # failed a 1 s bound one run in two), not the ~3 s (or 10 s) left.
+        assert time.process_time() - cpu < 1.5
