@@ -100,7 +100,10 @@ def visit(browser: Any, url: str, profile: Profile) -> dict[str, float]:
     cdp.on("Network.loadingFinished", lambda e: finished.__setitem__(e["requestId"], e["encodedDataLength"]))
     cdp.on("Network.dataReceived", lambda e: arriving.__setitem__(e["requestId"], arriving.get(e["requestId"], 0)
                                                                    + e["encodedDataLength"]))
-    received = lambda: sum(finished.get(r, arriving.get(r, 0)) for r in finished.keys() | arriving.keys())  # noqa: E731
+
+    def received() -> float:
+        return sum(finished.get(r, arriving.get(r, 0)) for r in finished.keys() | arriving.keys())
+
     page.goto(url, wait_until="commit")
     deadline = time.monotonic() + 180
     while (first_screen := page.evaluate(FIRST_SCREEN)) is None:  # known once the whole document is parsed

@@ -52,7 +52,7 @@ let shownScenario = null; // a static copy: the saved scenario drawn last, where
 const overlays = new Map(); // figure id → { key, document }: the last overlay each figure drew (needs.overlay)
 
 // Every [data-figure] element, mounted by the module named after it (templates/_sections.html preloads it). A mounted
-// figure: { id, needs, draw(...documents, state), sketch(...) } (figures/plot.js mountFigure). What a module's `needs`
+// figure: { id, element, needs, draw(...documents, state), sketch(...) } (figures/plot.js mountFigure). What a module's `needs`
 // declares: document "experiment" (drawn from the drift document of the state's experiment) or "comparison" (from the
 // NTK scaling's document and needs.scaling(state)'s); view: the view fields (district, time, change_scale) it is
 // redrawn for when only they change;
@@ -62,7 +62,7 @@ async function mountFigures() {
   const elements = [...document.querySelectorAll("[data-figure]")];
   return Promise.all(elements.map(async (element) => {
     const module = await import(`./figures/${element.dataset.figure}.js`);
-    return { needs: module.needs, ...module.mount(element) };
+    return { element, needs: module.needs, ...module.mount(element) };
   }));
 }
 
@@ -456,7 +456,7 @@ async function needsServer(error, signal) {
   for (const figure of figures) {
     status(figure.id, text, "note");
     if (back) document.querySelector(`[data-status="${figure.id}"]`).append(" ", wayBack(back, backTitle));
-    const element = document.querySelector(`[data-figure="${figure.id}"]`);
+    const { element } = figure;
     const drawn = (element.data && element.data.length > 0) || element.dataset.drawn === "true";
     element.closest(".story-figure")?.classList.toggle("unavailable", !drawn);
   }
@@ -566,7 +566,7 @@ async function showSaved(error, signal) {
 // A figure's own documents (an overlay, a comparison, needs.load's) are asked for once it nears the viewport, when its
 // chart is drawn (figures/plot.js nearView): a reader who stays at the top fetches none of those further down.
 async function nearFigure(figure, signal) {
-  await nearView(document.querySelector(`[data-figure="${figure.id}"]`));
+  await nearView(figure.element);
   return !signal.aborted;
 }
 
@@ -607,7 +607,7 @@ async function jobOnlyAlso(error, params, signal) {
 // A figure that could not be drawn for the state is faded (its status says why), so its old drawing is not taken for
 // the state's answer.
 function fade(figure, faded) {
-  document.querySelector(`[data-figure="${figure.id}"]`)?.closest(".story-figure")?.classList.toggle("stale", faded);
+  figure.element.closest(".story-figure")?.classList.toggle("stale", faded);
 }
 
 // The figures that compare two scalings (needs.document "comparison"), once the drift document is on show; savedId:

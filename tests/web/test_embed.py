@@ -129,10 +129,7 @@ def _drawn_frame(page: Page) -> Frame:
         assert time.monotonic() < deadline
         time.sleep(0.05)
     frame = _frame(page)
-    deadline = time.monotonic() + 60
-    while not frame.evaluate(ALL_DRAWN):
-        assert time.monotonic() < deadline, "the embedded figure did not draw"
-        time.sleep(0.05)
+    wait_until(frame, ALL_DRAWN)
     return frame
 
 

@@ -117,9 +117,9 @@ window.addEventListener("beforeprint", () => {
   waiting.clear();
 });
 
-// Draw or update a figure once it is near the viewport; Plotly.react diffs against the previous call. Container-only resizes are
-// followed with a ResizeObserver (plotly's own `responsive` only listens to the window); a figure with a fit()
-// (its layout for the width it has) is laid out again for its new width.
+// Draw or update a figure once it is near the viewport; Plotly.react diffs against the previous call. Every change of
+// the chart's size (its container's or the window's) is followed with a ResizeObserver; a figure with a fit() (its
+// layout for the width it has) is laid out again for its new width.
 // Only the latest figure asked of an element is drawn: sketches made while plotly.js was still arriving are skipped.
 async function draw(element, figure, fit) {
   latest.set(element, figure);
