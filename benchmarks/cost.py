@@ -143,6 +143,8 @@ def grid() -> Iterator[Case]:
                          steps=3, grid=16, snapshots=2)
         yield drift_case(f"{a} depth 2, width 1024, 1 district, many steps", activation=a, depth=2, widths=(1024,), seeds=2,
                          districts=1, steps=60, grid=8, snapshots=2)
+        yield drift_case(f"{a} depth 2, width 128, 8 seeds, 1 district, many steps", activation=a, depth=2, widths=(128,),
+                         seeds=8, districts=1, steps=400, grid=8, snapshots=2)
         yield drift_case(f"{a} depth 4, 8.4 million parameters, 1 district", activation=a, depth=4, widths=(590,), seeds=8,
                          districts=1, steps=20, grid=8, snapshots=2)
         yield drift_case(f"{a} depth 2, wide, 11 snapshots", activation=a, depth=2, widths=(2048,), seeds=2, districts=1,
@@ -169,13 +171,34 @@ class Measured:
         return self.seconds / self.estimate
 
 
-def measure(cases: list[Case]) -> list[Measured]:
-    results = []
-    for case in cases:
-        case.run()  # warm: imports, caches, first-touch of the allocator's arenas
-        seconds = cpu_seconds(case.run, repeats=3)
-        results.append(Measured(case, case.work.seconds(), seconds))
-        print(f"  {case.name:<62} {results[-1].estimate:9.4f} {seconds:9.4f} {results[-1].ratio:6.2f}", flush=True)
+WARM_S = 0.1  # measure() runs a case untimed before each timed run when it took at least this long
+
+
+def measure(cases: list[Case], rounds: int = 3, budget_s: float = 3.0, report: bool = True) -> list[Measured]:
+    """Each case's least CPU time over ``rounds`` runs taken in turns: round after round through the whole list, so
+    that a slow spell of the host (measured on this VM: one 600-step run took 26 ms for seconds on end, then 56 ms for
+    seconds on end, in the same process) falls on one run of many cases, not on every run of one. Two rounds always;
+    a case that has spent ``budget_s`` skips the later ones.
+
+    Each timed run follows an untimed run of the same case (after the first round, only for cases that took
+    ``WARM_S`` or more: those under it move too little memory to matter), so that it finds its memory already backed by
+    the host.
+    On the microVMs this project is built and tested on, memory the guest has left free for a few seconds is handed back
+    to the host (virtio-balloon free page reporting), and touching it again costs about 7 ms per MiB: copying 64 MiB
+    took 9 ms with memory freed a moment before, 180 ms after 6 s idle, 450–540 ms in a fresh process. That is the
+    VM's history, not the case's work."""
+    best, spent = [math.inf] * len(cases), [0.0] * len(cases)
+    for round_ in range(rounds):
+        for i, case in enumerate(cases):
+            if round_ < 2 or spent[i] < budget_s:
+                if round_ == 0 or best[i] >= WARM_S:
+                    case.run()
+                seconds = cpu_seconds(case.run, repeats=1)
+                best[i], spent[i] = min(best[i], seconds), spent[i] + seconds
+    results = [Measured(case, case.work.seconds(), seconds) for case, seconds in zip(cases, best, strict=True)]
+    if report:
+        for r in results:
+            print(f"  {r.case.name:<62} {r.estimate:9.4f} {r.seconds:9.4f} {r.ratio:6.2f}", flush=True)
     return results
 
 
@@ -190,17 +213,17 @@ def direct_rates() -> dict[str, float]:
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((256, 2048)), rng.standard_normal((2048, 2048))
     stacked, weights = rng.standard_normal((4, 128, 1024)), rng.standard_normal((4, 1024, 1024))
-    per_flop = [cpu_seconds(lambda: a @ b, 5) / (2 * 256 * 2048 * 2048),
-                cpu_seconds(lambda: stacked @ weights, 5) / (2 * 4 * 128 * 1024 * 1024)]
+    per_flop = [cpu_seconds(lambda: a @ b, 15) / (2 * 256 * 2048 * 2048),
+                cpu_seconds(lambda: stacked @ weights, 15) / (2 * 4 * 128 * 1024 * 1024)]
     mlp = MLP(depth=2, width=2048)
-    draw = cpu_seconds(lambda: init_params(mlp, 2, np.random.default_rng(1)), 3) / parameter_count(2, 2048, 2)
+    draw = cpu_seconds(lambda: init_params(mlp, 2, np.random.default_rng(1)), 9) / parameter_count(2, 2048, 2)
     square, cross, y = rng.standard_normal((8, 11)), rng.standard_normal((64, 8)), rng.standard_normal(8)
     steps = np.linspace(0, 500, 6).round()
 
     def forecast() -> object:
         return gd_mse_prediction(square @ square.T, cross, y, steps, 1.0, f0_train=0.1 * y, discrete=True)
 
-    return {"matmul_flop": float(np.mean(per_flop)), "weight_draw": draw, "forecast": cpu_seconds(forecast, 50)}
+    return {"matmul_flop": float(np.mean(per_flop)), "weight_draw": draw, "forecast": cpu_seconds(forecast, 150)}
 
 
 def fit_rates(results: list[Measured]) -> dict[str, float]:

@@ -1,12 +1,13 @@
 """What a computation will cost before it runs: estimated CPU seconds, and numbers held in memory.
 
-The unit is honest: **seconds of CPU time of one core of the reference machine** (an Intel Xeon VM, 2
-cores under KVM, Python 3.11.7, numpy 2.4.6 with OpenBLAS on one thread, as the server computes;
-docs/performance.md). A computation is counted as terms of work, each priced by a rate (``RATES``,
-seconds per count); the estimate is ``Σ count · rate``. For ``S`` stacked networks (seeds) with ``L``
-hidden layers of width ``n``, input dimension ``d``, ``P = parameter_count(L, n, d)`` parameters each,
-activation ``a``, and ``m(x) = min(1, 8x / 32 MiB)`` the share of ``x`` float64 paid at memory's
-speed rather than the caches' (and for new arrays past 32 MiB, glibc's mmap threshold, in page faults):
+The unit is honest: **seconds of CPU time of one core of the reference machine** (an AMD EPYC VM, family 25 model
+17, 2 cores under KVM, Python 3.11.7, numpy 2.4.6 with OpenBLAS on one thread, as the server computes;
+docs/performance.md; until 2026-12-02 an Intel Xeon VM, on which the model priced the same cases within 2×). A
+computation is counted as terms of work, each priced by a rate (``RATES``, seconds per count); the estimate is
+``Σ count · rate``. For ``S`` stacked networks (seeds) with ``L`` hidden layers of width ``n``, input dimension
+``d``, ``P = parameter_count(L, n, d)`` parameters each, activation ``a``, and ``m(x) = min(1, 8x / 32 MiB)`` the
+share of ``x`` float64 paid at memory's speed rather than the caches' (and for new arrays past 32 MiB, glibc's mmap
+threshold, in page faults):
 
 - **training**, per step on ``N`` points (``steps + 1`` forward passes, ``steps`` updates):
   ``(L+1)·train_layer[a] + S·N·n·L·(train_unit[a] + m(S·N·n)·large_array) + 6·N·S·P·matmul_flop
@@ -40,19 +41,19 @@ grid × districts, districts × districts, and an ``N × N`` eigendecomposition.
 work — α, the learning rate, and how either scales with width — are no terms (measured: equal CPU times;
 ``tests/ntk/test_cost.py`` keeps them out).
 
-**How the rates were measured** (2026-12-01, on the reference machine, its 2 cores shared with other
-work; ``python -m benchmarks.cost --fit`` does it again): ``matmul_flop``, ``weight_draw`` and ``forecast``
-were timed on their own — numpy's float64 products at this code's shapes (``(256, 2048) @ (2048, 2048)``, the
-batched ``(4, 128, 1024) @ (4, 1024, 1024)``: 55–60 GFLOP/s on one thread), ``init_params``' Gaussian draws
-(21 ns a number) and one network's fixed-kernel forecast on 8 districts, 64 grid points and 6 snapshots (170 µs,
-almost all of it calls, not arithmetic; added 2026-12-02 with the forecasts, the other rates left as fitted).
-Every other rate was fitted: the CPU time (``time.thread_time``) of
-each of the 62 cases of the script's grid, the least of at least 9 runs, and non-negative least squares
-of the relative error ``estimate / measured − 1``. With these rates every case of that grid lies within
-0.76–1.32× of its measured time (at a fitted machine speed of 1.00); ``tests/ntk/test_cost.py`` checks
-the same shape (within 2× of the machine's fitted speed) on a smaller grid, on any machine. erf costs
-4.7× ReLU per unit in training and 9.7× in a kernel measurement: scipy's ``erf`` and ``exp`` against a
-comparison and a product.
+**How the rates were measured** (2026-12-02, on the reference machine, quiet but for this script;
+``python -m benchmarks.cost --fit`` does it again): ``matmul_flop``, ``weight_draw`` and ``forecast`` were timed on
+their own — numpy's float64 products at this code's shapes (``(256, 2048) @ (2048, 2048)``, the batched
+``(4, 128, 1024) @ (4, 1024, 1024)``: 47 GFLOP/s on one thread), ``init_params``' Gaussian draws (11 ns a number) and
+one network's fixed-kernel forecast on 8 districts, 64 grid points and 6 snapshots (148 µs, almost all of it calls,
+not arithmetic). Every other rate was fitted: the CPU time (``time.thread_time``) of each of the 66 cases of the
+script's grid, the least of 3 runs taken in turns (``benchmarks.cost.measure``: each right after an untimed run of
+the same case, so that it finds its memory backed by the host), and non-negative least squares of the relative error
+``estimate / measured − 1``. With these rates every case of that grid lies within 0.70–1.53× of its measured time
+at the grid's fitted machine speed (1.04), and every case of ``tests/ntk/test_cost.py``'s smaller grid within
+0.75–1.45× of its own (0.93); the test checks that shape (within 2×) on any machine. erf costs 6.9× ReLU per unit in
+training and 3.7× in a kernel measurement: scipy's ``erf`` (about 16 ns a number) and ``exp`` against a comparison
+and a product.
 
 **Which requests are checked.** ``drift_cost`` (GET /experiments/drift) and ``empirical_kernel_cost``
 (POST /kernels with an empirical kernel) are checked against ``compute_budget_s`` before anything runs.
@@ -75,25 +76,25 @@ from app.ntk.experiments import INPUT_DIM, DriftConfig
 LARGE_ARRAY_BYTES = 32 * 2**20  # past the caches; glibc's largest mmap threshold (new arrays this big fault every page)
 
 RATES: dict[str, float] = {  # seconds of one reference core per count (module docstring: what each counts, how measured)
-    "train_layer:relu": 1.84e-05,     # per layer per training step: numpy's per-call overhead
-    "train_layer:erf": 1.71e-05,
-    "train_unit:relu": 3.38e-09,      # per hidden unit per point per training step
-    "train_unit:erf": 1.59e-08,
-    "train_weight": 1.72e-09,         # per parameter per training step: its traffic from the caches ...
-    "large_weights": 2.55e-09,        # ... and more, the share m(S·P) of it, from memory
-    "kernel_layer:relu": 4.05e-05,    # per layer per empirical-kernel measurement
-    "kernel_layer:erf": 4.94e-05,
-    "kernel_unit:relu": 1.96e-09,     # per hidden unit per point per measurement
-    "kernel_unit:erf": 1.9e-08,
-    "large_array": 7e-09,             # per unit, training or measurement, the share m(S·N·n) on arrays past the caches
-    "matmul_flop": 1.7e-11,           # per floating-point operation of a matrix product (measured: 59 GFLOP/s)
-    "weight_draw": 2.1e-08,           # per parameter drawn at init (measured: Generator.standard_normal, stacking)
-    "weight_snapshot": 1.17e-08,      # per parameter per snapshot: the copy kept and its change from init
-    "analytic_entry:relu": 1.36e-08,  # per kernel entry per layer of an analytic kernel
-    "analytic_entry:erf": 1.73e-08,
-    "eigen": 3.89e-10,                # per N³ of an N × N symmetric eigendecomposition
-    "forecast": 1.7e-04,              # per fixed-kernel forecast of one network (measured: gd_mse_prediction, N = 8)
-    "width": 1.1e-03,                 # per width of a drift experiment
+    "train_layer:relu": 2.02e-05,     # per layer per training step: numpy's per-call overhead
+    "train_layer:erf": 2.03e-05,
+    "train_unit:relu": 1.42e-09,      # per hidden unit per point per training step
+    "train_unit:erf": 9.81e-09,
+    "train_weight": 9.67e-10,         # per parameter per training step: its traffic from the caches ...
+    "large_weights": 1.06e-08,        # ... and more, the share m(S·P) of it, from memory
+    "kernel_layer:relu": 2.89e-05,    # per layer per empirical-kernel measurement
+    "kernel_layer:erf": 5.08e-05,
+    "kernel_unit:relu": 3.99e-09,     # per hidden unit per point per measurement
+    "kernel_unit:erf": 1.47e-08,
+    "large_array": 5.19e-09,          # per unit, training or measurement, the share m(S·N·n) on arrays past the caches
+    "matmul_flop": 2.14e-11,          # per floating-point operation of a matrix product (measured: 47 GFLOP/s)
+    "weight_draw": 1.08e-08,          # per parameter drawn at init (measured: Generator.standard_normal, stacking)
+    "weight_snapshot": 7.59e-09,      # per parameter per snapshot: the copy kept and its change from init
+    "analytic_entry:relu": 9.21e-09,  # per kernel entry per layer of an analytic kernel
+    "analytic_entry:erf": 1.1e-08,
+    "eigen": 4.35e-10,                # per N³ of an N × N symmetric eigendecomposition
+    "forecast": 0.000148,             # per fixed-kernel forecast of one network (measured: gd_mse_prediction, N = 8)
+    "width": 0.00353,                 # per width of a drift experiment
 }
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 import pytest
 import threadpoolctl
 
@@ -31,17 +30,17 @@ from benchmarks.cost import (
     Case,
     Measured,
     analytic_case,
-    cpu_seconds,
     drift_case,
     empirical_case,
     machine_speed,
+    measure,
     prediction_case,
 )
 
 
 def small_grid() -> list[Case]:
-    """Each kind of work alone, per activation, at sizes that take 4–600 ms each (about 3 s in all; measured up to
-    5 times each, at least twice, the least disturbed run kept: about 20 s of CPU)."""
+    """Each kind of work alone, per activation, at sizes that take 4–600 ms each (about 5 s in all; measured in
+    turns, 5 rounds, those past 1 s of CPU only in the first 2, the least disturbed run kept: about 20 s of CPU)."""
     cases = []
     for a in ACTIVATIONS:
         cases += [
@@ -53,8 +52,10 @@ def small_grid() -> list[Case]:
             drift_case(f"{a}: wide, 8 districts, steps", activation=a, widths=(2048,), seeds=4, steps=100, grid=8,
                        snapshots=2),
             drift_case(f"{a}: weights past 32 MiB, updated every step", activation=a, depth=2, widths=(1024,), seeds=4,
-                       districts=40, steps=8, grid=8, snapshots=2),
-            drift_case(f"{a}: depth 3, steps kept as factors", activation=a, depth=3, widths=(1024,), seeds=2, steps=40,
+                       districts=40, steps=4, grid=8, snapshots=2),
+            drift_case(f"{a}: weights in the caches, 1 district, many steps", activation=a, depth=2, widths=(128,),
+                       seeds=8, districts=1, steps=200, grid=8, snapshots=2),
+            drift_case(f"{a}: depth 3, steps kept as factors", activation=a, depth=3, widths=(1024,), seeds=2, steps=20,
                        grid=8, snapshots=2),
             drift_case(f"{a}: grid 128, 11 snapshots", activation=a, widths=(1024,), seeds=4, steps=10, grid=128,
                        snapshots=11),
@@ -76,12 +77,7 @@ def small_grid() -> list[Case]:
 def measured() -> list[Measured]:
     with threadpoolctl.threadpool_limits(limits=BLAS_THREADS, user_api="blas"):  # as the server computes
         cases = small_grid()
-        # Touch 1 GiB once and free it: in a fresh virtual machine (a microVM whose memory the host backs only when the
-        # guest first touches it) a page's first touch costs several times a later one, which would price the one-off
-        # start of a VM into the cases past 32 MiB (measured: the ReLU case at 2.3–2.5× its estimate, 1 run in 3 fine).
-        np.ones(2**27).sum()
-        cases[0].run()  # warm imports and the allocator
-        return [Measured(case, case.work.seconds(), cpu_seconds(case.run, repeats=5, budget_s=1.0)) for case in cases]
+        return measure(cases, rounds=5, budget_s=1.0, report=False)
 
 
 @pytest.mark.alone  # CPU time of Python-bound work grows when the other core is busy: measured in the quiet pass

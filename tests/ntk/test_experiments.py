@@ -9,7 +9,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pytest
 
-from app.ntk import DriftConfig, WidthResult, analytic_kernels, drift_experiment, forward, init_params, loglog_fit
+from app.ntk import DriftConfig, WidthResult, analytic_kernels, drift_experiment, experiments, forward, init_params, loglog_fit
 from app.ntk.experiments import trained_networks
 
 SMALL = DriftConfig(widths=(32, 128), seeds=2, steps=50, snapshots=3, districts=4, grid=16)
@@ -216,6 +216,20 @@ def test_a_kernel_that_is_zero_at_init_has_no_relative_change() -> None:
     width = drift_experiment(DriftConfig(**DEAD, depth=3)).widths[0]  # type: ignore[arg-type]
     assert np.all(width.kernel[:, 0] == 0)
     assert not np.isfinite(width.drift[:, -1]).any()  # undefined (0/0): neither 0 nor a warning
+
+
+@pytest.mark.parametrize("chunk", [experiments.CHUNK_NUMBERS, 144, 1])
+def test_relative_change_block_by_block_matches_the_frobenius_norms_of_the_whole(chunk: int,
+                                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # Oracle: numpy's Frobenius norm of the whole difference. Blocks of 144 numbers take 2 of a 5 × 6 matrix's rows
+    # at a time (3 × 4 matrices of them: 2 + 2 + 1 rows), blocks of 1 number one row;
+    # b of shape (3, 1, 5, 6) is broadcast against a (3, 4, 5, 6), as for a kernel against its value at init.
+    monkeypatch.setattr(experiments, "CHUNK_NUMBERS", chunk)
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((3, 4, 5, 6)), rng.standard_normal((3, 1, 5, 6))
+    expected = np.linalg.norm(a - b, axis=(-2, -1)) / np.linalg.norm(b, axis=(-2, -1))
+    np.testing.assert_allclose(experiments._relative(a, b), expected, rtol=1e-13)
+    assert experiments._relative(a, b).shape == (3, 4)
 
 
 def test_the_blind_spot_target_never_enters_training_so_mean_field_retraces_the_ntk_path() -> None:
