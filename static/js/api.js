@@ -74,10 +74,11 @@ export const getDrift = (params, signal) => requestJson(`${DRIFT}?${params}`, { 
 // computed for it (Cache-Control: only-if-cached: a 204). A refusal or failure is null too: the stream asked next says why.
 // Asked only from the API's own origin: elsewhere (an embed in a sandboxed frame, origin "null") the header would make
 // it a CORS request with a preflight, which the server answers only for LANES_CORS_ORIGINS.
-export async function getKeptDrift(params, signal) {
+export async function getKeptDrift(params, signal, priority = "auto") {
   if (self.origin !== new URL(DRIFT, location.href).origin) return null;
   try {
-    const response = await request(`${DRIFT}?${params}`, { signal, headers: { "Cache-Control": "only-if-cached" } });
+    const response = await request(`${DRIFT}?${params}`,
+      { signal, priority, headers: { "Cache-Control": "only-if-cached" } });
     return response.status === 200 ? await response.json() : null;
   } catch (error) {
     if (error.name === "AbortError") throw error;
@@ -262,11 +263,38 @@ async function getDocument(url, params, signal) {
   const key = `${url.slice(ROOT.length)}?${params}`;
   if (STATIC) return savedDocument(key);
   try {
-    return await requestJson(`${url}?${params}`, { signal });
+    return await whenNotBusy(() => requestJson(`${url}?${params}`, { signal }), signal);
   } catch (error) {
     if (!unreachable(error)) throw error;
     return savedDocument(key).catch(() => { throw error; });
   }
+}
+
+// ask(), asked again after the wait the server names while it answers that its queue is full (503 with Retry-After, at
+// most BUSY_TRIES times, each wait at most BUSY_WAIT_S). A figure's documents come in bursts — the zoo asks for eight
+// at once, more than an idle server admits (max_concurrent + max_queued: 5 by default) — so a single reader must not
+// be shown the server's refusal of the page's own burst.
+const BUSY_TRIES = 4;
+const BUSY_WAIT_S = 15;
+
+async function whenNotBusy(ask, signal) {
+  for (let tries = 1; ; tries += 1) {
+    try {
+      return await ask();
+    } catch (error) {
+      if (tries >= BUSY_TRIES || !(error instanceof ApiError) || error.status !== 503 || !error.retryAfter) throw error;
+      await pause(Math.min(Number(error.retryAfter), BUSY_WAIT_S) * 1000, signal);
+    }
+  }
+}
+
+// A promise kept after ms milliseconds, or broken with the signal's reason when it aborts first.
+function pause(ms, signal) {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => { clearTimeout(timer); reject(signal.reason); }, { once: true });
+  });
 }
 
 async function savedDocument(key) {

@@ -4,6 +4,7 @@
 import { ApiError, NeedsServer, STATIC, driftParams, getCost, getDrift, getKeptDrift, getSavedComparison, getSavedDrift,
   savedScenarios, streamDrift, unreachable } from "./api.js";
 import { createDrawing } from "./drawing.js";
+import { firstExperiment } from "./first.js";
 import { applyEmbedOptions, embedSuffix, openEmbedDialog, reportHeight } from "./embed.js";
 import { duration, hideCostNote, showEstimate } from "./estimate.js";
 import { announce, nearView, plotlyAsked, status } from "./figures/plot.js";
@@ -31,11 +32,8 @@ const overlayParams = (figure, state) => apiParams(state, { ...figure.needs.over
 
 const linked = parseState(location.search);
 const store = createStore(linked.state);
-// The first experiment is asked for before the figures are mounted (their modules load and build meanwhile) when the
-// URL names its state whole (a scenario's link waits for the scenarios): a kept one is on its way at once. run() takes
-// the answer if the state is still that one (keptDrift).
-let firstKept = STATIC || linked.state.preset ? null
-  : { params: apiParams(linked.state).toString(), answer: getKeptDrift(apiParams(linked.state)) };
+// The first experiment, asked for by first.js before the figures were mounted (keptDrift takes it once).
+let firstKept = firstExperiment;
 const figures = await mountFigures();
 const jobs = createJobs({ onDone: () => run({ job: true }) }); // settings too long for one request, run as a job
 // The reader's own target (drawn, typed or read from a CSV): each commit changes the state like a control does.

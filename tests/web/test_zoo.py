@@ -10,6 +10,8 @@ import numpy as np
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser
 
+from app.config import Settings
+from tests.servers import serve
 from tests.web.conftest import PageLog, draw_figures
 from tests.web.test_spectrum import api, check_table_and_csv
 
@@ -79,3 +81,21 @@ def test_the_zoo_follows_the_pages_biases_and_its_embed_passes_axe(browser: Brow
     assert results.violations_count == 0, results.generate_report()
     assert log.errors == []
     page.close()
+
+
+def test_on_a_server_of_default_limits_the_zoos_burst_of_requests_is_drawn_not_refused(browser: Browser) -> None:
+    # The zoo asks for eight spectra at once; a server with the default limits (1 running + 4 queued per worker) and
+    # nothing kept refuses three of them with 503 and Retry-After. The page asks those again after the wait the server
+    # names (static/js/api.js whenNotBusy): one reader is never shown the refusal of the page's own burst.
+    settings = Settings(store_url="", warm_presets="")
+    assert settings.max_concurrent + settings.max_queued < 8
+    with serve(settings) as url:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        refused: list[str] = []
+        page.on("response", lambda r: refused.append(r.url) if r.status == 503 and "/spectrum?" in r.url else None)
+        page.goto(f"{url}/?{QUERY}")
+        draw_figures(page, "zoo", seconds=120)
+        assert len([t for t in page.evaluate(TRACES) if t["type"] == "scatter"]) == 16
+        assert page.evaluate("() => document.querySelector('[data-status=zoo]').dataset.kind ?? ''") != "error"
+        page.close()
+    assert refused, "the server admitted all eight at once: this test no longer shows the retry"
