@@ -19,7 +19,7 @@ from app.config import Settings, get_settings
 from app.serving.cors import CorsMiddleware
 from app.serving.middleware import BodyLimitMiddleware, GzipMiddleware, HeadMiddleware, RelativeRedirectMiddleware
 from app.web.assets import AssetFiles, SavedFiles
-from app.web.routes import ASSETS_VERSION, STATIC_FILES, plotly_body
+from app.web.routes import ASSETS_VERSION, STATIC_FILES, index_page, plotly_body
 from app.web.routes import router as web_router
 from app.web.security import SecurityHeadersMiddleware
 
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(plotly_body)  # compress plotly.js once before serving, not in a request
+        await asyncio.to_thread(index_page)  # and render the page: a fresh worker's first visit waited 0.1-0.2 s for it
         await compute.start()
         await jobs.start()
         warm = asyncio.create_task(warm_up(compute, presets, warming)) if presets else None

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from app.api.budget import runs_as
 from app.api.compute import ClientGone, ComputeService, result_key
-from app.api.routes.experiments import document_body, document_key, replay_body
+from app.api.routes.experiments import document_body, document_key
 from app.api.routes.spectrum import keep_page_documents
 from app.api.schemas import DriftQuery
 from app.config import Settings
@@ -174,13 +174,9 @@ async def _keep_spectra(service: ComputeService, preset: Preset) -> None:
 
 async def _encode_first_visit(service: ComputeService, preset: Preset) -> None:
     """The documents the page's first visit on ``preset`` receives, encoded (and gzipped) in this worker's response
-    cache: the stream's replay of its own experiment and the plain documents of the others."""
-    own, *others = page_queries(preset)
-    for query, events in [(own, True), *((other, False) for other in others)]:
+    cache: the plain documents of every experiment it asks for (a kept experiment's own too: the page asks for it as
+    a document, with ``Cache-Control: only-if-cached``, and follows its stream only when it is not kept)."""
+    for query in page_queries(preset):
         result = await service.kept(query.to_config())
-        if result is None:
-            continue
-        if events:
-            await service.encoded("events:" + document_key(query), replay_body, query, result)
-        else:
+        if result is not None:
             await service.encoded(document_key(query), document_body, query, result)

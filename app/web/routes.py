@@ -128,7 +128,7 @@ def page_context(**extra: object) -> dict[str, object]:
 @router.get("/", response_class=HTMLResponse)
 async def index(request: Request) -> Response:
     """The whole explainer; its state lives in the URL and is applied by ``static/js/main.js``."""
-    return cached_response(request.headers, _index_page(), HTML, REVALIDATE)
+    return cached_response(request.headers, index_page(), HTML, REVALIDATE)
 
 
 @router.get("/embed/{figure}", response_class=HTMLResponse)
@@ -164,7 +164,8 @@ async def api_reference(request: Request, settings: SettingsDep) -> Response:
 # Pages depend only on their arguments, so each is rendered once (and gzipped once) per process; HTML is
 # revalidated by ETag on every visit, so a new deploy's asset URLs are picked up at once.
 @lru_cache(maxsize=1)
-def _index_page() -> CachedBody:
+def index_page() -> CachedBody:
+    """The page, rendered and gzipped once per process (``create_app``'s lifespan does it before serving)."""
     return CachedBody.of(TEMPLATES.get_template("index.html").render(page_context()).encode())
 
 
