@@ -2,14 +2,14 @@
 // runs this module `async`, ahead of main.js, which waits for some forty modules and for the document to be parsed.
 // A kept experiment (api.js getKeptDrift) is then on its way while the rest of the page loads; main.js takes the
 // answer if its state is still the one the URL named. A scenario's link waits for the scenarios: it is asked for later.
-import { STATIC, driftParams, getKeptDrift } from "./api.js";
-import { offPageSettings } from "./scenarios.js";
+import { STATIC, getKeptDrift } from "./api.js";
+import { apiParams } from "./scenarios.js";
 import { parseState } from "./state.js";
 
 function ask() {
   const { state } = parseState(location.search);
   if (STATIC || state.preset) return null;
-  const params = driftParams(state, offPageSettings(state));
+  const params = apiParams(state);
   return { params: params.toString(), answer: getKeptDrift(params, undefined, "high") }; // before the figures' modules
 }
 

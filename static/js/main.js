@@ -1,7 +1,7 @@
 // The page's controller: URL → the one state store → the controls, the API and every figure on the page.
 // It knows no figure by name: each [data-figure] element is drawn by its own module, figures/<id>.js, whose `needs`
 // says which documents it draws; every change of state goes through store.update() and onChange().
-import { ApiError, NeedsServer, STATIC, driftParams, getCost, getDrift, getKeptDrift, getSavedComparison, getSavedDrift,
+import { ApiError, NeedsServer, STATIC, getCost, getDrift, getKeptDrift, getSavedComparison, getSavedDrift,
   savedScenarios, streamDrift, unreachable } from "./api.js";
 import { createDrawing } from "./drawing.js";
 import { firstExperiment } from "./first.js";
@@ -10,7 +10,7 @@ import { duration, hideCostNote, showEstimate } from "./estimate.js";
 import { announce, nearView, plotlyAsked, status } from "./figures/plot.js";
 import { createJobs } from "./jobs.js";
 import { meterText } from "./meter.js";
-import { findPreset, linkedScenario, loadPresets, matchingPreset, offPageSettings, presetTitle, savedPreset, scenarioSettings } from "./scenarios.js";
+import { apiParams, findPreset, linkedScenario, loadPresets, matchingPreset, presetTitle, savedPreset, scenarioSettings } from "./scenarios.js";
 import { EXPERIMENT_FIELDS, FIELDS, NTK_SCALING, parseState, serializeState, widthList } from "./state.js";
 import { createStore } from "./store.js";
 
@@ -21,8 +21,6 @@ const embedded = document.body.classList.contains("embed");
 const locked = new URLSearchParams(location.search).get("lock") === "1"; // an embed whose state is fixed
 
 if (STATIC && embedded) applyEmbedOptions(); // a static copy's embed is one file for every ?hide= and ?card=
-// The API parameters of the state's experiment (with overrides: null drops one), its scenario's own included.
-const apiParams = (state, overrides = {}) => driftParams(state, { ...offPageSettings(state), ...overrides });
 
 // What names the state's experiment on this server: the parameters of its request, whatever width is on show.
 const experimentOf = (state) => apiParams(state, { kernel_width: null }).toString();

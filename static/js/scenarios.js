@@ -1,5 +1,5 @@
 // The named scenarios (the API's presets): found by id, spread over the defaults, and matched against a state.
-import { getPresets } from "./api.js";
+import { driftParams, getPresets } from "./api.js";
 import { API_DEFAULTS, EXPERIMENT_FIELDS, defaults, widthList } from "./state.js";
 
 let presets = null; // the list, once loaded; a failed load is tried again at the next call
@@ -34,6 +34,10 @@ export function offPageSettings(state) {
   }
   return settings;
 }
+
+// The API parameters of the state's experiment, its scenario's off-page settings included (with overrides: null drops
+// one).
+export const apiParams = (state, overrides = {}) => driftParams(state, { ...offPageSettings(state), ...overrides });
 
 // What names the experiment of a state: two states with the same key are computed by the same API request.
 export function experimentKey(values) {
