@@ -602,18 +602,38 @@ def _contiguous(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-def plot_round(values: np.ndarray, digits: int = PLOT_DIGITS) -> np.ndarray:
-    """Round to ``digits`` significant figures, elementwise (NaN stays NaN, 0 stays 0).
+# 10**k for k = -400 … 400, each the double nearest to it (0 and inf at the ends), parsed from its decimal: the same
+# on every machine. numpy's own ``**`` and ``log10`` may differ in the last bit from one CPU to another (their SIMD
+# code paths: AVX-512 or AVX2), which changed the rounded numbers of a document, and so the shared URLs' records.
+_DECADES = 400
+MOST_DECADES = 308  # the largest power of ten a double holds
+_POWERS_OF_TEN = np.array([float(f"1e{k}") for k in range(-_DECADES, _DECADES + 1)])
 
-    Dividing by a power of ten gives the nearest double to the short decimal, so the JSON
-    writer prints it short: ``0.1234``, not ``0.12340000000000001``.
+
+def _power_of_ten(k: np.ndarray) -> np.ndarray:
+    powers: np.ndarray = _POWERS_OF_TEN[np.clip(k, -_DECADES, _DECADES) + _DECADES]
+    return powers
+
+
+def plot_round(values: np.ndarray, digits: int = PLOT_DIGITS) -> np.ndarray:
+    """Round to ``digits`` significant figures, elementwise (NaN stays NaN, 0 stays 0, a subnormal number becomes 0),
+    the same on every machine.
+
+    A value's decade ``⌊log₁₀|v|⌋`` is checked against exact powers of ten (log10's last bit cannot move it), and
+    ``v`` is scaled by an exact power of ten, rounded to a whole number and scaled back: dividing by a power of ten
+    gives the nearest double to the short decimal, so the JSON writer prints it short: ``0.1234``, not
+    ``0.12340000000000001``.
     """
     values = np.asarray(values, dtype=np.float64)
+    size = np.abs(values)
+    measured = np.isfinite(size) & (size > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        exponent = digits - 1 - np.floor(np.log10(np.abs(values)))
-    exponent = np.where(np.isfinite(exponent), exponent, 0).astype(int)
-    up = np.round(values * 10.0 ** np.maximum(exponent, 0)) / 10.0 ** np.maximum(exponent, 0)
-    down = np.round(values / 10.0 ** np.maximum(-exponent, 0)) * 10.0 ** np.maximum(-exponent, 0)
+        decade = np.floor(np.log10(np.where(measured, size, 1.0))).astype(int)
+    decade += (size >= _power_of_ten(decade + 1)).astype(int) - (size < _power_of_ten(decade)).astype(int)
+    exponent = np.where(measured, np.minimum(digits - 1 - decade, MOST_DECADES), 0)  # a subnormal rounds to 0
+    scale_up, scale_down = _power_of_ten(np.maximum(exponent, 0)), _power_of_ten(np.maximum(-exponent, 0))
+    up = np.round(values * scale_up) / scale_up
+    down = np.round(values / scale_down) * scale_down
     rounded: np.ndarray = np.where(exponent >= 0, up, down)
     return rounded
 
