@@ -128,12 +128,12 @@ def test_settings_that_only_rescale_numbers_cost_the_same() -> None:
     assert drift_cost(dataclasses.replace(standard, lr_scaling="inverse_width")) == drift_cost(standard)
 
 
-def test_erf_costs_more_than_relu_in_every_kind_of_work() -> None:
+def test_erf_costs_more_than_relu_in_training_and_measurement() -> None:
     relu, erf = (dataclasses.replace(BASE, activation=a) for a in ("relu", "erf"))
     assert drift_cost(erf).seconds > drift_cost(relu).seconds
     assert empirical_kernel_cost(2, 512, "erf", 2, 64, 0).seconds > empirical_kernel_cost(2, 512, "relu", 2, 64, 0).seconds
-    assert analytic_kernel_work(2, "erf", 64, 64).seconds() > analytic_kernel_work(2, "relu", 64, 64).seconds()
-    assert prediction_work(2, "erf", 64, 64, 8).seconds() > prediction_work(2, "relu", 64, 64, 8).seconds()
+    # (not analytic kernels, nor predictions, which are mostly analytic kernels: ReLU's arccos costs less than erf's
+    # arcsin with AVX-512 and more without it, and the rates sit between two such machines: app/ntk/cost.py)
     # and by more than rounding: scipy's erf and exp cost several times ReLU's comparison and product per unit
     assert RATES["train_unit:erf"] > 2 * RATES["train_unit:relu"]
 
