@@ -57,7 +57,7 @@ from app.content.presets import PRESETS, Preset
 from app.ntk import MLP, DriftResult, drift_experiment
 from app.ntk.mlp import ACTIVATIONS, MAX_DEPTH
 from app.ntk.spectrum import ring_spectrum, spectral_bias
-from app.parameters import COMPARISONS, NTK_SCALING
+from app.parameters import COMPARISONS, NTK_SCALING, js_string
 from app.web.routes import ASSETS_VERSION, EMBEDDABLE, PLOTLY_JS, PLOTLY_URL, ROOT, TEMPLATES, embed_context, page_context
 
 INDEX = "index.json"
@@ -178,22 +178,14 @@ class _Saved:
         return self.by_content[digest]
 
 
-def _js_number(value: object) -> str:
-    """A query value as JavaScript's ``String()`` writes it (``1.0`` → ``1``, ``0.1`` → ``0.1``), for the values the
-    page sends here (within the parameters' ranges, where both languages write the shortest round-trip decimal)."""
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    return str(value)
-
-
 def request_key(path: str, query: SpectrumQuery, names: tuple[str, ...]) -> str:
     """The request ``static/js/api.js`` sends for ``query``'s fields ``names`` on ``path``: how ``documents`` names
     it."""
-    return f"{path}?" + "&".join(f"{name}={_js_number(getattr(query, name))}" for name in names)
+    return f"{path}?" + "&".join(f"{name}={js_string(getattr(query, name))}" for name in names)
 
 
 def _architecture(query: SpectrumQuery) -> str:
-    return f"{query.depth}-{query.activation}-w{_js_number(query.w_std)}-b{_js_number(query.b_std)}"
+    return f"{query.depth}-{query.activation}-w{js_string(query.w_std)}-b{js_string(query.b_std)}"
 
 
 def _scaled(query: DriftQuery, overrides: Mapping[str, int | float | str]) -> DriftQuery:

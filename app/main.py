@@ -43,7 +43,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(plotly_body)  # compress plotly.js once before serving, not in a request
-        await asyncio.to_thread(index_page)  # and render the page: a fresh worker's first visit waited 0.1-0.2 s for it
+        for bare in (True, False):  # and render the page: a fresh worker's first visit waited 0.1-0.2 s for it
+            await asyncio.to_thread(index_page, bare)
         await compute.start()
         await jobs.start()
         warm = asyncio.create_task(warm_up(compute, presets, warming)) if presets else None
@@ -66,8 +67,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.dependency_overrides[get_settings] = these_settings
     app.add_middleware(GzipMiddleware)
-    app.add_middleware(RepeatedUrlMiddleware, json_paths=frozenset({f"{API_PREFIX}/experiments/drift"}),
-                       stream_paths=frozenset({f"{API_PREFIX}/experiments/drift/stream"}))
+    experiments = f"{API_PREFIX}/experiments"
+    app.add_middleware(RepeatedUrlMiddleware, json_paths=frozenset({f"{experiments}/drift", f"{experiments}/drift/kept"}),
+                       stream_paths=frozenset({f"{experiments}/drift/stream"}))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(CorsMiddleware, origins=settings.cors_origins)  # outside the 413: refusals are readable too
     app.add_middleware(SecurityHeadersMiddleware)

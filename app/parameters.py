@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 from app.ntk import DriftConfig
 from app.ntk.data import TARGETS
@@ -324,3 +325,33 @@ def page_table() -> dict[str, Any]:
             "defaults": {p.name: p.default for p in PARAMETERS if p.identity and not p.on_page},
             "ntk_scaling": dict(NTK_SCALING),
             "comparisons": {c.id: {"legend": c.legend, "overrides": dict(c.overrides)} for c in COMPARISONS}}
+
+
+def js_string(value: object) -> str:
+    """A query value as JavaScript's ``String()`` writes it (``1.0`` → ``1``, ``0.1`` → ``0.1``), for the values the
+    page sends (within the parameters' ranges, where both languages write the shortest round-trip decimal)."""
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)
+
+
+def page_request(state: Mapping[str, object]) -> str:
+    """The query string ``static/js/api.js`` ``driftParams`` writes for a page state (a value for every page
+    parameter) with no overrides: the experiment's parameters in URL order (``frequency`` only with a sin or cos
+    target, ``drawing`` only with a drawn one), then ``snapshots`` (no more than the steps allow) and
+    ``kernel_width`` (the road shown); values as JavaScript writes them, encoded as ``URLSearchParams`` does."""
+    names = [p.name for p in PAGE_PARAMETERS if p.identity]
+    if state["target"] not in ("sin", "cos"):
+        names.remove("frequency")
+    if state["target"] != "drawn" or state["drawing"] is None:
+        names.remove("drawing")
+    steps, snapshots = state["steps"], parameter("snapshots").default
+    assert isinstance(steps, int) and isinstance(snapshots, int)
+    pairs = [(name, state[name]) for name in names]
+    pairs += [("snapshots", min(snapshots, steps + 1)), ("kernel_width", state["width"])]
+    return urlencode([(name, js_string(value)) for name, value in pairs])
+
+
+def page_defaults() -> dict[str, object]:
+    """Every page parameter at its default: the state of the page opened without a query (``state.js`` defaults())."""
+    return {p.name: p.default for p in PAGE_PARAMETERS}

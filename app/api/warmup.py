@@ -175,7 +175,7 @@ async def _keep_spectra(service: ComputeService, preset: Preset) -> None:
 async def _encode_first_visit(service: ComputeService, preset: Preset) -> None:
     """The documents the page's first visit on ``preset`` receives, encoded (and gzipped) in this worker's response
     cache: the plain documents of every experiment it asks for (a kept experiment's own too: the page asks for it as
-    a document, with ``Cache-Control: only-if-cached``, and follows its stream only when it is not kept)."""
+    a document, from the kept address (``…/drift/kept``), and follows its stream only when it is not kept)."""
     for query in page_queries(preset):
         result = await service.kept(query.to_config())
         if result is not None:

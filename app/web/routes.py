@@ -18,7 +18,7 @@ from jinja2 import nodes
 
 from app.content import load_cards
 from app.content.presets import PRESETS
-from app.parameters import controls_in, page_table, parameter
+from app.parameters import controls_in, page_defaults, page_request, page_table, parameter
 from app.serving.cache import CachedBody
 from app.serving.deps import SettingsDep
 from app.serving.responses import cached_response
@@ -119,7 +119,7 @@ def page_context(**extra: object) -> dict[str, object]:
                "presets_options": [(p.id, p.title) for p in PRESETS],
                "controls_in": controls_in, "parameter": parameter, "parameters_json": PARAMETERS_JSON,
                "sections": SECTIONS, "embed": False, "alone": False, "root": "/", "static": False, "hidden": [], "query": "",
-               **extra}
+               "first_experiment": None, **extra}
     names = context["sections"]  # ids: the callers choose which sections a page shows
     assert isinstance(names, list | tuple), "sections are given as a list of section ids"
     return context | {"assets": f"{context['root']}static/{ASSETS_VERSION}/", "sections": [SECTIONS_BY_ID[n] for n in names]}
@@ -127,8 +127,9 @@ def page_context(**extra: object) -> dict[str, object]:
 
 @router.get("/", response_class=HTMLResponse)
 async def index(request: Request) -> Response:
-    """The whole explainer; its state lives in the URL and is applied by ``static/js/main.js``."""
-    return cached_response(request.headers, index_page(), HTML, REVALIDATE)
+    """The whole explainer; its state lives in the URL and is applied by ``static/js/main.js``. Opened without a
+    query, the page preloads its first experiment (:data:`FIRST_EXPERIMENT`)."""
+    return cached_response(request.headers, index_page(bare=not request.url.query), HTML, REVALIDATE)
 
 
 @router.get("/embed/{figure}", response_class=HTMLResponse)
@@ -163,10 +164,20 @@ async def api_reference(request: Request, settings: SettingsDep) -> Response:
 
 # Pages depend only on their arguments, so each is rendered once (and gzipped once) per process; HTML is
 # revalidated by ETag on every visit, so a new deploy's asset URLs are picked up at once.
-@lru_cache(maxsize=1)
-def index_page() -> CachedBody:
-    """The page, rendered and gzipped once per process (``create_app``'s lifespan does it before serving)."""
-    return CachedBody.of(TEMPLATES.get_template("index.html").render(page_context()).encode())
+@lru_cache(maxsize=2)
+def index_page(bare: bool = True) -> CachedBody:
+    """The page, rendered and gzipped once per process (``create_app``'s lifespan does it before serving); ``bare``:
+    for the address without a query, whose state is every default: then its head preloads that state's experiment
+    from the kept address (:data:`FIRST_EXPERIMENT`), so the document is on its way while the page is parsed and laid
+    out (static/js/first.js takes it). A state from the query is the page's to read: no preload."""
+    preload = FIRST_EXPERIMENT if bare else None
+    return CachedBody.of(TEMPLATES.get_template("index.html").render(page_context(first_experiment=preload)).encode())
+
+
+# The address of the bare page's first experiment: what static/js/first.js asks the kept address for (api.js
+# getKeptDrift), written as driftParams writes it, relative to the root. tests/web/test_loading.py checks that the
+# page takes the preload rather than asking again.
+FIRST_EXPERIMENT = f"api/v1/experiments/drift/kept?{page_request(page_defaults())}"
 
 
 EMBED_QUERY_CACHED = 1024  # longer state queries (never made by the page) are rendered each time, not kept

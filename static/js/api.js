@@ -71,20 +71,22 @@ export const getCost = (params, signal) => requestJson(`${DRIFT}/cost?${params}`
 export const getDrift = (params, signal) => requestJson(`${DRIFT}?${params}`, { signal });
 
 // The experiment if the server has computed it already (it computes its presets' at start-up), else null, and nothing is
-// computed for it (Cache-Control: only-if-cached: a 204). A refusal or failure is null too: the stream asked next says why.
-// Asked only from the API's own origin: elsewhere (an embed in a sandboxed frame, origin "null") the header would make
-// it a CORS request with a preflight, which the server answers only for LANES_CORS_ORIGINS.
+// computed for it (the kept address answers 204). A refusal or failure is null too: the stream asked next says why.
+// Asked only from the API's own origin: elsewhere (an embed in a sandboxed frame, origin "null") its answer is
+// readable only where LANES_CORS_ORIGINS allows, and the stream asked next is what such a page needs anyway.
 export async function getKeptDrift(params, signal, priority = "auto") {
   if (self.origin !== new URL(DRIFT, location.href).origin) return null;
   try {
-    const response = await request(`${DRIFT}?${params}`,
-      { signal, priority, headers: { "Cache-Control": "only-if-cached" } });
+    const response = await request(keptDriftUrl(params), { signal, priority });
     return response.status === 200 ? await response.json() : null;
   } catch (error) {
     if (error.name === "AbortError") throw error;
     return null;
   }
 }
+
+// The kept address of params: the one the bare page preloads (templates/base.html, static/js/first.js).
+export const keptDriftUrl = (params) => new URL(`${DRIFT}/kept?${params}`, location.href).href;
 
 // Server-Sent Events over fetch (so errors keep their status and message): onWidth(width) per finished
 // width, then resolves with the whole document.

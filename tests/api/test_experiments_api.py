@@ -263,9 +263,26 @@ def test_a_network_whose_kernel_is_zero_at_init_is_answered_within_the_schema(cl
     assert {"type": "null"} in schema["items"]["anyOf"]
 
 
+def test_the_kept_address_answers_a_computed_experiment_and_computes_none(client: TestClient) -> None:
+    """The page asks here first (static/js/api.js getKeptDrift, a preload of the bare page): a kept experiment's
+    document is a third smaller than its stream. Nothing is computed for it, whatever it would cost."""
+    query = SMALL | {"seed": 12}
+    asked = client.get(URL + "/kept", params=query)
+    assert asked.status_code == 204 and asked.content == b"" and asked.headers["cache-control"] == "no-store"
+    over_budget = client.get(URL + "/kept", params={"widths": "10000", "depth": 4, "steps": 10000})
+    assert over_budget.status_code == 204  # not kept: the stream asked next says why it is refused
+    computed = client.get(URL, params=query)  # only now is it computed
+    assert computed.status_code == 200
+    for kernel_width in (16, 16):  # the second from the URL's cache, past validation
+        kept = client.get(URL + "/kept", params=query | {"kernel_width": kernel_width})
+        assert kept.status_code == 200 and kept.json()["kernel"]["width"] == 16
+        assert [w["drift"] for w in kept.json()["widths"]] == [w["drift"] for w in computed.json()["widths"]]
+    refused = client.get(URL + "/kept", params=query | {"depth": 0})
+    assert refused.status_code == 422 and "depth" in refused.text
+
+
 def test_only_if_cached_answers_a_computed_experiment_and_computes_none(client: TestClient) -> None:
-    """The page asks so first (static/js/api.js getKeptDrift): a kept experiment's document is a third smaller than
-    its stream."""
+    """The same as the kept address, on the experiment's own (RFC 9111 §5.2.1.7)."""
     query = SMALL | {"seed": 11}
     asked = client.get(URL, params=query, headers={"Cache-Control": "only-if-cached"})
     assert asked.status_code == 204 and asked.content == b"" and asked.headers["cache-control"] == "no-store"

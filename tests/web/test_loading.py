@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Browser, Route
 
+from app.parameters import page_defaults, page_request
 from tests.web.conftest import ALL_DRAWN, PageLog, draw_figures, wait_until
 
 OWN = ("widen", "ring")  # drawn by static/js/city.js
@@ -90,4 +91,51 @@ def test_a_chart_and_its_documents_wait_until_a_reader_nears_it_and_printing_dra
     page.evaluate("() => window.dispatchEvent(new Event('beforeprint'))")
     wait_until(page, ALL_DRAWN)
     assert log.errors == []
+    page.close()
+
+
+KEPT = "/api/v1/experiments/drift/kept?"
+STATES = ({"target": "cos", "frequency": 3, "steps": 2, "w_std": 1.5, "widths": "8,16", "width": 16},
+          {"target": "drawn", "drawing": "0,0.5,-1,0.25", "noise": 0.05, "width": 16},
+          {"target": "bump", "depth": 3, "activation": "erf", "learning_rate": 0.5})
+UNUSED_PRELOAD = "preloaded using link preload but not used"
+
+
+def test_the_bare_page_preloads_its_first_experiment_and_takes_that_answer(browser: Browser, base_url: str) -> None:
+    """Opened without a query, the page's head preloads its experiment from the kept address (app/web/routes.py
+    FIRST_EXPERIMENT): first.js's fetch takes that response (one request, no warning of an unused preload) and the
+    experiment is not streamed. Its parameters are the ones the page's state names (api.js driftParams), written as it
+    writes them: otherwise the fetch would ask again. A page with a query has no preload."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    log = PageLog(page)
+    warnings: list[str] = []
+    page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
+    page.goto(base_url)  # computed (or found kept) for a first visit: the preload answers 204, the page streams it
+    wait_until(page, "() => document.querySelector('[data-figure=widen]').dataset.drawn === 'true'")
+    page.goto(base_url)
+    wait_until(page, "() => document.querySelector('[data-figure=widen]').dataset.drawn === 'true'")
+    page.wait_for_timeout(500)
+    preload, asked, streamed, own = page.evaluate(
+        """async () => {
+          const module = (name) => document.querySelector('script[src$="/main.js"]').src.replace('main.js', name);
+          const { apiParams } = await import(module('scenarios.js'));
+          const { parseState } = await import(module('state.js'));
+          const names = performance.getEntriesByType('resource').map((r) => r.name);
+          return [document.getElementById('first-experiment').href, names.filter((n) => n.includes('/drift/kept?')),
+                  names.filter((n) => n.includes('/drift/stream?')), apiParams(parseState('').state).toString()];
+        }""")
+    assert preload == base_url + KEPT + own  # the same parameters, in the same order, written the same way
+    assert asked == [preload] and streamed == []
+    assert not [w for w in warnings if UNUSED_PRELOAD in w]
+    assert log.errors == []
+    for state in STATES:  # app/parameters.py page_request writes what driftParams writes, for other states too
+        written = page.evaluate("""async (query) => {
+          const module = (name) => document.querySelector('script[src$="/main.js"]').src.replace('main.js', name);
+          const { driftParams } = await import(module('api.js'));
+          const { parseState } = await import(module('state.js'));
+          return driftParams(parseState('?' + new URLSearchParams(query)).state).toString();
+        }""", {name: str(value) for name, value in state.items()})
+        assert written == page_request(page_defaults() | state)
+    page.goto(base_url + "/?width=128")
+    assert page.evaluate("() => document.getElementById('first-experiment')") is None
     page.close()

@@ -54,13 +54,17 @@ SNAPSHOT = """() => {
 }"""
 
 
+EXPERIMENT = "/api/v1/experiments/drift"
+EXPERIMENT_PATHS = (EXPERIMENT, f"{EXPERIMENT}/stream", f"{EXPERIMENT}/kept")  # an experiment's every address
+
+
 def capture(page: Page, base_url: str, url: str) -> dict[str, Any]:
     """What ``url`` shows: its normalized URL, controls, the experiments it asked for, and every figure's content."""
     asked: set[str] = set()
 
     def note(request: Any) -> None:
         parts = urlsplit(request.url)
-        if parts.path in ("/api/v1/experiments/drift", "/api/v1/experiments/drift/stream"):  # not …/cost: no experiment
+        if parts.path in EXPERIMENT_PATHS:  # not …/cost: no experiment
             asked.add("&".join(f"{k}={v}" for k, v in sorted(parse_qsl(parts.query))))
 
     page.on("request", note)

@@ -71,9 +71,30 @@ async def drift(query: Annotated[DriftQuery, Query()], request: Request, service
     entry = service.responses.get(key)
     if entry is None:
         config = await answerable_config(query, settings, service)
-        if _only_if_cached(request) and await service.kept(config) is None:
-            return Response(status_code=204, headers={"Cache-Control": "no-store"})
+        if _only_if_cached(request):
+            return await drift_kept(query, request, service)
         result = await service.drift(config, gone=request.is_disconnected)
+        entry = await service.encoded(key, document_body, query, result)
+    service.responses.alias(url_key(request.scope), key)  # repeats of this exact URL skip validation
+    return cached_json(request.headers, entry)
+
+
+@router.get("/drift/kept", summary="The experiment's document if this server has it already, else an empty 204",
+            response_model=None, responses=responses({"model": DriftResponse}) | {
+                204: {"description": "An experiment not computed yet (or no longer kept): nothing is computed, nothing "
+                                     "is answered."}})
+async def drift_kept(query: Annotated[DriftQuery, Query()], request: Request, service: ServiceDep) -> Response:
+    """The same parameters and the same document as ``GET …/drift``, answered only when the experiment is computed
+    already (kept in this worker's memory or in the shared store); any other gets an empty ``204`` at once, whatever
+    it would cost. The same answer as ``…/drift`` asked with ``Cache-Control: only-if-cached``, at an address of its
+    own so that a page can preload it (``<link rel="preload" as="fetch">`` sends no header): the page asks here
+    first, and follows the experiment's stream only when it is not kept."""
+    key = document_key(query)
+    entry = service.responses.get(key)
+    if entry is None:
+        result = await service.kept(core_config(query))
+        if result is None:
+            return Response(status_code=204, headers={"Cache-Control": "no-store"})
         entry = await service.encoded(key, document_body, query, result)
     service.responses.alias(url_key(request.scope), key)  # repeats of this exact URL skip validation
     return cached_json(request.headers, entry)
