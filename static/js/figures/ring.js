@@ -151,12 +151,17 @@ function createView(element) {
     const frame = frameAt(current.doc, current.state, shownTime);
     for (const update of parts) update(frame);
   };
+  let builtAt = null; // the width the figure was last built for
   const relayout = () => {
     if (!current) return;
-    parts = build(root, current.doc, current.state, Math.max(200, element.clientWidth));
+    builtAt = Math.max(200, element.clientWidth);
+    parts = build(root, current.doc, current.state, builtAt);
     render();
   };
-  new ResizeObserver(() => relayout()).observe(element);
+  // Built again when its width changes; the observer's first report, of the width just built for, changes nothing.
+  new ResizeObserver(() => {
+    if (Math.max(200, element.clientWidth) !== builtAt) relayout();
+  }).observe(element);
 
   return {
     draw(doc, state) {

@@ -232,12 +232,17 @@ function createView(element) {
     }
     if (output) output.textContent = frame.exact ? `${frame.width} lanes` : `${frame.widthA}→${frame.widthB}`;
   };
+  let builtAt = null; // the width the figure was last built for
   const relayout = () => {
     if (!data) return;
-    parts = build(root, data, Math.max(200, element.clientWidth), element); // at its own width: the canvas lies true
+    builtAt = Math.max(200, element.clientWidth);
+    parts = build(root, data, builtAt, element); // at its own width: the canvas lies true
     render(true);
   };
-  new ResizeObserver(() => relayout()).observe(element);
+  // Built again when its width changes; the observer's first report, of the width just built for, changes nothing.
+  new ResizeObserver(() => {
+    if (Math.max(200, element.clientWidth) !== builtAt) relayout();
+  }).observe(element);
 
   // Tell the page which computed width is on show now (it becomes the state's width).
   const commit = () => element.dispatchEvent(new CustomEvent("lanes:width", { bubbles: true,
