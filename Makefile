@@ -7,6 +7,10 @@ AUDIT_VENV ?= .venv-audit
 # Advisories we have read and accepted, each with its reason in README "Dependencies" (none today):
 AUDIT_IGNORES :=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Bytecode is kept whatever the environment says: the suite starts three pytest processes and dozens of servers, and
+# without it each would compile app/ again and rewrite the assertions of every pytest plugin's modules (schemathesis
+# and hypothesis: some 400); a worker then took 16 s to collect the suite instead of 4 s (docs/performance.md).
+unexport PYTHONDONTWRITEBYTECODE
 
 .DEFAULT_GOAL := help
 .PHONY: help run demo export test lint typecheck pytest browser redis fuzz audit bench bench-training bench-cost bench-slopes bench-page bench-animation bench-store bench-api bench-load bench-contention bench-slow-clients screenshots clean system-python
