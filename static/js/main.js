@@ -7,7 +7,7 @@ import { createDrawing } from "./drawing.js";
 import { firstExperiment } from "./first.js";
 import { applyEmbedOptions, embedSuffix, openEmbedDialog, reportHeight } from "./embed.js";
 import { duration, hideCostNote, showEstimate } from "./estimate.js";
-import { announce, nearView, plotlyAsked, status } from "./figures/plot.js";
+import { afterPaint, announce, nearView, plotlyAsked, status } from "./figures/plot.js";
 import { createJobs } from "./jobs.js";
 import { meterText } from "./meter.js";
 import { apiParams, findPreset, linkedScenario, loadPresets, matchingPreset, presetTitle, savedPreset, scenarioSettings } from "./scenarios.js";
@@ -38,6 +38,7 @@ const jobs = createJobs({ onDone: () => run({ job: true }) }); // settings too l
 const drawing = createDrawing({ commit: commitDrawing, disabled: locked, staticCopy: STATIC });
 
 let doc = null;        // the last complete drift document
+let firstShown = false; // whether a document has been shown yet (show())
 let costing = null;    // the estimate of the experiment on show (a promise of it, or of null), once asked for
 let controller = null; // aborts the requests of a superseded state
 let player = null;     // the running animation, if any
@@ -480,17 +481,28 @@ function showJobResult() {
   jobs.computed(apiParams(store.get(), { kernel_width: null }));
 }
 
-// The experiment's complete drift document, drawn by every figure that needs it: those that follow the view last, by
-// renderView(), which also announces it.
+// The experiment's complete drift document, drawn by every figure that needs it: first those that follow the view, by
+// renderView(), which also announces it (the city among them, at the top of the page), then the others. The page's
+// first document draws the others only once the city is painted: their specs and data tables (five charts) would
+// otherwise hold up its first paint. A document shown since then draws them itself.
 function show(result) {
   doc = result;
-  drawing.showDocument(result);
   markStale(false);
   for (const element of document.querySelectorAll(".story-figure.unavailable")) element.classList.remove("unavailable");
-  for (const figure of figures) {
-    if (figure.needs.document === "experiment" && !figure.needs.view) render(figure, ...documentsFor(figure, doc));
-  }
+  const drawTheOthers = () => {
+    if (doc !== result) return;
+    drawing.showDocument(result);
+    for (const figure of figures) {
+      if (figure.needs.document === "experiment" && !figure.needs.view) render(figure, ...documentsFor(figure, doc));
+    }
+  };
+  // (asked for before the city asks for plotly.js once painted, so these come first; a page without a figure that
+  // follows the view, an embed of one chart, draws at once)
+  const later = !firstShown && figures.some((figure) => figure.needs.view) ? afterPaint() : null;
+  firstShown = true;
   renderView();
+  if (later) later.then(drawTheOthers);
+  else drawTheOthers();
 }
 
 // Figures that answer other settings than the state's are faded (their status says why), never shown as its answer.

@@ -1,8 +1,11 @@
 """The page's loading order (issue 15): the city is drawn by our own code before plotly.js is loaded, and plotly.js,
 loaded after that first paint, still draws every chart. plotly.js's request is held back here, so the order does not
-depend on how fast anything is. A chart further down, and its documents, wait until a reader nears it."""
+depend on how fast anything is. A chart further down, and its documents, wait until a reader nears it; the other
+figures of the first document, until the city is painted."""
 
 from __future__ import annotations
+
+import json
 
 from playwright.sync_api import Browser, Route
 
@@ -51,6 +54,52 @@ def test_the_city_is_drawn_while_plotly_js_is_held_back_and_every_chart_once_it_
     assert len(fetched) > 10 and set(fetched) <= set(preloaded)
     assert log.errors == []
     page.close()
+
+
+# The figures drawn from the experiment that do not follow the view (static/js/figures/*.js: needs.document
+# "experiment", no needs.view): on a first visit they are drawn once the city is painted (static/js/main.js show()).
+AFTER_THE_CITY = ("drift", "freeze", "limits", "nngp", "yours")
+# What their summaries say when the city is drawn, and in the frame that paints it (a requestAnimationFrame callback
+# runs in that frame, before its paint).
+CITY_FRAME = """(() => {
+  const mark = performance.mark.bind(performance);
+  const said = () => Object.fromEntries(FIGURES.map((id) => [id, document.getElementById(`${id}-summary`).textContent]));
+  performance.mark = (name, ...rest) => {
+    const made = mark(name, ...rest);
+    if (name === "figure:widen") {
+      window.atCity = said();
+      requestAnimationFrame(() => { window.inCityFrame = said(); });
+    }
+    return made;
+  };
+})()""".replace("FIGURES", json.dumps(AFTER_THE_CITY))
+
+
+def test_a_first_visit_paints_the_city_before_it_draws_the_other_figures(browser: Browser, base_url: str) -> None:
+    first = browser.new_page()  # the default experiment computed first, as on a warm server (while it computes, the
+    first.goto(base_url)        # page sketches its progress in some of these figures, and the city waits for it all)
+    wait_until(first, "() => document.querySelector('[data-figure=widen]').dataset.drawn === 'true'")
+    first.close()
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.add_init_script(CITY_FRAME)
+    page = context.new_page()
+    log = PageLog(page)
+    page.goto(base_url)
+    wait_until(page, "() => window.inCityFrame !== undefined")
+    nothing = dict.fromkeys(AFTER_THE_CITY, "")
+    assert page.evaluate("() => window.atCity") == nothing
+    assert page.evaluate("() => window.inCityFrame") == nothing  # the frame that paints the city paints none of them
+    summaries = f"() => {list(AFTER_THE_CITY)}.every((id) => document.getElementById(`${{id}}-summary`).textContent)"
+    wait_until(page, summaries)  # then drawn, without a scroll
+    assert page.evaluate(f"() => {list(AFTER_THE_CITY)}.every((id) => "
+                         "document.querySelector(`[data-table=${id}] tbody tr`) !== null)")  # and their tables filled
+    # A later document (other settings) is drawn by the other figures too: the drift figure says what it measured.
+    before = page.inner_text("#drift-summary")
+    page.fill("#control-steps", "200")
+    page.press("#control-steps", "Tab")
+    wait_until(page, f"() => document.getElementById('drift-summary').textContent !== {before!r}")
+    assert log.errors == []
+    context.close()
 
 
 def test_an_embed_of_one_chart_loads_plotly_js_at_once_and_one_of_the_city_never(browser: Browser, base_url: str) -> None:

@@ -56,7 +56,7 @@ function loadPlotly() {
 }
 
 // After the frame being drawn now has been painted: a script added then cannot hold up that paint.
-const afterPaint = () => new Promise((resolve) => { requestAnimationFrame(() => setTimeout(resolve, 0)); });
+export const afterPaint = () => new Promise((resolve) => { requestAnimationFrame(() => setTimeout(resolve, 0)); });
 
 // A figure of our own has drawn for the first time: once that frame is painted, plotly.js (if a chart needs it).
 function ownFigureDrawn() {
