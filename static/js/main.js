@@ -321,12 +321,13 @@ function render(figure, ...documents) {
 }
 
 // The figures that follow the view, redrawn from the document on show: all of them, or (changed: the view fields that
-// changed) those whose needs.view names one of them.
-function renderView(changed = null) {
+// changed) those whose needs.view names one of them; all but `drawn`, if given (drawn from this document already).
+function renderView(changed = null, drawn = null) {
   if (!doc) return;
   fitView();
   syncViewControls();
-  const follows = (figure) => figure.needs.view && (!changed || changed.some((name) => figure.needs.view.includes(name)));
+  const follows = (figure) => figure !== drawn && figure.needs.view
+    && (!changed || changed.some((name) => figure.needs.view.includes(name)));
   for (const figure of figures) if (follows(figure)) render(figure, ...documentsFor(figure, doc));
   if (!player) announceView();
 }
@@ -481,28 +482,33 @@ function showJobResult() {
   jobs.computed(apiParams(store.get(), { kernel_width: null }));
 }
 
-// The experiment's complete drift document, drawn by every figure that needs it: first those that follow the view, by
-// renderView(), which also announces it (the city among them, at the top of the page), then the others. The page's
-// first document draws the others only once the city is painted: their specs and data tables (five charts) would
-// otherwise hold up its first paint. A document shown since then draws them itself.
+// The experiment's complete drift document, drawn by every figure that needs it: those that follow the view last, by
+// renderView(), which also announces it. The page's first document draws the page's first figure (the city, at the
+// top) at once and every other figure once that one is painted: their specs, data tables and layouts would otherwise
+// hold up its first paint. A document shown since then draws every figure at once.
 function show(result) {
   doc = result;
   markStale(false);
   for (const element of document.querySelectorAll(".story-figure.unavailable")) element.classList.remove("unavailable");
-  const drawTheOthers = () => {
-    if (doc !== result) return;
+  const drawTheRest = (drawn = null) => {
+    if (doc !== result) return; // a later document, drawn by its own show()
     drawing.showDocument(result);
     for (const figure of figures) {
       if (figure.needs.document === "experiment" && !figure.needs.view) render(figure, ...documentsFor(figure, doc));
     }
+    renderView(null, drawn);
   };
-  // (asked for before the city asks for plotly.js once painted, so these come first; a page without a figure that
-  // follows the view, an embed of one chart, draws at once)
-  const later = !firstShown && figures.some((figure) => figure.needs.view) ? afterPaint() : null;
+  const top = figures[0];
+  if (firstShown || !top?.needs.view) { // (an embed of one chart has no city to paint first)
+    firstShown = true;
+    drawTheRest();
+    return;
+  }
   firstShown = true;
-  renderView();
-  if (later) later.then(drawTheOthers);
-  else drawTheOthers();
+  const painted = afterPaint(); // asked for before the city asks for plotly.js once painted: the figures come first
+  fitView();
+  render(top, ...documentsFor(top, doc));
+  painted.then(() => drawTheRest(top));
 }
 
 // Figures that answer other settings than the state's are faded (their status says why), never shown as its answer.

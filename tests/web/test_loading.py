@@ -56,9 +56,9 @@ def test_the_city_is_drawn_while_plotly_js_is_held_back_and_every_chart_once_it_
     page.close()
 
 
-# The figures drawn from the experiment that do not follow the view (static/js/figures/*.js: needs.document
-# "experiment", no needs.view): on a first visit they are drawn once the city is painted (static/js/main.js show()).
-AFTER_THE_CITY = ("drift", "freeze", "limits", "nngp", "yours")
+# Every other figure drawn from the experiment (static/js/figures/*.js: needs.document "experiment"): on a first visit
+# they are drawn once the page's first figure, the widening city, is painted (static/js/main.js show()).
+AFTER_THE_CITY = ("ring", "maps", "forecast", "drift", "freeze", "limits", "nngp", "yours")
 # What their summaries say when the city is drawn, and in the frame that paints it (a requestAnimationFrame callback
 # runs in that frame, before its paint).
 CITY_FRAME = """(() => {
@@ -90,7 +90,8 @@ def test_a_first_visit_paints_the_city_before_it_draws_the_other_figures(browser
     assert page.evaluate("() => window.atCity") == nothing
     assert page.evaluate("() => window.inCityFrame") == nothing  # the frame that paints the city paints none of them
     summaries = f"() => {list(AFTER_THE_CITY)}.every((id) => document.getElementById(`${{id}}-summary`).textContent)"
-    wait_until(page, summaries)  # then drawn, without a scroll
+    wait_until(page, summaries)  # then drawn, without a scroll, and the view announced
+    assert page.evaluate("() => document.getElementById('announcer').textContent").startswith("64 lanes, step ")
     assert page.evaluate(f"() => {list(AFTER_THE_CITY)}.every((id) => "
                          "document.querySelector(`[data-table=${id}] tbody tr`) !== null)")  # and their tables filled
     # A later document (other settings) is drawn by the other figures too: the drift figure says what it measured.
